@@ -1,0 +1,40 @@
+//! The advisory lock that serialises provisioners on one host.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{Error, Result};
+
+/// An exclusive `flock(2)` on a lock file, held until dropped.
+#[derive(Debug)]
+pub struct ProvisionLock {
+    _lock: Flock<File>,
+    path: PathBuf,
+}
+
+impl ProvisionLock {
+    /// Default lock file on a real host.
+    pub const DEFAULT_PATH: &'static str = "/run/qatkit.lock";
+
+    /// Takes the lock, waiting for another holder to let go.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        let lock_error = |source| Error::Lock { path: path.to_owned(), source };
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(lock_error)?;
+        let _span = tracing::debug_span!("lock", path = %path.display()).entered();
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| lock_error(std::io::Error::from(errno)))?;
+        Ok(ProvisionLock { _lock: lock, path: path.to_owned() })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,268 @@
+//! Desired state → plan. Pure: reads only the [`Host`] snapshot.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::step::Step;
+use crate::device::{Host, PhysicalFunction, QatState};
+use crate::driver::validate_driver_name;
+use crate::error::{Error, Result};
+use crate::pci::Bdf;
+use crate::services::Services;
+
+/// Which driver the VFs should end up with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum VfDriver {
+    /// `vfio-pci`, for VMs and userspace drivers.
+    VfioPci,
+    /// `qat_vfio_pci`, the QAT variant driver (gen4 4xxx/401xx/402xx; override-only).
+    QatVfioPci,
+    /// The family's kernel VF driver (gen2 only: `c6xxvf`, ...).
+    Kernel,
+    /// No driver: VFs stay unbound.
+    None,
+    /// Any other driver, by directory name (generic SR-IOV devices, e.g. `igbvf`).
+    Named(String),
+}
+
+impl FromStr for VfDriver {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "vfio-pci" => VfDriver::VfioPci,
+            "qat_vfio_pci" => VfDriver::QatVfioPci,
+            "kernel" => VfDriver::Kernel,
+            "none" => VfDriver::None,
+            other => {
+                validate_driver_name(other)?;
+                VfDriver::Named(other.to_owned())
+            }
+        })
+    }
+}
+
+impl fmt::Display for VfDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VfDriver::VfioPci => "vfio-pci",
+            VfDriver::QatVfioPci => "qat_vfio_pci",
+            VfDriver::Kernel => "kernel",
+            VfDriver::None => "none",
+            VfDriver::Named(name) => name,
+        })
+    }
+}
+
+impl From<VfDriver> for String {
+    fn from(d: VfDriver) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for VfDriver {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+/// Owner group and mode for the VFs' `/dev/vfio/<group>` nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VfioAccess {
+    /// Owner group id.
+    pub gid: u32,
+    /// Permission bits, e.g. `0o660`.
+    pub mode: u32,
+}
+
+/// What the operator wants the host to look like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desired {
+    /// PFs to manage; empty means every QAT PF. Any SR-IOV PF may be named (generic mode).
+    pub pfs: Vec<Bdf>,
+    /// QAT services; `None` leaves them as they are.
+    pub services: Option<Services>,
+    /// Driver for every VF. Every PF gets all the VFs it offers.
+    pub driver: VfDriver,
+    /// `/dev/vfio` node ownership, for VFIO drivers.
+    pub vfio_access: Option<VfioAccess>,
+    /// Go ahead even when a VFIO user holds a VF that the plan removes.
+    pub force: bool,
+}
+
+/// The steps that take the host to the desired state, in order. Empty when converged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Steps, in execution order.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether the host already is as desired.
+    pub fn is_converged(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.steps.is_empty() {
+            return writeln!(f, "nothing to do: the host is as desired");
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            writeln!(f, "{:>3}. {step}", i + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// The PFs a request manages: those named, or every QAT PF.
+pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalFunction>> {
+    if named.is_empty() {
+        return Ok(host.pfs.iter().filter(|pf| pf.family().is_some()).collect());
+    }
+    named.iter().map(|&bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf))).collect()
+}
+
+/// The driver directory the VFs of `pf` should be bound to, checked against what the family and
+/// the loaded modules allow.
+fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Result<Option<String>> {
+    let unsupported = |reason: String| Error::Unsupported { bdf: pf.pci.bdf, reason };
+    let family = pf.family();
+    let name = match driver {
+        VfDriver::None => return Ok(None),
+        VfDriver::VfioPci => {
+            if let Some(f) = family.filter(|f| f.vfio_denylisted) {
+                if !host.vfio_pci_denylist_disabled {
+                    return Err(unsupported(format!(
+                        "vfio-pci refuses {} devices unless loaded with disable_denylist=1",
+                        f.name
+                    )));
+                }
+            }
+            "vfio-pci".to_owned()
+        }
+        VfDriver::QatVfioPci => match family {
+            Some(f) if f.qat_vfio_pci => "qat_vfio_pci".to_owned(),
+            Some(f) => return Err(unsupported(format!("qat_vfio_pci does not drive {} VFs", f.name))),
+            None => return Err(unsupported("qat_vfio_pci drives QAT VFs only".into())),
+        },
+        VfDriver::Kernel => match family {
+            Some(f) => f.vf_driver.map(str::to_owned).ok_or_else(|| {
+                unsupported(format!("{} has no upstream VF driver; use vfio-pci", f.name))
+            })?,
+            None => return Err(unsupported("not a QAT device: name its VF driver".into())),
+        },
+        VfDriver::Named(name) => name.clone(),
+    };
+    if !host.driver_loaded(&name) {
+        return Err(Error::DriverNotLoaded(name));
+    }
+    Ok(Some(name))
+}
+
+fn check_not_held(pf: &PhysicalFunction, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    match pf.vfs.iter().find_map(|vf| vf.held_by.first().map(|&pid| (vf.pci.bdf, pid))) {
+        Some((vf, pid)) => Err(Error::HeldByVfioUser { vf, pid }),
+        None => Ok(()),
+    }
+}
+
+/// Plans the steps from `host` to `desired`. Validates the whole request first: a bad request
+/// is an error and no plan.
+pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
+    let targets = target_pfs(host, &desired.pfs)?;
+    let is_vfio = matches!(desired.driver, VfDriver::VfioPci | VfDriver::QatVfioPci);
+    let mut steps = Vec::new();
+    for pf in targets {
+        let bdf = pf.pci.bdf;
+        let driver = resolve_driver(host, pf, &desired.driver)?;
+        if desired.vfio_access.is_some() && !is_vfio {
+            return Err(Error::Unsupported {
+                bdf,
+                reason: "/dev/vfio ownership needs a VFIO driver (vfio-pci or qat_vfio_pci)".into(),
+            });
+        }
+        let mut numvfs = pf.sriov_numvfs;
+        let mut state = pf.state;
+        if let Some(services) = desired.services {
+            let family = pf.family().ok_or_else(|| Error::Unsupported {
+                bdf,
+                reason: "not a QAT device: services apply to QAT PFs only".into(),
+            })?;
+            services
+                .check_allowed(family)
+                .map_err(|reason| Error::Unsupported { bdf, reason })?;
+            if pf.services != Some(services) {
+                if numvfs > 0 {
+                    check_not_held(pf, desired.force)?;
+                    steps.push(Step::DisableVfs { pf: bdf });
+                    numvfs = 0;
+                }
+                if state != Some(QatState::Down) {
+                    steps.push(Step::SetState { pf: bdf, state: QatState::Down });
+                }
+                steps.push(Step::SetServices { pf: bdf, services });
+                state = Some(QatState::Down);
+            }
+        }
+        if state == Some(QatState::Down) {
+            steps.push(Step::SetState { pf: bdf, state: QatState::Up });
+        }
+        let wanted = pf.vfs_after_enable(pf.sriov_totalvfs);
+        // (bdf, current driver, current override, current /dev/vfio access) of each VF to be.
+        let vfs: Vec<_> = if numvfs == wanted {
+            pf.vfs
+                .iter()
+                .map(|vf| (vf.pci.bdf, vf.pci.driver.clone(), vf.pci.driver_override.clone(), vf.vfio_node))
+                .collect()
+        } else {
+            if numvfs > 0 {
+                check_not_held(pf, desired.force)?;
+                steps.push(Step::DisableVfs { pf: bdf });
+            }
+            if pf.sriov_drivers_autoprobe {
+                steps.push(Step::SetAutoprobe { pf: bdf, enabled: false });
+            }
+            steps.push(Step::EnableVfs { pf: bdf, count: pf.sriov_totalvfs, expected: wanted });
+            pf.predicted_vfs(wanted).into_iter().map(|vf| (vf, None, None, None)).collect()
+        };
+        for (vf, current, current_override, access) in vfs {
+            if current != driver || current_override != driver {
+                steps.push(Step::SetDriver {
+                    device: vf,
+                    driver: driver.clone(),
+                    driver_override: driver.clone(),
+                });
+            }
+            if let Some(want) = desired.vfio_access {
+                if access.is_none_or(|a| a.gid != want.gid || a.mode != want.mode) {
+                    steps.push(Step::SetVfioAccess { vf, gid: want.gid, mode: want.mode });
+                }
+            }
+        }
+    }
+    Ok(Plan { steps })
+}
+
+/// Plans a reset of the named PFs (or every QAT PF): VFs off and `sriov_drivers_autoprobe` back
+/// on, so VFs enabled later get their default drivers again. Services and PF state are untouched.
+pub fn plan_reset(host: &Host, pfs: &[Bdf], force: bool) -> Result<Plan> {
+    let mut steps = Vec::new();
+    for pf in target_pfs(host, pfs)? {
+        if pf.sriov_numvfs > 0 {
+            check_not_held(pf, force)?;
+            steps.push(Step::DisableVfs { pf: pf.pci.bdf });
+        }
+        if !pf.sriov_drivers_autoprobe {
+            steps.push(Step::SetAutoprobe { pf: pf.pci.bdf, enabled: true });
+        }
+    }
+    Ok(Plan { steps })
+}

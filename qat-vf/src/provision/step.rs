@@ -1,0 +1,231 @@
+//! One provisioning step: what it does, how to run it, and how to capture its inverse.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::{self, QatState};
+use crate::driver;
+use crate::error::Result;
+use crate::iommu;
+use crate::pci::Bdf;
+use crate::services::Services;
+use crate::sriov;
+use crate::sysfs::{Sysfs, paths};
+
+/// A typed change to the host. Each step verifies itself by re-reading what it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    /// `sriov_drivers_autoprobe` ← 0/1.
+    SetAutoprobe {
+        /// PF.
+        pf: Bdf,
+        /// New value.
+        enabled: bool,
+    },
+    /// `qat/state` ← up/down.
+    SetState {
+        /// PF.
+        pf: Bdf,
+        /// New state.
+        state: QatState,
+    },
+    /// `qat/cfg_services` ← services (PF down).
+    SetServices {
+        /// PF.
+        pf: Bdf,
+        /// New services.
+        services: Services,
+    },
+    /// `sriov_numvfs` ← count, from 0.
+    EnableVfs {
+        /// PF.
+        pf: Bdf,
+        /// Value written.
+        count: u16,
+        /// Value expected back (QAT drivers enable all TotalVFs).
+        expected: u16,
+    },
+    /// `sriov_numvfs` ← 0.
+    DisableVfs {
+        /// PF.
+        pf: Bdf,
+    },
+    /// Bind a device to `driver` (or leave it unbound) and leave `driver_override` as given.
+    SetDriver {
+        /// Device (usually a VF).
+        device: Bdf,
+        /// Driver to bind, `null` for unbound.
+        driver: Option<String>,
+        /// Final `driver_override`, `null` for unset.
+        driver_override: Option<String>,
+    },
+    /// Owner group and mode of the VF's `/dev/vfio/<group>`.
+    SetVfioAccess {
+        /// VF whose IOMMU group node is changed.
+        vf: Bdf,
+        /// Owner group id.
+        gid: u32,
+        /// Permission bits.
+        mode: u32,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::SetAutoprobe { pf, enabled } => {
+                write!(f, "{pf}: set sriov_drivers_autoprobe to {}", u8::from(*enabled))
+            }
+            Step::SetState { pf, state } => write!(f, "{pf}: set qat/state to {state}"),
+            Step::SetServices { pf, services } => {
+                write!(f, "{pf}: set qat/cfg_services to {}", services.to_cfg_string())
+            }
+            Step::EnableVfs { pf, count, expected } if count == expected => {
+                write!(f, "{pf}: enable {count} VFs")
+            }
+            Step::EnableVfs { pf, count, expected } => {
+                write!(f, "{pf}: enable VFs (write {count}; the driver enables all {expected})")
+            }
+            Step::DisableVfs { pf } => write!(f, "{pf}: disable all VFs"),
+            Step::SetDriver { device, driver, driver_override } => {
+                match driver {
+                    Some(d) => write!(f, "{device}: bind to {d}")?,
+                    None => write!(f, "{device}: leave unbound")?,
+                }
+                match driver_override {
+                    Some(o) if driver.as_deref() == Some(o.as_str()) => Ok(()),
+                    Some(o) => write!(f, " (driver_override {o})"),
+                    None => write!(f, " (no driver_override)"),
+                }
+            }
+            Step::SetVfioAccess { vf, gid, mode } => {
+                write!(f, "{vf}: set its /dev/vfio group node to gid {gid}, mode {mode:04o}")
+            }
+        }
+    }
+}
+
+impl Step {
+    /// The device the step changes.
+    pub fn target(&self) -> Bdf {
+        match self {
+            Step::SetAutoprobe { pf, .. }
+            | Step::SetState { pf, .. }
+            | Step::SetServices { pf, .. }
+            | Step::EnableVfs { pf, .. }
+            | Step::DisableVfs { pf } => *pf,
+            Step::SetDriver { device, .. } => *device,
+            Step::SetVfioAccess { vf, .. } => *vf,
+        }
+    }
+
+    /// Runs the step and verifies its effect. Steps that remove VFs refuse while a VFIO user
+    /// holds one, unless `force`.
+    pub fn run(&self, sysfs: &impl Sysfs, force: bool) -> Result<()> {
+        match self {
+            Step::SetAutoprobe { pf, enabled } => sriov::set_autoprobe(sysfs, *pf, *enabled),
+            Step::SetState { pf, state } => sriov::set_state(sysfs, *pf, *state, force),
+            Step::SetServices { pf, services } => sriov::set_services(sysfs, *pf, *services),
+            Step::EnableVfs { pf, count, expected } => {
+                sriov::enable_vfs(sysfs, *pf, *count, *expected)
+            }
+            Step::DisableVfs { pf } => sriov::disable_vfs(sysfs, *pf, force),
+            Step::SetDriver { device, driver, driver_override } => driver::set_driver(
+                sysfs,
+                *device,
+                driver.as_deref(),
+                driver_override.as_deref(),
+            ),
+            Step::SetVfioAccess { vf, gid, mode } => {
+                let group = vf_group(sysfs, *vf)?;
+                iommu::set_vfio_access(sysfs, group, *gid, *mode)
+            }
+        }
+    }
+
+    /// Reads the host and returns the steps that put back what this step is about to change.
+    /// They restore absolute values, so running them is safe even if this step only half ran.
+    pub fn capture_inverse(&self, sysfs: &impl Sysfs) -> Result<Vec<Step>> {
+        Ok(match self {
+            Step::SetAutoprobe { pf, .. } => {
+                let path = paths::device_attr(*pf, "sriov_drivers_autoprobe");
+                let enabled = sysfs.read_opt::<u8>(&path)? != Some(0);
+                vec![Step::SetAutoprobe { pf: *pf, enabled }]
+            }
+            Step::SetState { pf, state } => {
+                let mut undo = Vec::new();
+                if let Some(old) = device::read_state(sysfs, *pf)? {
+                    if old != *state {
+                        undo.push(Step::SetState { pf: *pf, state: old });
+                    }
+                }
+                // Taking a PF down removes its VFs: bring them back as they were.
+                if *state == QatState::Down {
+                    undo.extend(capture_vfs(sysfs, *pf)?);
+                }
+                undo
+            }
+            Step::SetServices { pf, .. } => match device::read_services(sysfs, *pf)? {
+                Some(services) => vec![Step::SetServices { pf: *pf, services }],
+                None => Vec::new(),
+            },
+            Step::EnableVfs { pf, .. } => vec![Step::DisableVfs { pf: *pf }],
+            Step::DisableVfs { pf } => capture_vfs(sysfs, *pf)?,
+            Step::SetDriver { device, .. } => {
+                let mut undo = vec![Step::SetDriver {
+                    device: *device,
+                    driver: device::read_driver(sysfs, *device)?,
+                    driver_override: device::read_driver_override(sysfs, *device)?,
+                }];
+                undo.extend(capture_vfio_access(sysfs, *device)?);
+                undo
+            }
+            Step::SetVfioAccess { vf, .. } => capture_vfio_access(sysfs, *vf)?,
+        })
+    }
+}
+
+fn vf_group(sysfs: &impl Sysfs, vf: Bdf) -> Result<u32> {
+    device::read_iommu_group(sysfs, vf)?.ok_or_else(|| crate::Error::Unsupported {
+        bdf: vf,
+        reason: "has no IOMMU group (is the IOMMU enabled?)".into(),
+    })
+}
+
+/// The steps that recreate a PF's current VFs with their drivers and `/dev/vfio` access.
+fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
+    let numvfs: u16 = sysfs.read_opt(&paths::device_attr(pf, "sriov_numvfs"))?.unwrap_or(0);
+    if numvfs == 0 {
+        return Ok(Vec::new());
+    }
+    let mut undo = vec![Step::EnableVfs { pf, count: numvfs, expected: numvfs }];
+    for link in sysfs.list(&paths::device(pf))? {
+        if !link.starts_with("virtfn") {
+            continue;
+        }
+        let Some(vf) = sysfs
+            .link_name(&paths::device_attr(pf, &link))?
+            .and_then(|n| n.parse::<Bdf>().ok())
+        else {
+            continue;
+        };
+        undo.push(Step::SetDriver {
+            device: vf,
+            driver: device::read_driver(sysfs, vf)?,
+            driver_override: device::read_driver_override(sysfs, vf)?,
+        });
+        undo.extend(capture_vfio_access(sysfs, vf)?);
+    }
+    Ok(undo)
+}
+
+fn capture_vfio_access(sysfs: &impl Sysfs, vf: Bdf) -> Result<Vec<Step>> {
+    let Some(group) = device::read_iommu_group(sysfs, vf)? else { return Ok(Vec::new()) };
+    Ok(sysfs
+        .access(&paths::vfio_group_node(group))?
+        .map(|a| Step::SetVfioAccess { vf, gid: a.gid, mode: a.mode })
+        .into_iter()
+        .collect())
+}

@@ -1,0 +1,447 @@
+//! `SimHost`: an in-memory kernel behind the [`Sysfs`] trait, for tests, demos and benches.
+//!
+//! It answers reads and writes of sysfs paths from a model of devices, drivers, SR-IOV, QAT
+//! attributes and IOMMU groups ([`Kernel`]) with the real kernel's semantics, records every
+//! write, can fail chosen writes ([`Fault`]), and persists to a JSON state file so that separate
+//! `qatctl --sim STATE.json` commands act on one host.
+
+mod kernel;
+mod presets;
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::libc;
+use serde::{Deserialize, Serialize};
+
+pub use kernel::{
+    BLOCKS_FOREVER, DEFAULT_VFIO_ACCESS, Errno, Kernel, Matching, Quirks, SimDevice, SimDriver,
+    SimQat, SimSriov,
+};
+pub use presets::Preset;
+
+use crate::error::{Error, Result};
+use crate::pci::Bdf;
+use crate::sysfs::{FileAccess, OpenFile, Sysfs};
+
+/// One write the host received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRecord {
+    /// Host path.
+    pub path: PathBuf,
+    /// Value written.
+    pub value: String,
+    /// The errno it failed with, `None` when it succeeded.
+    pub errno: Option<Errno>,
+}
+
+/// Which writes a fault fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTrigger {
+    /// The Nth write (1-based) after the fault was armed; fires once.
+    NthWrite(u64),
+    /// Every write to a path ending with this attribute (e.g. `sriov_numvfs`, `qat/state`).
+    Attribute(String),
+}
+
+/// An armed fault: matching writes fail with `errno` and change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Which writes.
+    pub trigger: FaultTrigger,
+    /// The errno they fail with.
+    pub errno: Errno,
+    /// Number of writes recorded when the fault was armed.
+    pub armed_at: u64,
+}
+
+/// Everything a state file holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimState {
+    /// The modelled kernel.
+    pub kernel: Kernel,
+    /// Every write received, in order.
+    pub writes: Vec<WriteRecord>,
+    /// Armed faults.
+    pub faults: Vec<Fault>,
+}
+
+/// The simulated host. Interior mutability lets it stand wherever a `&impl Sysfs` goes.
+#[derive(Debug, Default)]
+pub struct SimHost {
+    state: Mutex<SimState>,
+}
+
+impl SimHost {
+    /// A host with this kernel and no history.
+    pub fn new(kernel: Kernel) -> Self {
+        SimHost::from_state(SimState { kernel, ..SimState::default() })
+    }
+
+    /// A host from a saved state.
+    pub fn from_state(state: SimState) -> Self {
+        SimHost { state: Mutex::new(state) }
+    }
+
+    /// A preset host with `pfs` PFs (see [`Preset`]).
+    pub fn preset(preset: Preset, pfs: usize) -> Self {
+        SimHost::new(preset.build(pfs))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // A panic while holding the lock cannot leave the model half-written in a way that
+        // matters more than the panic itself; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads a state file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let state_error = |reason: String| Error::SimState { path: path.to_owned(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| state_error(e.to_string()))?;
+        let state = serde_json::from_str(&text).map_err(|e| state_error(e.to_string()))?;
+        Ok(SimHost::from_state(state))
+    }
+
+    /// Saves to a state file atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let state_error = |reason: String| Error::SimState { path: path.to_owned(), reason };
+        let text = serde_json::to_string_pretty(&*self.lock())
+            .map_err(|e| state_error(e.to_string()))?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, text + "\n").map_err(|e| state_error(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| state_error(e.to_string()))
+    }
+
+    /// A copy of the whole state.
+    pub fn state(&self) -> SimState {
+        self.lock().clone()
+    }
+
+    /// A copy of the modelled kernel, for comparing hosts.
+    pub fn kernel(&self) -> Kernel {
+        self.lock().kernel.clone()
+    }
+
+    /// Changes the model directly (no write is recorded): for test setup.
+    pub fn with_kernel<T>(&self, f: impl FnOnce(&mut Kernel) -> T) -> T {
+        f(&mut self.lock().kernel)
+    }
+
+    /// Every write received so far.
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        self.lock().writes.clone()
+    }
+
+    /// Arms a fault.
+    pub fn inject(&self, trigger: FaultTrigger, errno: Errno) {
+        let mut state = self.lock();
+        let armed_at = state.writes.len() as u64;
+        state.faults.push(Fault { trigger, errno, armed_at });
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Marks a VF as held by a VFIO user (a process with its group or device open).
+    pub fn hold(&self, vf: Bdf, pid: u32) -> Result<()> {
+        let mut state = self.lock();
+        let dev = state.kernel.devices.get(&vf).ok_or(Error::NoSuchDevice(vf))?;
+        if dev.physfn.is_none() {
+            return Err(Error::Unsupported { bdf: vf, reason: "is not a VF".into() });
+        }
+        state.kernel.holders.insert(vf, pid);
+        Ok(())
+    }
+
+    /// The VFIO user lets go of a VF.
+    pub fn release(&self, vf: Bdf) {
+        self.lock().kernel.holders.remove(&vf);
+    }
+
+    /// Runs one write against the model unless an armed fault fails it, and records it.
+    fn record_write(
+        &self,
+        path: &Path,
+        value: String,
+        apply: impl FnOnce(&mut Kernel) -> Result<(), Errno>,
+    ) -> Result<()> {
+        let mut state = self.lock();
+        let index = state.writes.len() as u64;
+        let fired = state.faults.iter().position(|f| match &f.trigger {
+            FaultTrigger::NthWrite(n) => index + 1 == f.armed_at + n,
+            FaultTrigger::Attribute(attr) => path.ends_with(attr),
+        });
+        let result = match fired {
+            Some(i) => {
+                let errno = state.faults[i].errno;
+                if matches!(state.faults[i].trigger, FaultTrigger::NthWrite(_)) {
+                    state.faults.remove(i);
+                }
+                Err(errno)
+            }
+            None => apply(&mut state.kernel),
+        };
+        state.writes.push(WriteRecord { path: path.to_owned(), value: value.clone(), errno: result.err() });
+        result.map_err(|errno| Error::Write {
+            path: path.to_owned(),
+            value,
+            source: io::Error::from_raw_os_error(errno),
+        })
+    }
+}
+
+/// The parts of a path under `/sys/bus/pci/devices/<bdf>/...` or `/sys/bus/pci/drivers/<d>/...`.
+fn parts(path: &Path) -> Vec<&str> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn route_write(kernel: &mut Kernel, path: &Path, value: &str) -> Result<(), Errno> {
+    match parts(path).as_slice() {
+        ["sys", "bus", "pci", "drivers_probe"] => kernel.write_drivers_probe(value),
+        ["sys", "bus", "pci", "drivers", driver, op] if kernel.drivers.contains_key(*driver) => {
+            match *op {
+                "bind" => kernel.write_bind(driver, value),
+                "unbind" => kernel.write_unbind(driver, value),
+                _ => Err(libc::ENOENT),
+            }
+        }
+        ["sys", "bus", "pci", "devices", bdf, rest @ ..] => {
+            let bdf: Bdf = bdf.parse().map_err(|_| libc::ENOENT)?;
+            if !kernel.devices.contains_key(&bdf) {
+                return Err(libc::ENOENT);
+            }
+            let has_sriov = kernel.devices[&bdf].sriov.is_some();
+            match rest {
+                ["sriov_numvfs"] if has_sriov => kernel.write_numvfs(bdf, value),
+                ["sriov_drivers_autoprobe"] if has_sriov => kernel.write_autoprobe(bdf, value),
+                ["driver_override"] => kernel.write_override(bdf, value),
+                ["qat", attr] => kernel.write_qat(bdf, attr, value),
+                ["qat_ras", attr] => kernel.write_ras(bdf, attr, value),
+                ["vendor" | "device" | "numa_node" | "sriov_totalvfs" | "sriov_offset"
+                | "sriov_stride" | "reset_method"] => Err(libc::EACCES),
+                _ => Err(libc::ENOENT),
+            }
+        }
+        _ => Err(libc::ENOENT),
+    }
+}
+
+fn not_found() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOENT)
+}
+
+/// What a path is in the model: a file's content, a link's target or a directory's entries.
+enum Node {
+    File(String),
+    Link(PathBuf),
+    Dir(Vec<String>),
+}
+
+fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
+    let dev = kernel.devices.get(&bdf)?;
+    let file = |s: String| Some(Node::File(s + "\n"));
+    let sriov = dev.sriov.as_ref();
+    let qat = dev.qat.as_ref();
+    match rest {
+        [] => {
+            let mut names: Vec<String> = ["vendor", "device", "numa_node", "driver_override"]
+                .map(String::from)
+                .to_vec();
+            names.push("iommu_group".into());
+            if dev.driver.is_some() {
+                names.push("driver".into());
+            }
+            if dev.physfn.is_some() {
+                names.extend(["physfn".into(), "reset_method".into()]);
+            }
+            if let Some(s) = sriov {
+                names.extend(
+                    ["sriov_totalvfs", "sriov_numvfs", "sriov_drivers_autoprobe", "sriov_offset", "sriov_stride"]
+                        .map(String::from),
+                );
+                names.extend((0..s.num).map(|i| format!("virtfn{i}")));
+            }
+            if qat.is_some() {
+                names.extend(["qat".into(), "qat_ras".into()]);
+            }
+            names.sort();
+            Some(Node::Dir(names))
+        }
+        ["vendor"] => file(format!("0x{:04x}", dev.vendor)),
+        ["device"] => file(format!("0x{:04x}", dev.device)),
+        ["numa_node"] => file(dev.numa_node.to_string()),
+        ["driver_override"] => file(dev.driver_override.clone().unwrap_or_else(|| "(null)".into())),
+        ["reset_method"] if dev.physfn.is_some() => file("flr".into()),
+        ["driver"] => dev
+            .driver
+            .as_ref()
+            .map(|d| Node::Link(PathBuf::from(format!("../../../bus/pci/drivers/{d}")))),
+        ["iommu_group"] => Some(Node::Link(PathBuf::from(format!(
+            "../../../kernel/iommu_groups/{}",
+            dev.iommu_group
+        )))),
+        ["physfn"] => dev.physfn.map(|pf| Node::Link(PathBuf::from(format!("../{pf}")))),
+        [link] if link.starts_with("virtfn") => {
+            let index: u16 = link["virtfn".len()..].parse().ok()?;
+            let s = sriov?;
+            (index < s.num)
+                .then(|| bdf.virtfn(s.offset, s.stride, index))
+                .flatten()
+                .map(|vf| Node::Link(PathBuf::from(format!("../{vf}"))))
+        }
+        ["sriov_totalvfs"] => file(sriov?.total.to_string()),
+        ["sriov_numvfs"] => file(sriov?.num.to_string()),
+        ["sriov_drivers_autoprobe"] => file(u8::from(sriov?.autoprobe).to_string()),
+        ["sriov_offset"] => file(sriov?.offset.to_string()),
+        ["sriov_stride"] => file(sriov?.stride.to_string()),
+        ["qat"] => qat.map(|_| {
+            Node::Dir(
+                ["auto_reset", "cfg_services", "num_rps", "pm_idle_enabled", "rp2srv", "state"]
+                    .map(String::from)
+                    .to_vec(),
+            )
+        }),
+        ["qat", "state"] => file(qat?.state.to_string()),
+        ["qat", "cfg_services"] => file(qat?.cfg_services.clone()),
+        ["qat", "auto_reset"] => file(if qat?.auto_reset { "on" } else { "off" }.into()),
+        ["qat", "pm_idle_enabled"] => file(u8::from(qat?.pm_idle_enabled).to_string()),
+        ["qat", "rp2srv"] => file(qat?.rp2srv.clone()),
+        ["qat", "num_rps"] => file(qat?.num_rps.to_string()),
+        ["qat_ras", "errors_correctable"] => file(qat?.ras[0].to_string()),
+        ["qat_ras", "errors_nonfatal"] => file(qat?.ras[1].to_string()),
+        ["qat_ras", "errors_fatal"] => file(qat?.ras[2].to_string()),
+        _ => None,
+    }
+}
+
+fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
+    match parts(path).as_slice() {
+        ["sys", "bus", "pci", "devices"] => {
+            Some(Node::Dir(kernel.devices.keys().map(Bdf::to_string).collect()))
+        }
+        ["sys", "bus", "pci", "devices", bdf, rest @ ..] => {
+            device_node(kernel, bdf.parse().ok()?, rest)
+        }
+        ["sys", "bus", "pci", "drivers"] => Some(Node::Dir(kernel.drivers.keys().cloned().collect())),
+        ["sys", "bus", "pci", "drivers", driver] => kernel
+            .drivers
+            .contains_key(*driver)
+            .then(|| Node::Dir(vec!["bind".into(), "unbind".into()])),
+        ["sys", "kernel", "iommu_groups", group, "devices"] => {
+            let group: u32 = group.parse().ok()?;
+            let members: Vec<String> = kernel.group_members(group).map(|b| b.to_string()).collect();
+            (!members.is_empty()).then_some(Node::Dir(members))
+        }
+        ["sys", "module", "vfio_pci", "parameters", "disable_denylist"] => kernel
+            .drivers
+            .contains_key("vfio-pci")
+            .then(|| Node::File(if kernel.quirks.vfio_disable_denylist { "Y\n" } else { "N\n" }.into())),
+        ["sys", "kernel", "debug", dir, "heartbeat", "status"] => {
+            let (driver, bdf) = dir.strip_prefix("qat_")?.rsplit_once('_')?;
+            let dev = kernel.devices.get(&bdf.parse().ok()?)?;
+            (dev.driver.as_deref() == Some(driver))
+                .then(|| dev.qat.as_ref())
+                .flatten()
+                .map(|q| Node::File(format!("{}\n", q.heartbeat)))
+        }
+        ["dev", "vfio"] => Some(Node::Dir(
+            std::iter::once("vfio".to_owned())
+                .chain(kernel.vfio_nodes.keys().map(u32::to_string))
+                .collect(),
+        )),
+        ["dev", "vfio", "vfio"] => Some(Node::File(String::new())),
+        ["dev", "vfio", group] => {
+            kernel.vfio_nodes.contains_key(&group.parse().ok()?).then(|| Node::File(String::new()))
+        }
+        _ => None,
+    }
+}
+
+impl Sysfs for SimHost {
+    fn read(&self, path: &Path) -> Result<String> {
+        match node(&self.lock().kernel, path) {
+            Some(Node::File(text)) => Ok(text),
+            Some(Node::Dir(_)) => Err(Error::Read {
+                path: path.to_owned(),
+                source: io::Error::from_raw_os_error(libc::EISDIR),
+            }),
+            Some(Node::Link(_)) | None => Err(Error::Read { path: path.to_owned(), source: not_found() }),
+        }
+    }
+
+    fn write(&self, path: &Path, value: &str) -> Result<()> {
+        self.record_write(path, value.to_owned(), |kernel| route_write(kernel, path, value))
+    }
+
+    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+        Ok(match node(&self.lock().kernel, path) {
+            Some(Node::Link(target)) => Some(target),
+            _ => None,
+        })
+    }
+
+    fn list(&self, path: &Path) -> Result<Vec<String>> {
+        Ok(match node(&self.lock().kernel, path) {
+            Some(Node::Dir(names)) => names,
+            _ => Vec::new(),
+        })
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        node(&self.lock().kernel, path).is_some()
+    }
+
+    fn access(&self, path: &Path) -> Result<Option<FileAccess>> {
+        let kernel = &self.lock().kernel;
+        Ok(match parts(path).as_slice() {
+            ["dev", "vfio", group] => {
+                group.parse().ok().and_then(|g: u32| kernel.vfio_nodes.get(&g).copied())
+            }
+            _ => node(kernel, path).map(|_| FileAccess { uid: 0, gid: 0, mode: 0o644 }),
+        })
+    }
+
+    fn set_access(&self, path: &Path, gid: u32, mode: u32) -> Result<()> {
+        self.record_write(path, format!("gid {gid} mode {mode:o}"), |kernel| {
+            match parts(path).as_slice() {
+                ["dev", "vfio", group] => group
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|g| kernel.vfio_nodes.get_mut(&g))
+                    .map(|node| {
+                        node.gid = gid;
+                        node.mode = mode & 0o7777;
+                    })
+                    .ok_or(libc::ENOENT),
+                _ => Err(libc::EPERM),
+            }
+        })
+    }
+
+    fn open_files(&self) -> Result<Vec<OpenFile>> {
+        let kernel = &self.lock().kernel;
+        Ok(kernel
+            .holders
+            .iter()
+            .filter_map(|(vf, pid)| {
+                let group = kernel.devices.get(vf)?.iommu_group;
+                Some(OpenFile { pid: *pid, target: crate::sysfs::paths::vfio_group_node(group) })
+            })
+            .collect())
+    }
+
+    fn group_id(&self, name: &str) -> Result<Option<u32>> {
+        Ok(self.lock().kernel.groups.get(name).copied())
+    }
+}

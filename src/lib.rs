@@ -1,0 +1,1 @@
+pub use qat_vf;
