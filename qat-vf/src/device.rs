@@ -77,9 +77,11 @@ pub struct RasCounters {
 pub struct PciInfo {
     /// Address.
     pub bdf: Bdf,
-    /// PCI vendor id.
+    /// PCI vendor id (JSON: 4 hex digits).
+    #[serde(serialize_with = "hex_id")]
     pub vendor: u16,
-    /// PCI device id.
+    /// PCI device id (JSON: 4 hex digits).
+    #[serde(serialize_with = "hex_id")]
     pub device: u16,
     /// QAT family, `null` for other devices.
     #[serde(rename = "generation")]
@@ -92,6 +94,10 @@ pub struct PciInfo {
     pub driver_override: Option<String>,
     /// IOMMU group number, `null` without an IOMMU.
     pub iommu_group: Option<u32>,
+}
+
+fn hex_id<S: serde::Serializer>(id: &u16, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{id:04x}"))
 }
 
 /// A physical function with SR-IOV, QAT or named explicitly.

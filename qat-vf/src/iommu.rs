@@ -50,6 +50,9 @@ pub fn resolve_group(sysfs: &impl Sysfs, group: &str) -> Result<u32> {
 pub fn set_vfio_access(sysfs: &impl Sysfs, group: u32, gid: u32, mode: u32) -> Result<()> {
     let _span = tracing::info_span!("vfio_access", group, gid, mode).entered();
     let path = paths::vfio_group_node(group);
+    if sysfs.access(&path)?.is_some_and(|a| a.gid == gid && a.mode == mode) {
+        return Ok(());
+    }
     sysfs.set_access(&path, gid, mode)?;
     match sysfs.access(&path)? {
         Some(a) if a.gid == gid && a.mode == mode => Ok(()),

@@ -1,4 +1,5 @@
-//! SR-IOV and QAT PF operations, each verified by re-reading what it wrote.
+//! SR-IOV and QAT PF operations. Each reads first and writes only what differs (so running one
+//! twice, or undoing a step that never ran, writes nothing), then verifies by re-reading.
 
 use std::io;
 
@@ -23,6 +24,9 @@ pub fn set_autoprobe(sysfs: &impl Sysfs, pf: Bdf, enabled: bool) -> Result<()> {
     let _span = tracing::info_span!("sriov_autoprobe", bdf = %pf, enabled).entered();
     let path = paths::device_attr(pf, "sriov_drivers_autoprobe");
     let value = if enabled { "1" } else { "0" };
+    if sysfs.read_trimmed(&path)? == value {
+        return Ok(());
+    }
     sysfs.write(&path, value)?;
     verify(sysfs, path, value)
 }
@@ -32,8 +36,10 @@ pub fn set_autoprobe(sysfs: &impl Sysfs, pf: Bdf, enabled: bool) -> Result<()> {
 pub fn enable_vfs(sysfs: &impl Sysfs, pf: Bdf, count: u16, expected: u16) -> Result<()> {
     let _span = tracing::info_span!("sriov_enable", bdf = %pf, count).entered();
     let path = paths::device_attr(pf, "sriov_numvfs");
-    sysfs.write(&path, &count.to_string())?;
-    verify(sysfs, path, &expected.to_string())?;
+    if sysfs.read_trimmed(&path)? != expected.to_string() {
+        sysfs.write(&path, &count.to_string())?;
+        verify(sysfs, path, &expected.to_string())?;
+    }
     // The kernel creates the virtfn links before the write returns.
     let last = format!("virtfn{}", expected.saturating_sub(1));
     if expected > 0 && sysfs.read_link(&paths::device_attr(pf, &last))?.is_none() {
@@ -71,10 +77,13 @@ pub fn check_not_held(sysfs: &impl Sysfs, pf: Bdf) -> Result<()> {
 /// one. QAT PFs on older kernels answer EINVAL to 0; there `state=down` then `state=up` removes them.
 pub fn disable_vfs(sysfs: &impl Sysfs, pf: Bdf, force: bool) -> Result<()> {
     let _span = tracing::info_span!("sriov_disable", bdf = %pf, force).entered();
+    let path = paths::device_attr(pf, "sriov_numvfs");
+    if sysfs.read_trimmed(&path)? == "0" {
+        return Ok(());
+    }
     if !force {
         check_not_held(sysfs, pf)?;
     }
-    let path = paths::device_attr(pf, "sriov_numvfs");
     match sysfs.write(&path, "0") {
         Err(Error::Write { source, .. })
             if source.raw_os_error() == Some(nix::libc::EINVAL)
@@ -93,6 +102,9 @@ pub fn disable_vfs(sysfs: &impl Sysfs, pf: Bdf, force: bool) -> Result<()> {
 /// while a VFIO user holds one.
 pub fn set_state(sysfs: &impl Sysfs, pf: Bdf, state: QatState, force: bool) -> Result<()> {
     let _span = tracing::info_span!("qat_state", bdf = %pf, %state).entered();
+    if device::read_state(sysfs, pf)? == Some(state) {
+        return Ok(());
+    }
     if state == QatState::Down && !force {
         check_not_held(sysfs, pf)?;
     }
@@ -105,6 +117,9 @@ pub fn set_state(sysfs: &impl Sysfs, pf: Bdf, state: QatState, force: bool) -> R
 pub fn set_services(sysfs: &impl Sysfs, pf: Bdf, services: Services) -> Result<()> {
     let _span = tracing::info_span!("qat_services", bdf = %pf, %services).entered();
     let path = paths::qat_attr(pf, "cfg_services");
+    if device::read_services(sysfs, pf)? == Some(services) {
+        return Ok(());
+    }
     sysfs.write(&path, &services.to_cfg_string())?;
     let found = device::read_services(sysfs, pf)?;
     if found == Some(services) {

@@ -1,1 +1,90 @@
-fn main(){}
+//! qatctl: the operator's command line over qat-vf.
+//!
+//! Exit codes: 0 done; 1 the operation failed (and was rolled back, or a VFIO user holds a VF);
+//! 2 bad usage or input, nothing written.
+
+mod cli;
+mod output;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use qat_vf::Error;
+use qat_vf::provision::error_chain;
+
+use crate::cli::Cli;
+
+/// Why a command did not succeed, and which exit code says so.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad usage or input; nothing was written (exit 2).
+    Usage(String),
+    /// The operation failed; the output says what and how it was rolled back (exit 1).
+    Failed(String),
+    /// The failure was already reported (the apply report); just exit 1.
+    Reported,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let message = error_chain(&e);
+        match e {
+            Error::ParseBdf { .. }
+            | Error::ParseService(_)
+            | Error::NoSuchDevice(_)
+            | Error::NotSriov(_)
+            | Error::Unsupported { .. }
+            | Error::DriverNotLoaded(_)
+            | Error::InvalidDriverName(_)
+            | Error::UnknownGroup(_)
+            | Error::SimState { .. } => Failure::Usage(message),
+            _ => Failure::Failed(message),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`qatctl status | head`), like other command-line tools.
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap's message spans several lines; the contract is one line and exit 2.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad usage");
+            eprintln!("qatctl: {first}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let json = cli.global.json;
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Reported) => ExitCode::from(1),
+        Err(Failure::Usage(message)) => {
+            report_error(&message, json);
+            ExitCode::from(2)
+        }
+        Err(Failure::Failed(message)) => {
+            report_error(&message, json);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn report_error(message: &str, json: bool) {
+    // One line on stderr for people; with --json, the same as an object on stdout for scripts.
+    let line = message.replace('\n', " ");
+    eprintln!("qatctl: error: {line}");
+    if json {
+        println!("{}", serde_json::json!({ "ok": false, "error": line }));
+    }
+}

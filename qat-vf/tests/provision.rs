@@ -1,0 +1,391 @@
+//! Provisioning on the simulated host: plans, convergence, rollback under every fault, refusals.
+#![cfg(feature = "sim")]
+
+use nix::libc;
+use proptest::prelude::*;
+use qat_vf::provision::{self, Desired, Plan, Report, Step, VfDriver, VfioAccess};
+use qat_vf::sim::{FaultTrigger, Preset, SimHost};
+use qat_vf::{Bdf, Error, Host, QatState, Services};
+
+fn preset(name: &str, pfs: usize) -> SimHost {
+    SimHost::preset(name.parse().unwrap(), pfs)
+}
+
+fn bdf(s: &str) -> Bdf {
+    s.parse().unwrap()
+}
+
+fn desired(services: Option<&str>, driver: &str) -> Desired {
+    Desired {
+        pfs: Vec::new(),
+        services: services.map(|s| s.parse().unwrap()),
+        driver: driver.parse().unwrap(),
+        vfio_access: None,
+        force: false,
+    }
+}
+
+fn plan(sim: &SimHost, want: &Desired) -> qat_vf::Result<Plan> {
+    let host = Host::discover(sim, &want.pfs)?;
+    provision::plan(&host, want)
+}
+
+fn converge(sim: &SimHost, want: &Desired) -> Report {
+    let report = provision::apply(sim, &plan(sim, want).unwrap(), want.force);
+    assert!(report.ok, "{report:#?}");
+    report
+}
+
+#[test]
+fn two_pf_4xxx_converges_to_sym_dc_on_vfio_pci() {
+    let sim = preset("4xxx", 2);
+    let want = desired(Some("sym,dc"), "vfio-pci");
+    converge(&sim, &want);
+    let host = Host::discover(&sim, &[]).unwrap();
+    assert_eq!(host.pfs.len(), 2);
+    for pf in &host.pfs {
+        assert_eq!(pf.state, Some(QatState::Up));
+        assert_eq!(pf.services, Some(Services::SYM | Services::DC));
+        assert_eq!(pf.sriov_numvfs, pf.sriov_totalvfs);
+        assert_eq!(pf.vfs.len(), 16);
+        for vf in &pf.vfs {
+            assert_eq!(vf.pci.driver.as_deref(), Some("vfio-pci"), "{}", vf.pci.bdf);
+            assert_eq!(vf.physfn, Some(pf.pci.bdf));
+            assert!(vf.vfio_node.is_some());
+        }
+    }
+    assert!(plan(&sim, &want).unwrap().is_converged());
+}
+
+#[test]
+fn converged_host_plans_nothing_and_apply_writes_nothing() {
+    let sim = preset("4xxx", 1);
+    let want = desired(Some("asym,sym"), "vfio-pci");
+    converge(&sim, &want);
+    let before = sim.writes().len();
+    let report = provision::apply(&sim, &plan(&sim, &want).unwrap(), false);
+    assert!(report.ok && report.steps_done.is_empty());
+    assert_eq!(sim.writes().len(), before);
+}
+
+/// Applies `want` once with the k-th write failing, for every k, and checks that the host is
+/// exactly as before and the report names the failure and a clean rollback.
+fn fault_sweep(sim_for: impl Fn() -> SimHost, want: &Desired, errno: i32) {
+    let clean = sim_for();
+    let setup_writes = clean.writes().len();
+    converge(&clean, want);
+    let total = (clean.writes().len() - setup_writes) as u64;
+    assert!(total > 0);
+    for k in 1..=total {
+        let sim = sim_for();
+        let before = sim.kernel();
+        sim.inject(FaultTrigger::NthWrite(k), errno);
+        let report = provision::apply(&sim, &plan(&sim, want).unwrap(), want.force);
+        assert!(!report.ok, "write {k} failed but the apply succeeded");
+        let error = report.error.as_ref().unwrap();
+        assert!(error.message.contains(&std::io::Error::from_raw_os_error(errno).to_string()));
+        assert!(report.rollback_failures.is_empty(), "write {k}: {report:#?}");
+        assert_eq!(sim.kernel(), before, "write {k} with errno {errno}: host differs after rollback");
+    }
+}
+
+#[test]
+fn every_failed_write_rolls_back_to_the_exact_prior_state_4xxx() {
+    let want = desired(Some("sym,dc"), "vfio-pci");
+    for errno in [libc::EIO, libc::EBUSY] {
+        fault_sweep(|| preset("4xxx", 2), &want, errno);
+    }
+}
+
+#[test]
+fn fault_sweep_from_a_provisioned_host_with_vfio_ownership() {
+    // Start from VFs already bound with custom /dev/vfio ownership, then change services:
+    // rollback must recreate VFs, rebind them and restore node ownership.
+    let setup = || {
+        let sim = preset("4xxx", 1);
+        let mut first = desired(Some("sym"), "vfio-pci");
+        first.vfio_access = Some(VfioAccess { gid: 990, mode: 0o660 });
+        converge(&sim, &first);
+        sim
+    };
+    fault_sweep(setup, &desired(Some("dc"), "qat_vfio_pci"), libc::EIO);
+}
+
+#[test]
+fn fault_sweep_generic_and_gen2() {
+    let mut igb = desired(None, "vfio-pci");
+    igb.pfs = vec![bdf("0000:01:00.0")];
+    fault_sweep(|| preset("igb", 1), &igb, libc::EIO);
+    fault_sweep(|| preset("c62x", 2), &desired(None, "kernel"), libc::EBUSY);
+    let old_kernel = || {
+        let sim = preset("4xxx", 1);
+        sim.with_kernel(|k| k.quirks.qat_numvfs_zero = false);
+        converge(&sim, &desired(Some("sym"), "vfio-pci"));
+        sim
+    };
+    fault_sweep(old_kernel, &desired(Some("dc"), "vfio-pci"), libc::EIO);
+}
+
+#[test]
+fn services_change_on_a_provisioned_pf_goes_through_disable_down_configure_up() {
+    let sim = preset("4xxx", 1);
+    converge(&sim, &desired(Some("sym"), "vfio-pci"));
+    let pf = bdf("0000:6b:00.0");
+    let steps = plan(&sim, &desired(Some("dc"), "vfio-pci")).unwrap().steps;
+    assert_eq!(
+        &steps[..5],
+        &[
+            Step::DisableVfs { pf },
+            Step::SetState { pf, state: QatState::Down },
+            Step::SetServices { pf, services: Services::DC },
+            Step::SetState { pf, state: QatState::Up },
+            Step::EnableVfs { pf, count: 16, expected: 16 },
+        ]
+    );
+    // Autoprobe is already off from the first apply: no step for it.
+    assert_eq!(steps.len(), 5 + 16);
+}
+
+#[test]
+fn older_kernels_echo_services_and_still_converge() {
+    let sim = preset("4xxx", 1);
+    sim.with_kernel(|k| k.quirks.canonical_services = false);
+    let want = desired(Some("sym,asym"), "vfio-pci");
+    converge(&sim, &want);
+    assert!(plan(&sim, &want).unwrap().is_converged());
+}
+
+#[test]
+fn older_kernels_without_numvfs_zero_disable_by_cycling_state() {
+    let sim = preset("4xxx", 1);
+    sim.with_kernel(|k| k.quirks.qat_numvfs_zero = false);
+    converge(&sim, &desired(Some("sym"), "vfio-pci"));
+    let report = provision::apply(&sim, &provision::plan_reset(&Host::discover(&sim, &[]).unwrap(), &[], false).unwrap(), false);
+    assert!(report.ok, "{report:#?}");
+    let pf = &Host::discover(&sim, &[]).unwrap().pfs[0];
+    assert_eq!((pf.sriov_numvfs, pf.state), (0, Some(QatState::Up)));
+}
+
+#[test]
+fn reset_disables_vfs_restores_autoprobe_and_keeps_services() {
+    let sim = preset("4xxx", 2);
+    converge(&sim, &desired(Some("sym,dc"), "vfio-pci"));
+    let host = Host::discover(&sim, &[]).unwrap();
+    let reset = provision::plan_reset(&host, &[], false).unwrap();
+    assert!(provision::apply(&sim, &reset, false).ok);
+    let host = Host::discover(&sim, &[]).unwrap();
+    for pf in &host.pfs {
+        assert_eq!(pf.sriov_numvfs, 0);
+        assert!(pf.sriov_drivers_autoprobe);
+        assert_eq!(pf.services, Some(Services::SYM | Services::DC));
+        assert!(sim.kernel().vfio_nodes.is_empty());
+    }
+    assert!(provision::plan_reset(&host, &[], false).unwrap().is_converged());
+}
+
+#[test]
+fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
+    let sim = preset("4xxx", 1);
+    converge(&sim, &desired(Some("sym"), "vfio-pci"));
+    let vf = bdf("0000:6b:00.3");
+    sim.hold(vf, 777).unwrap();
+    let change = desired(Some("dc"), "vfio-pci");
+    match plan(&sim, &change) {
+        Err(Error::HeldByVfioUser { vf: held, pid }) => assert_eq!((held, pid), (vf, 777)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // Planned before the VFIO user arrived: the step itself refuses, before writing anything.
+    sim.release(vf);
+    let planned = plan(&sim, &change).unwrap();
+    sim.hold(vf, 777).unwrap();
+    let before = (sim.kernel(), sim.writes().len());
+    let report = provision::apply(&sim, &planned, false);
+    assert!(!report.ok);
+    assert!(report.error.unwrap().message.contains("in use by a VFIO user"));
+    assert_eq!((sim.kernel(), sim.writes().len()), before);
+    // Changes that do not remove VFs are fine while held.
+    assert!(plan(&sim, &desired(Some("sym"), "vfio-pci")).unwrap().is_converged());
+}
+
+#[test]
+fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
+    let sim = preset("igb", 1);
+    let mut want = desired(None, "vfio-pci");
+    want.pfs = vec![bdf("01:00.0")];
+    converge(&sim, &want);
+    sim.hold(bdf("0000:01:10.0"), 1).unwrap();
+    let before = sim.kernel();
+    let host = Host::discover(&sim, &want.pfs).unwrap();
+    let reset = provision::plan_reset(&host, &want.pfs, true).unwrap();
+    let report = provision::apply(&sim, &reset, true);
+    assert!(!report.ok);
+    assert!(qat_vf::sriov::is_errno(
+        &Error::Write { path: "/".into(), value: String::new(), source: std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER) },
+        qat_vf::sim::BLOCKS_FOREVER
+    ));
+    assert!(report.error.unwrap().message.contains("deadlock"));
+    assert_eq!(sim.kernel(), before);
+}
+
+#[test]
+fn bad_requests_are_errors_and_write_nothing() {
+    let cases: Vec<(&str, Desired, fn(&Error) -> bool)> = vec![
+        ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
+        ("4xxx", desired(Some("dcc,sym"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
+        ("4xxx", desired(Some("decomp"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
+        ("4xxx", desired(None, "kernel"), |e| matches!(e, Error::Unsupported { .. })),
+        ("4xxx", desired(None, "igbvf"), |e| matches!(e, Error::DriverNotLoaded(_))),
+        ("c62x", desired(Some("sym"), "kernel"), |e| matches!(e, Error::Unsupported { .. })),
+        ("c62x", desired(None, "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
+        ("420xx", desired(None, "qat_vfio_pci"), |e| matches!(e, Error::Unsupported { .. })),
+        ("igb", Desired { pfs: vec![bdf("01:00.0")], ..desired(Some("sym"), "vfio-pci") }, |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        ("igb", Desired { pfs: vec![bdf("00:00.0")], ..desired(None, "vfio-pci") }, |e| {
+            matches!(e, Error::NotSriov(_))
+        }),
+        ("igb", Desired { pfs: vec![bdf("09:00.0")], ..desired(None, "vfio-pci") }, |e| {
+            matches!(e, Error::NoSuchDevice(_))
+        }),
+        ("4xxx", Desired { vfio_access: Some(VfioAccess { gid: 1, mode: 0o660 }), ..desired(None, "none") }, |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+    ];
+    for (name, want, expected) in cases {
+        let sim = preset(name, 2);
+        let result = plan(&sim, &want);
+        let err = result.expect_err(&format!("{name} {want:?} planned"));
+        assert!(expected(&err), "{name} {want:?}: wrong error {err:?}");
+        assert!(!err.to_string().contains('\n'));
+        assert!(sim.writes().is_empty());
+    }
+}
+
+#[test]
+fn denylisted_gen2_binds_to_vfio_pci_once_the_denylist_is_off() {
+    let sim = preset("c62x", 1);
+    sim.with_kernel(|k| k.quirks.vfio_disable_denylist = true);
+    converge(&sim, &desired(None, "vfio-pci"));
+    let host = Host::discover(&sim, &[]).unwrap();
+    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci")));
+}
+
+#[test]
+fn gen2_vfs_go_to_their_kernel_driver_and_back() {
+    let sim = preset("dh895xcc", 1);
+    converge(&sim, &desired(None, "kernel"));
+    let host = Host::discover(&sim, &[]).unwrap();
+    assert_eq!(host.pfs[0].vfs.len(), 32);
+    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("dh895xccvf")));
+    converge(&sim, &desired(None, "none"));
+    let host = Host::discover(&sim, &[]).unwrap();
+    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.is_none() && vf.pci.driver_override.is_none()));
+}
+
+#[test]
+fn generic_pfs_are_managed_when_named() {
+    let sim = preset("mixed", 0);
+    let igb = bdf("0000:01:00.0");
+    let want = Desired { pfs: vec![igb], ..desired(None, "vfio-pci") };
+    converge(&sim, &want);
+    let host = Host::discover(&sim, &[igb]).unwrap();
+    let pf = host.pf(igb).unwrap();
+    assert_eq!(pf.sriov_numvfs, 7);
+    assert_eq!(pf.vfs[1].pci.bdf, bdf("0000:01:10.2"));
+    assert!(pf.vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci")));
+    // QAT PFs of the mixed host were not touched.
+    assert!(host.pfs.iter().filter(|p| p.pci.bdf != igb).all(|p| p.sriov_numvfs == 0));
+    // And the VFs can go to their own kernel driver by name.
+    converge(&sim, &Desired { pfs: vec![igb], ..desired(None, "igbvf") });
+}
+
+#[test]
+fn vfio_ownership_is_applied_and_converges() {
+    let sim = preset("4xxx", 1);
+    let gid = qat_vf::iommu::resolve_group(&sim, "qat").unwrap();
+    assert_eq!(qat_vf::iommu::resolve_group(&sim, "1234").unwrap(), 1234);
+    assert!(matches!(qat_vf::iommu::resolve_group(&sim, "nobody-here"), Err(Error::UnknownGroup(_))));
+    let want = Desired { vfio_access: Some(VfioAccess { gid, mode: 0o660 }), ..desired(None, "vfio-pci") };
+    converge(&sim, &want);
+    assert!(sim.kernel().vfio_nodes.values().all(|a| a.gid == gid && a.mode == 0o660));
+    assert_eq!(sim.kernel().vfio_nodes.len(), 16);
+    assert!(plan(&sim, &want).unwrap().is_converged());
+}
+
+#[test]
+fn a_probe_that_binds_nothing_fails_the_step_and_rolls_back() {
+    // Unload vfio-pci's acceptance by marking the PF's VFs denylisted after planning.
+    let sim = preset("c62x", 1);
+    sim.with_kernel(|k| k.quirks.vfio_disable_denylist = true);
+    let planned = plan(&sim, &desired(None, "vfio-pci")).unwrap();
+    sim.with_kernel(|k| k.quirks.vfio_disable_denylist = false);
+    let before = sim.kernel();
+    let report = provision::apply(&sim, &planned, false);
+    assert!(!report.ok);
+    assert!(report.error.unwrap().message.contains("driver reads"), "drivers_probe success was trusted");
+    assert_eq!(sim.kernel(), before);
+}
+
+#[test]
+fn plans_round_trip_through_json() {
+    let sim = preset("4xxx", 1);
+    let planned = plan(&sim, &desired(Some("sym,dc"), "qat_vfio_pci")).unwrap();
+    let json = serde_json::to_string(&planned).unwrap();
+    assert!(json.contains(r#""op":"set_services""#) && json.contains(r#"["sym","dc"]"#));
+    assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), planned);
+}
+
+fn arb_desired() -> impl Strategy<Value = Desired> {
+    let services = prop::sample::select(vec![None, Some("sym"), Some("dc"), Some("asym,sym"), Some("sym,dc"), Some("dcc")]);
+    let driver = prop::sample::select(vec!["vfio-pci", "qat_vfio_pci", "none"]);
+    let access = prop::option::of((prop::sample::select(vec![0u32, 990, 994]), prop::sample::select(vec![0o600u32, 0o660, 0o666])));
+    (services, driver, access).prop_map(|(services, driver, access)| {
+        let is_vfio = driver != "none";
+        Desired {
+            vfio_access: access.filter(|_| is_vfio).map(|(gid, mode)| VfioAccess { gid, mode }),
+            ..desired(services, driver)
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any sequence of requests converges, and a fault at any write of the last one leaves
+    /// the host exactly as it was.
+    #[test]
+    fn any_request_sequence_converges_and_any_fault_rolls_back(
+        sequence in prop::collection::vec(arb_desired(), 1..4),
+        fault_at in 1u64..80,
+        busy in any::<bool>(),
+    ) {
+        let sim = preset("4xxx", 2);
+        let (last, earlier) = sequence.split_last().unwrap();
+        for want in earlier {
+            converge(&sim, want);
+            prop_assert!(plan(&sim, want).unwrap().is_converged());
+        }
+        let before = sim.kernel();
+        let writes_before = sim.writes().len() as u64;
+        sim.inject(FaultTrigger::NthWrite(fault_at), if busy { libc::EBUSY } else { libc::EIO });
+        let report = provision::apply(&sim, &plan(&sim, last).unwrap(), false);
+        let attempted = sim.writes().len() as u64 - writes_before;
+        if report.ok {
+            prop_assert!(attempted < fault_at);
+            prop_assert!(plan(&sim, last).unwrap().is_converged());
+        } else {
+            prop_assert!(report.rollback_failures.is_empty());
+            prop_assert_eq!(sim.kernel(), before);
+        }
+    }
+}
+
+#[test]
+fn bdf_parse_never_panics_and_round_trips() {
+    proptest!(|(s in "\\PC{0,16}")| {
+        if let Ok(b) = s.parse::<Bdf>() {
+            prop_assert_eq!(b.to_string().parse::<Bdf>().unwrap(), b);
+        }
+    });
+    let _ = VfDriver::None;
+}

@@ -1,0 +1,299 @@
+//! Command-line definitions and what each command does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use qat_vf::provision::{self, Desired, Plan, VfDriver, VfioAccess};
+use qat_vf::sim::{FaultTrigger, Preset, SimHost};
+use qat_vf::{Bdf, Services};
+use serde_json::json;
+
+use crate::Failure;
+use crate::output;
+use crate::target::{self, HostAccess};
+
+/// Take Intel QuickAssist VFs from "driver loaded" to "ready for VMs", safely.
+#[derive(Debug, Parser)]
+#[command(name = "qatctl", version, about)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Act on the filesystem under DIR instead of `/` (a fixture tree).
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "sim")]
+    pub(crate) sysfs_root: Option<PathBuf>,
+    /// Act on a simulated host kept in a state file (see `qatctl sim create`).
+    #[arg(long, global = true, value_name = "STATE.json")]
+    pub(crate) sim: Option<PathBuf>,
+    /// Provisioning lock file [default: /run/qatkit.lock; with --sim, STATE.json.lock].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) lock_file: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage simulated hosts (state files for --sim).
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// One line per QAT PF and VF.
+    List,
+    /// PFs in detail: state, services, SR-IOV, health, and their VFs.
+    Status {
+        /// Only these PFs (any SR-IOV PF may be named).
+        #[arg(long = "pf", value_name = "BDF")]
+        pfs: Vec<Bdf>,
+    },
+    /// Print the steps that `apply` would run; change nothing.
+    Plan(DesiredArgs),
+    /// Bring the host to the desired state as one transaction, rolled back on any failure.
+    Apply(DesiredArgs),
+    /// Disable VFs and turn VF driver autoprobe back on; services are left as they are.
+    Reset {
+        /// Only these PFs [default: every QAT PF].
+        #[arg(long = "pf", value_name = "BDF")]
+        pfs: Vec<Bdf>,
+        /// Go ahead even when a VFIO user holds a VF.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DesiredArgs {
+    /// QAT services, e.g. `sym,dc` (sym, asym, dc, dcc, decomp) [default: leave as they are].
+    #[arg(long, value_name = "LIST")]
+    services: Option<Services>,
+    /// VF driver: vfio-pci, qat_vfio_pci, kernel (the family's VF driver), none, or a driver name.
+    #[arg(long, value_name = "DRIVER", default_value = "vfio-pci")]
+    driver: VfDriver,
+    /// Only these PFs [default: every QAT PF]; any SR-IOV PF may be named.
+    #[arg(long = "pf", value_name = "BDF")]
+    pfs: Vec<Bdf>,
+    /// Owner group of the VFs' /dev/vfio/<group> nodes (name or number).
+    #[arg(long, value_name = "GROUP")]
+    vfio_group: Option<String>,
+    /// Mode of the VFs' /dev/vfio/<group> nodes, octal (needs --vfio-group).
+    #[arg(long, value_name = "MODE", requires = "vfio_group", value_parser = parse_mode)]
+    vfio_mode: Option<u32>,
+    /// Go ahead even when a VFIO user holds a VF that the plan removes.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Create a simulated host.
+    Create {
+        /// State file to write.
+        state: PathBuf,
+        /// Host kind: 4xxx, 401xx, 402xx, 420xx, 6xxx, c62x, c3xxx, dh895xcc, mixed, igb, nvme.
+        #[arg(long, default_value = "4xxx")]
+        preset: Preset,
+        /// Number of PFs.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+        pfs: u16,
+        /// Replace an existing state file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Make writes of the next command fail with an errno.
+    Fail {
+        /// State file.
+        state: PathBuf,
+        /// Fail the Nth write (1-based) from now, once.
+        #[arg(long, value_name = "N", required_unless_present_any = ["attribute", "clear"],
+              value_parser = clap::value_parser!(u64).range(1..))]
+        nth_write: Option<u64>,
+        /// Fail every write to this attribute (e.g. sriov_numvfs, qat/state).
+        #[arg(long, value_name = "NAME", conflicts_with = "nth_write")]
+        attribute: Option<String>,
+        /// Errno to fail with (EIO, EBUSY, ... or a number).
+        #[arg(long, default_value = "EIO", value_parser = parse_errno)]
+        errno: i32,
+        /// Disarm every fault instead.
+        #[arg(long, conflicts_with_all = ["nth_write", "attribute"])]
+        clear: bool,
+    },
+    /// Mark a VF as held by a VFIO user, or let go of it.
+    Hold {
+        /// State file.
+        state: PathBuf,
+        /// The VF.
+        #[arg(long)]
+        vf: Bdf,
+        /// The holder's pid.
+        #[arg(long, default_value_t = 4242)]
+        pid: u32,
+        /// Let go instead.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Print every write the simulated host has received.
+    Writes {
+        /// State file.
+        state: PathBuf,
+    },
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode such as 0660"))
+}
+
+fn parse_errno(text: &str) -> Result<i32, String> {
+    if let Ok(n) = text.parse::<i32>() {
+        return if n > 0 { Ok(n) } else { Err("errno must be positive".into()) };
+    }
+    let wanted = text.to_ascii_uppercase();
+    (1..4096)
+        .map(nix::errno::Errno::from_raw)
+        .find(|e| format!("{e:?}") == wanted)
+        .map(|e| e as i32)
+        .ok_or_else(|| format!("unknown errno {text:?}"))
+}
+
+pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Sim(command) => run_sim(global, command),
+        Command::List => target::with_host(global, false, |host| {
+            let found = host.discover(&[])?;
+            output::print_list(&found, global.json);
+            Ok(())
+        }),
+        Command::Status { pfs } => target::with_host(global, false, |host| {
+            let mut found = host.discover(&pfs)?;
+            if !pfs.is_empty() {
+                found.pfs.retain(|pf| pfs.contains(&pf.pci.bdf));
+            }
+            output::print_status(&found, global.json);
+            Ok(())
+        }),
+        Command::Plan(args) => target::with_host(global, false, |host| {
+            let plan = plan(host, &args)?;
+            output::print_plan(&plan, global.json);
+            Ok(())
+        }),
+        Command::Apply(args) => {
+            let _lock = target::lock(global, None)?;
+            target::with_host(global, true, |host| {
+                let plan = plan(host, &args)?;
+                finish(host, &plan, args.force, global.json)
+            })
+        }
+        Command::Reset { pfs, force } => {
+            let _lock = target::lock(global, None)?;
+            target::with_host(global, true, |host| {
+                let found = host.discover(&pfs)?;
+                let plan = provision::plan_reset(&found, &pfs, force)?;
+                finish(host, &plan, force, global.json)
+            })
+        }
+    }
+}
+
+fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {
+    let vfio_access = match &args.vfio_group {
+        Some(group) => Some(VfioAccess {
+            gid: host.resolve_group(group)?,
+            mode: args.vfio_mode.unwrap_or(0o660),
+        }),
+        None => None,
+    };
+    let desired = Desired {
+        pfs: args.pfs.clone(),
+        services: args.services,
+        driver: args.driver.clone(),
+        vfio_access,
+        force: args.force,
+    };
+    let found = host.discover(&args.pfs)?;
+    Ok(provision::plan(&found, &desired)?)
+}
+
+fn finish(host: &dyn HostAccess, plan: &Plan, force: bool, json: bool) -> Result<(), Failure> {
+    let report = host.apply(plan, force);
+    output::print_report(&report, json);
+    if report.ok { Ok(()) } else { Err(Failure::Reported) }
+}
+
+fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failure> {
+    match command {
+        SimCommand::Create { state, preset, pfs, force } => {
+            if state.exists() && !force {
+                return Err(Failure::Usage(format!(
+                    "{} exists; pass --force to replace it",
+                    state.display()
+                )));
+            }
+            let _lock = target::lock(global, Some(&state))?;
+            let sim = SimHost::preset(preset, usize::from(pfs));
+            sim.save(&state)?;
+            let found = qat_vf::Host::discover(&sim, &[])?;
+            if global.json {
+                println!("{}", json!({ "ok": true, "state": state, "preset": preset.to_string() }));
+            } else {
+                println!(
+                    "created {} ({preset}, {} PFs, {} devices)",
+                    state.display(),
+                    found.pfs.len(),
+                    sim.kernel().devices.len()
+                );
+            }
+            Ok(())
+        }
+        SimCommand::Fail { state, nth_write, attribute, errno, clear } => {
+            let _lock = target::lock(global, Some(&state))?;
+            target::with_sim(&state, |sim| {
+                match (clear, nth_write, attribute) {
+                    (true, _, _) => sim.clear_faults(),
+                    (false, Some(n), _) => sim.inject(FaultTrigger::NthWrite(n), errno),
+                    (false, None, Some(attr)) => sim.inject(FaultTrigger::Attribute(attr), errno),
+                    (false, None, None) => unreachable!("clap requires one"),
+                }
+                Ok(())
+            })?;
+            print_ok(global.json, &format!("faults updated in {}", state.display()));
+            Ok(())
+        }
+        SimCommand::Hold { state, vf, pid, release } => {
+            let _lock = target::lock(global, Some(&state))?;
+            target::with_sim(&state, |sim| {
+                if release {
+                    sim.release(vf);
+                    Ok(())
+                } else {
+                    Ok(sim.hold(vf, pid)?)
+                }
+            })?;
+            let what = if release { "released" } else { "held by a VFIO user" };
+            print_ok(global.json, &format!("{vf} {what}"));
+            Ok(())
+        }
+        SimCommand::Writes { state } => {
+            let writes = SimHost::load(&state)?.writes();
+            output::print_writes(&writes, global.json);
+            Ok(())
+        }
+    }
+}
+
+fn print_ok(json: bool, message: &str) {
+    if json {
+        println!("{}", json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
+    }
+}
+

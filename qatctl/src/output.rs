@@ -1,0 +1,195 @@
+//! Human tables and JSON documents. The JSON shapes are a stable contract (README, "JSON").
+
+use qat_vf::provision::{Plan, Report};
+use qat_vf::sim::WriteRecord;
+use qat_vf::{Host, VirtualFunction};
+use serde_json::json;
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out += &line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn vf_row(vf: &VirtualFunction) -> Vec<String> {
+    vec![
+        vf.pci.bdf.to_string(),
+        opt(vf.pci.driver.as_deref()),
+        opt(vf.pci.iommu_group),
+        opt(vf.vfio_node.map(|a| format!("{}:{} {:04o}", a.uid, a.gid, a.mode))),
+        if vf.held_by.is_empty() { "-".into() } else { format!("pid {}", vf.held_by[0]) },
+    ]
+}
+
+/// `qatctl list`.
+pub(crate) fn print_list(host: &Host, json: bool) {
+    let mut rows = Vec::new();
+    for pf in &host.pfs {
+        let family = pf.family().map_or("-", |f| f.name);
+        rows.push(vec![
+            pf.pci.bdf.to_string(),
+            "PF".into(),
+            family.into(),
+            opt(pf.pci.numa_node),
+            opt(pf.pci.driver.as_deref()),
+            opt(pf.pci.iommu_group),
+        ]);
+        for vf in &pf.vfs {
+            rows.push(vec![
+                vf.pci.bdf.to_string(),
+                "VF".into(),
+                family.into(),
+                opt(vf.pci.numa_node),
+                opt(vf.pci.driver.as_deref()),
+                opt(vf.pci.iommu_group),
+            ]);
+        }
+    }
+    for vf in &host.guest_vfs {
+        rows.push(vec![
+            vf.pci.bdf.to_string(),
+            "VF (guest)".into(),
+            vf.pci.family.map_or("-", |f| f.name).into(),
+            opt(vf.pci.numa_node),
+            opt(vf.pci.driver.as_deref()),
+            opt(vf.pci.iommu_group),
+        ]);
+    }
+    if json {
+        let devices: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "bdf": r[0],
+                    "kind": if r[1] == "PF" { "pf" } else { "vf" },
+                    "generation": (r[2] != "-").then(|| r[2].clone()),
+                    "numa_node": r[3].parse::<u32>().ok(),
+                    "driver": (r[4] != "-").then(|| r[4].clone()),
+                    "iommu_group": r[5].parse::<u32>().ok(),
+                })
+            })
+            .collect();
+        println!("{}", json!({ "devices": devices }));
+    } else if rows.is_empty() {
+        println!("no QAT devices found");
+    } else {
+        print!("{}", table(&["BDF", "KIND", "FAMILY", "NUMA", "DRIVER", "IOMMU"], &rows));
+    }
+}
+
+/// `qatctl status`.
+pub(crate) fn print_status(host: &Host, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(host).expect("host serialises"));
+        return;
+    }
+    if host.pfs.is_empty() && host.guest_vfs.is_empty() {
+        println!("no QAT devices found");
+    }
+    for pf in &host.pfs {
+        let family = pf.family().map_or("generic SR-IOV".to_owned(), |f| {
+            format!("{} (gen{})", f.name, f.generation)
+        });
+        println!("{}  {family}  numa {}  driver {}", pf.pci.bdf, opt(pf.pci.numa_node), opt(pf.pci.driver.as_deref()));
+        if let Some(state) = pf.state {
+            let services = pf.services.map_or("-".to_owned(), |s| s.to_string());
+            println!("  state {state}  services {services}  auto_reset {}", opt(pf.auto_reset.map(|a| if a { "on" } else { "off" })));
+        }
+        println!(
+            "  VFs {}/{}  autoprobe {}  heartbeat {}",
+            pf.sriov_numvfs,
+            pf.sriov_totalvfs,
+            u8::from(pf.sriov_drivers_autoprobe),
+            opt(pf.heartbeat.map(|h| format!("{h:?}").to_lowercase())),
+        );
+        if let Some(ras) = pf.ras {
+            println!("  RAS errors: correctable {} nonfatal {} fatal {}", ras.correctable, ras.nonfatal, ras.fatal);
+        }
+        if !pf.vfs.is_empty() {
+            let rows: Vec<_> = pf.vfs.iter().map(vf_row).collect();
+            for line in table(&["VF", "DRIVER", "IOMMU", "/dev/vfio", "HELD"], &rows).lines() {
+                println!("    {line}");
+            }
+        }
+    }
+    if !host.guest_vfs.is_empty() {
+        println!("VFs without a visible PF (guest):");
+        let rows: Vec<_> = host.guest_vfs.iter().map(vf_row).collect();
+        for line in table(&["VF", "DRIVER", "IOMMU", "/dev/vfio", "HELD"], &rows).lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+/// `qatctl plan`.
+pub(crate) fn print_plan(plan: &Plan, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan).expect("plan serialises"));
+    } else {
+        print!("{plan}");
+    }
+}
+
+/// `qatctl apply` and `qatctl reset`.
+pub(crate) fn print_report(report: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).expect("report serialises"));
+        return;
+    }
+    let Some(error) = &report.error else {
+        if report.steps_done.is_empty() {
+            println!("nothing to do: the host is as desired");
+        } else {
+            println!("applied {} steps:", report.steps_done.len());
+            for step in &report.steps_done {
+                println!("  {step}");
+            }
+        }
+        return;
+    };
+    println!("failed: {}", error.description);
+    println!("  cause: {}", error.message);
+    println!("rolled back {} completed steps with {} inverse steps:", report.steps_done.len(), report.rolled_back.len());
+    for step in &report.rolled_back {
+        println!("  {step}");
+    }
+    if report.rollback_failures.is_empty() {
+        println!("the host is as it was before");
+    } else {
+        println!("ROLLBACK INCOMPLETE, check the host:");
+        for failure in &report.rollback_failures {
+            println!("  {}: {}", failure.description, failure.message);
+        }
+    }
+    eprintln!("qatctl: error: {}: {} (rolled back)", error.description, error.message);
+}
+
+/// `qatctl sim writes`.
+pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
+    if json {
+        println!("{}", json!({ "writes": writes }));
+        return;
+    }
+    for (i, w) in writes.iter().enumerate() {
+        let result = w.errno.map_or("ok".to_owned(), |e| format!("{:?}", nix::errno::Errno::from_raw(e)));
+        println!("{:>4}  {} <- {:?}  {result}", i + 1, w.path.display(), w.value);
+    }
+}

@@ -1,0 +1,79 @@
+//! Which host a command acts on: the real one (or a fixture root), or a simulated host's state
+//! file; and the provisioning lock.
+
+use std::path::{Path, PathBuf};
+
+use qat_vf::provision::{Plan, ProvisionLock, Report};
+use qat_vf::sim::SimHost;
+use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
+
+use crate::Failure;
+use crate::cli::Global;
+
+/// What the commands do to a host, object-safe so one code path serves every kind of host.
+pub(crate) trait HostAccess {
+    fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host>;
+    fn apply(&self, plan: &Plan, force: bool) -> Report;
+    fn resolve_group(&self, group: &str) -> qat_vf::Result<u32>;
+}
+
+impl<S: Sysfs> HostAccess for S {
+    fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host> {
+        Host::discover(self, pfs)
+    }
+    fn apply(&self, plan: &Plan, force: bool) -> Report {
+        qat_vf::provision::apply(self, plan, force)
+    }
+    fn resolve_group(&self, group: &str) -> qat_vf::Result<u32> {
+        qat_vf::iommu::resolve_group(self, group)
+    }
+}
+
+/// Runs `f` against the selected host. A simulated host is loaded first and, when `save` is
+/// set, saved afterwards — also when `f` failed, so consumed faults and the write record persist.
+pub(crate) fn with_host<T>(
+    global: &Global,
+    save: bool,
+    f: impl FnOnce(&dyn HostAccess) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match &global.sim {
+        Some(path) => {
+            let sim = SimHost::load(path)?;
+            let result = f(&sim);
+            if save {
+                sim.save(path)?;
+            }
+            result
+        }
+        None => {
+            let root = global.sysfs_root.clone().unwrap_or_else(|| PathBuf::from("/"));
+            f(&HostSysfs::with_root(root))
+        }
+    }
+}
+
+/// Loads a simulated host's state file, lets `f` change it, and saves it.
+pub(crate) fn with_sim<T>(
+    state: &Path,
+    f: impl FnOnce(&SimHost) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let sim = SimHost::load(state)?;
+    let result = f(&sim)?;
+    sim.save(state)?;
+    Ok(result)
+}
+
+/// The lock file: `--lock-file`, else `<STATE>.lock` beside a simulated host's state file (so
+/// separate simulated hosts do not wait for each other), else `/run/qatkit.lock`.
+pub(crate) fn lock(global: &Global, state: Option<&Path>) -> Result<ProvisionLock, Failure> {
+    let path = match (&global.lock_file, state.or(global.sim.as_deref())) {
+        (Some(path), _) => path.clone(),
+        (None, Some(state)) => {
+            let mut name = state.as_os_str().to_owned();
+            name.push(".lock");
+            PathBuf::from(name)
+        }
+        (None, None) => PathBuf::from(ProvisionLock::DEFAULT_PATH),
+    };
+    Ok(ProvisionLock::acquire(&path)?)
+}
