@@ -159,7 +159,11 @@ impl PhysicalFunction {
 
     /// The number of VFs enabling gives: QAT drivers enable all of them whatever is written.
     pub fn vfs_after_enable(&self, requested: u16) -> u16 {
-        if self.family().is_some() { self.sriov_totalvfs } else { requested }
+        if self.family().is_some() {
+            self.sriov_totalvfs
+        } else {
+            requested
+        }
     }
 }
 
@@ -185,12 +189,16 @@ impl Host {
         let mut pfs = BTreeMap::new();
         let mut guest_vfs = Vec::new();
         for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
-            let Ok(bdf) = name.parse::<Bdf>() else { continue };
+            let Ok(bdf) = name.parse::<Bdf>() else {
+                continue;
+            };
             let (vendor, device) = read_ids(sysfs, bdf)?;
             if QatFamily::by_pf_device(vendor, device).is_some() {
                 pfs.insert(bdf, read_pf(sysfs, bdf, &holders)?);
             } else if QatFamily::by_vf_device(vendor, device).is_some()
-                && sysfs.read_link(&paths::device_attr(bdf, "physfn"))?.is_none()
+                && sysfs
+                    .read_link(&paths::device_attr(bdf, "physfn"))?
+                    .is_none()
             {
                 guest_vfs.push(read_vf(sysfs, bdf, &holders)?);
             }
@@ -238,13 +246,19 @@ pub fn read_pf(
     let has_qat_dir = sysfs.exists(&paths::qat_attr(bdf, "state"));
     let mut vfs = Vec::new();
     for link in sysfs.list(&paths::device(bdf))? {
-        let Some(index) = link.strip_prefix("virtfn").and_then(|i| i.parse::<u32>().ok()) else {
+        let Some(index) = link
+            .strip_prefix("virtfn")
+            .and_then(|i| i.parse::<u32>().ok())
+        else {
             continue;
         };
         let vf = sysfs
             .link_name(&attr(&link))?
             .and_then(|name| name.parse::<Bdf>().ok())
-            .ok_or_else(|| Error::Parse { path: attr(&link), content: "not a VF link".into() })?;
+            .ok_or_else(|| Error::Parse {
+                path: attr(&link),
+                content: "not a VF link".into(),
+            })?;
         vfs.push((index, read_vf(sysfs, vf, holders)?));
     }
     vfs.sort_by_key(|(index, _)| *index);
@@ -254,10 +268,20 @@ pub fn read_pf(
         sriov_drivers_autoprobe: sysfs.read_opt::<u8>(&attr("sriov_drivers_autoprobe"))? != Some(0),
         sriov_offset: sysfs.read_opt(&attr("sriov_offset"))?.unwrap_or(1),
         sriov_stride: sysfs.read_opt(&attr("sriov_stride"))?.unwrap_or(1),
-        state: if has_qat_dir { read_state(sysfs, bdf)? } else { None },
-        services: if has_qat_dir { read_services(sysfs, bdf)? } else { None },
+        state: if has_qat_dir {
+            read_state(sysfs, bdf)?
+        } else {
+            None
+        },
+        services: if has_qat_dir {
+            read_services(sysfs, bdf)?
+        } else {
+            None
+        },
         auto_reset: if has_qat_dir {
-            sysfs.read_opt::<String>(&paths::qat_attr(bdf, "auto_reset"))?.map(|v| v == "on")
+            sysfs
+                .read_opt::<String>(&paths::qat_attr(bdf, "auto_reset"))?
+                .map(|v| v == "on")
         } else {
             None
         },
@@ -283,7 +307,10 @@ pub fn read_services(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<Services>> {
         None => Ok(None),
         Some(text) => Services::parse_list(&text)
             .map(Some)
-            .map_err(|_| Error::Parse { path, content: text }),
+            .map_err(|_| Error::Parse {
+                path,
+                content: text,
+            }),
     }
 }
 
@@ -300,12 +327,20 @@ fn read_heartbeat(sysfs: &impl Sysfs, pf_driver: &str, bdf: Bdf) -> Result<Optio
 
 fn read_ras(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<RasCounters>> {
     let read = |name| sysfs.read_opt::<u64>(&paths::qat_ras(bdf, name));
-    Ok(match (read("errors_correctable")?, read("errors_nonfatal")?, read("errors_fatal")?) {
-        (Some(correctable), Some(nonfatal), Some(fatal)) => {
-            Some(RasCounters { correctable, nonfatal, fatal })
-        }
-        _ => None,
-    })
+    Ok(
+        match (
+            read("errors_correctable")?,
+            read("errors_nonfatal")?,
+            read("errors_fatal")?,
+        ) {
+            (Some(correctable), Some(nonfatal), Some(fatal)) => Some(RasCounters {
+                correctable,
+                nonfatal,
+                fatal,
+            }),
+            _ => None,
+        },
+    )
 }
 
 /// Reads a VF.
@@ -334,8 +369,10 @@ fn read_ids(sysfs: &impl Sysfs, bdf: Bdf) -> Result<(u16, u16)> {
     let hex = |name| -> Result<u16> {
         let path = paths::device_attr(bdf, name);
         let text = sysfs.read_trimmed(&path)?;
-        u16::from_str_radix(text.trim_start_matches("0x"), 16)
-            .map_err(|_| Error::Parse { path, content: text })
+        u16::from_str_radix(text.trim_start_matches("0x"), 16).map_err(|_| Error::Parse {
+            path,
+            content: text,
+        })
     };
     Ok((hex("vendor")?, hex("device")?))
 }
@@ -343,8 +380,8 @@ fn read_ids(sysfs: &impl Sysfs, bdf: Bdf) -> Result<(u16, u16)> {
 /// Reads what every device has. The device must exist.
 pub fn read_pci(sysfs: &impl Sysfs, bdf: Bdf) -> Result<PciInfo> {
     let (vendor, device) = read_ids(sysfs, bdf)?;
-    let family = QatFamily::by_pf_device(vendor, device)
-        .or_else(|| QatFamily::by_vf_device(vendor, device));
+    let family =
+        QatFamily::by_pf_device(vendor, device).or_else(|| QatFamily::by_vf_device(vendor, device));
     let numa_node = sysfs
         .read_opt::<i32>(&paths::device_attr(bdf, "numa_node"))?
         .and_then(|n| u32::try_from(n).ok());
@@ -377,7 +414,10 @@ pub fn read_iommu_group(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<u32>> {
     let path = paths::device_attr(bdf, "iommu_group");
     match sysfs.link_name(&path)? {
         None => Ok(None),
-        Some(name) => name.parse().map(Some).map_err(|_| Error::Parse { path, content: name }),
+        Some(name) => name.parse().map(Some).map_err(|_| Error::Parse {
+            path,
+            content: name,
+        }),
     }
 }
 
@@ -388,7 +428,9 @@ pub fn vfio_holders(sysfs: &impl Sysfs) -> Result<BTreeMap<Bdf, Vec<u32>>> {
     let mut by_group: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     let mut by_cdev: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for open in sysfs.open_files()? {
-        let Ok(rest) = open.target.strip_prefix("/dev/vfio") else { continue };
+        let Ok(rest) = open.target.strip_prefix("/dev/vfio") else {
+            continue;
+        };
         let rest = rest.to_string_lossy();
         if let Some(cdev) = rest.strip_prefix("devices/") {
             by_cdev.entry(cdev.to_owned()).or_default().push(open.pid);
@@ -406,7 +448,9 @@ pub fn vfio_holders(sysfs: &impl Sysfs) -> Result<BTreeMap<Bdf, Vec<u32>>> {
     }
     if !by_cdev.is_empty() {
         for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
-            let Ok(bdf) = name.parse::<Bdf>() else { continue };
+            let Ok(bdf) = name.parse::<Bdf>() else {
+                continue;
+            };
             for cdev in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
                 if let Some(pids) = by_cdev.get(&cdev) {
                     held.entry(bdf).or_default().extend(pids);

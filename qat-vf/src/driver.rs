@@ -17,13 +17,21 @@ pub fn validate_driver_name(name: &str) -> Result<()> {
         && name.len() <= 64
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if ok { Ok(()) } else { Err(Error::InvalidDriverName(name.to_owned())) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidDriverName(name.to_owned()))
+    }
 }
 
 /// Unbinds a device from its driver, if it has one, and checks that the `driver` link is gone.
 pub fn unbind(sysfs: &impl Sysfs, bdf: Bdf) -> Result<()> {
-    let Some(current) = device::read_driver(sysfs, bdf)? else { return Ok(()) };
+    let Some(current) = device::read_driver(sysfs, bdf)? else {
+        return Ok(());
+    };
     let _span = tracing::info_span!("unbind", bdf = %bdf, driver = %current).entered();
     sysfs.write(&paths::driver_attr(&current, "unbind"), &bdf.to_string())?;
     if let Some(still) = device::read_driver(sysfs, bdf)? {
@@ -65,7 +73,8 @@ pub fn set_driver(
     driver: Option<&str>,
     driver_override: Option<&str>,
 ) -> Result<()> {
-    let _span = tracing::info_span!("bind", bdf = %bdf, driver = driver.unwrap_or("none")).entered();
+    let _span =
+        tracing::info_span!("bind", bdf = %bdf, driver = driver.unwrap_or("none")).entered();
     let current = device::read_driver(sysfs, bdf)?;
     if current.as_deref() != driver {
         unbind(sysfs, bdf)?;

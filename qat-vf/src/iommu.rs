@@ -43,14 +43,19 @@ pub fn resolve_group(sysfs: &impl Sysfs, group: &str) -> Result<u32> {
     if let Ok(gid) = group.parse() {
         return Ok(gid);
     }
-    sysfs.group_id(group)?.ok_or_else(|| Error::UnknownGroup(group.to_owned()))
+    sysfs
+        .group_id(group)?
+        .ok_or_else(|| Error::UnknownGroup(group.to_owned()))
 }
 
 /// Sets the owner group and mode of `/dev/vfio/<group>` and re-reads them.
 pub fn set_vfio_access(sysfs: &impl Sysfs, group: u32, gid: u32, mode: u32) -> Result<()> {
     let _span = tracing::info_span!("vfio_access", group, gid, mode).entered();
     let path = paths::vfio_group_node(group);
-    if sysfs.access(&path)?.is_some_and(|a| a.gid == gid && a.mode == mode) {
+    if sysfs
+        .access(&path)?
+        .is_some_and(|a| a.gid == gid && a.mode == mode)
+    {
         return Ok(());
     }
     sysfs.set_access(&path, gid, mode)?;
@@ -58,7 +63,9 @@ pub fn set_vfio_access(sysfs: &impl Sysfs, group: u32, gid: u32, mode: u32) -> R
         Some(a) if a.gid == gid && a.mode == mode => Ok(()),
         found => Err(Error::Verify {
             path,
-            found: found.map_or("missing".into(), |a| format!("gid {} mode {:o}", a.gid, a.mode)),
+            found: found.map_or("missing".into(), |a| {
+                format!("gid {} mode {:o}", a.gid, a.mode)
+            }),
             expected: format!("gid {gid} mode {mode:o}"),
         }),
     }

@@ -32,7 +32,12 @@ impl Bdf {
                 reason: "device must be 0-1f and function 0-7",
             });
         }
-        Ok(Bdf { domain, bus, device, function })
+        Ok(Bdf {
+            domain,
+            bus,
+            device,
+            function,
+        })
     }
 
     /// The 16-bit routing id (bus, device, function) within the domain.
@@ -53,9 +58,8 @@ impl Bdf {
     /// The address of SR-IOV virtual function `index` (0-based) of this PF, from the PF's
     /// `sriov_offset` and `sriov_stride` (PCIe SR-IOV: VF rid = PF rid + offset + index × stride).
     pub fn virtfn(self, offset: u16, stride: u16, index: u16) -> Option<Self> {
-        let rid = u32::from(self.routing_id())
-            + u32::from(offset)
-            + u32::from(index) * u32::from(stride);
+        let rid =
+            u32::from(self.routing_id()) + u32::from(offset) + u32::from(index) * u32::from(stride);
         u16::try_from(rid)
             .ok()
             .map(|rid| Bdf::from_routing_id(self.domain, rid))
@@ -78,7 +82,10 @@ impl FromStr for Bdf {
     /// Parses `dddd:bb:dd.f` or `bb:dd.f` (domain 0). Hex digits only; nothing else is accepted,
     /// so a parsed address is always safe to use as a sysfs path component.
     fn from_str(input: &str) -> Result<Self, Error> {
-        let bad = |reason| Error::ParseBdf { input: input.to_owned(), reason };
+        let bad = |reason| Error::ParseBdf {
+            input: input.to_owned(),
+            reason,
+        };
         let hex = |s: &str, max_len: usize| -> Option<u32> {
             if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return None;
@@ -168,7 +175,9 @@ impl QatFamily {
 
     /// Finds a family by name (`4xxx`, `c62x`, ...).
     pub fn by_name(name: &str) -> Option<&'static QatFamily> {
-        QAT_FAMILIES.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        QAT_FAMILIES
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -249,16 +258,36 @@ mod tests {
         assert_eq!(b, Bdf::new(0, 0x3d, 1, 2).unwrap());
         assert_eq!(b.to_string(), "0000:3d:01.2");
         assert_eq!("3d:01.2".parse::<Bdf>().unwrap(), b);
-        assert_eq!("ffff:ff:1f.7".parse::<Bdf>().unwrap().to_string(), "ffff:ff:1f.7");
-        assert_eq!("0001:3D:1F.0".parse::<Bdf>().unwrap().to_string(), "0001:3d:1f.0");
+        assert_eq!(
+            "ffff:ff:1f.7".parse::<Bdf>().unwrap().to_string(),
+            "ffff:ff:1f.7"
+        );
+        assert_eq!(
+            "0001:3D:1F.0".parse::<Bdf>().unwrap().to_string(),
+            "0001:3d:1f.0"
+        );
     }
 
     #[test]
     fn rejects_anything_else() {
         for bad in [
-            "", "..", "/", "0000:3d:01", "0000:3d:01.8", "0000:3d:20.0", "10000:3d:01.0",
-            "0000:100:01.0", "0000:3d:01.2 ", " 0000:3d:01.2", "0000:3d:01.2/..", "../0000:3d:01.2",
-            "0000:3d:0x.1", "0000:3d:01.-1", "0:0:0:0.0", "0000:3d:01.2\n", "+3d:01.2",
+            "",
+            "..",
+            "/",
+            "0000:3d:01",
+            "0000:3d:01.8",
+            "0000:3d:20.0",
+            "10000:3d:01.0",
+            "0000:100:01.0",
+            "0000:3d:01.2 ",
+            " 0000:3d:01.2",
+            "0000:3d:01.2/..",
+            "../0000:3d:01.2",
+            "0000:3d:0x.1",
+            "0000:3d:01.-1",
+            "0:0:0:0.0",
+            "0000:3d:01.2\n",
+            "+3d:01.2",
         ] {
             assert!(bad.parse::<Bdf>().is_err(), "{bad:?} parsed");
         }
@@ -272,13 +301,25 @@ mod tests {
         assert_eq!(pf.virtfn(1, 1, 15).unwrap().to_string(), "0000:6b:02.0");
         let igb: Bdf = "0000:01:00.0".parse().unwrap();
         assert_eq!(igb.virtfn(0x80, 2, 1).unwrap().to_string(), "0000:01:10.2");
-        assert!("0000:ff:1f.7".parse::<Bdf>().unwrap().virtfn(1, 1, 0).is_none());
+        assert!(
+            "0000:ff:1f.7"
+                .parse::<Bdf>()
+                .unwrap()
+                .virtfn(1, 1, 0)
+                .is_none()
+        );
     }
 
     #[test]
     fn family_table_matches_the_facts() {
-        assert_eq!(QatFamily::by_pf_device(0x8086, 0x37c8).unwrap().vf_driver, Some("c6xxvf"));
-        assert_eq!(QatFamily::by_vf_device(0x8086, 0x4947).unwrap().name, "420xx");
+        assert_eq!(
+            QatFamily::by_pf_device(0x8086, 0x37c8).unwrap().vf_driver,
+            Some("c6xxvf")
+        );
+        assert_eq!(
+            QatFamily::by_vf_device(0x8086, 0x4947).unwrap().name,
+            "420xx"
+        );
         assert!(!QatFamily::by_name("420xx").unwrap().qat_vfio_pci);
         assert!(QatFamily::by_name("402xx").unwrap().qat_vfio_pci);
         assert_eq!(QatFamily::by_name("6xxx").unwrap().generation, 6);

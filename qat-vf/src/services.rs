@@ -38,7 +38,11 @@ const NAMES: [(Services, &str); 5] = [
 impl Services {
     /// Names of the services in the kernel's canonical order.
     pub fn names(self) -> Vec<&'static str> {
-        NAMES.iter().filter(|(s, _)| self.contains(*s)).map(|(_, n)| *n).collect()
+        NAMES
+            .iter()
+            .filter(|(s, _)| self.contains(*s))
+            .map(|(_, n)| *n)
+            .collect()
     }
 
     /// The string written to `cfg_services`: names joined by `;`.
@@ -135,7 +139,10 @@ mod tests {
         let b: Services = "asym;sym".parse().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_cfg_string(), "asym;sym");
-        assert_eq!("dc,sym".parse::<Services>().unwrap().to_cfg_string(), "sym;dc");
+        assert_eq!(
+            "dc,sym".parse::<Services>().unwrap().to_cfg_string(),
+            "sym;dc"
+        );
         assert!("sym;sym".parse::<Services>().is_err());
         assert!("cy".parse::<Services>().is_err());
         assert!("".parse::<Services>().is_err());

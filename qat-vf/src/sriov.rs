@@ -14,7 +14,11 @@ fn verify(sysfs: &impl Sysfs, path: std::path::PathBuf, expected: &str) -> Resul
     if found == expected {
         Ok(())
     } else {
-        Err(Error::Verify { path, found, expected: expected.to_owned() })
+        Err(Error::Verify {
+            path,
+            found,
+            expected: expected.to_owned(),
+        })
     }
 }
 

@@ -79,7 +79,9 @@ pub trait Sysfs {
     /// The last component of a link's target (a driver name, a BDF, a group number).
     fn link_name(&self, path: &Path) -> Result<Option<String>> {
         Ok(self.read_link(path)?.and_then(|target| {
-            target.file_name().map(|name| name.to_string_lossy().into_owned())
+            target
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
         }))
     }
 }
@@ -113,7 +115,10 @@ impl Default for HostSysfs {
 }
 
 fn read_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Read { path: path.to_owned(), source }
+    move |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl Sysfs for HostSysfs {
@@ -198,13 +203,20 @@ impl Sysfs for HostSysfs {
     fn open_files(&self) -> Result<Vec<OpenFile>> {
         let mut open = Vec::new();
         for pid in self.list(Path::new("/proc"))? {
-            let Ok(pid_number) = pid.parse::<u32>() else { continue };
+            let Ok(pid_number) = pid.parse::<u32>() else {
+                continue;
+            };
             let fd_dir = Path::new("/proc").join(&pid).join("fd");
             // Processes come and go, and other users' fds are unreadable without root: skip those.
-            let Ok(fds) = self.list(&fd_dir) else { continue };
+            let Ok(fds) = self.list(&fd_dir) else {
+                continue;
+            };
             for fd in fds {
                 if let Ok(Some(target)) = self.read_link(&fd_dir.join(fd)) {
-                    open.push(OpenFile { pid: pid_number, target });
+                    open.push(OpenFile {
+                        pid: pid_number,
+                        target,
+                    });
                 }
             }
         }
@@ -293,7 +305,9 @@ pub mod paths {
 
     /// The PF heartbeat status in debugfs: `/sys/kernel/debug/qat_<driver>_<bdf>/heartbeat/status`.
     pub fn heartbeat_status(pf_driver: &str, bdf: Bdf) -> PathBuf {
-        PathBuf::from(format!("/sys/kernel/debug/qat_{pf_driver}_{bdf}/heartbeat/status"))
+        PathBuf::from(format!(
+            "/sys/kernel/debug/qat_{pf_driver}_{bdf}/heartbeat/status"
+        ))
     }
 }
 
@@ -320,15 +334,41 @@ mod tests {
         std::os::unix::fs::symlink("../../../bus/pci/drivers/igb", dev.join("driver")).unwrap();
         let bdf = "01:00.0".parse().unwrap();
 
-        assert_eq!(sysfs.read_opt::<u32>(&paths::device_attr(bdf, "sriov_numvfs")).unwrap(), Some(0));
-        assert_eq!(sysfs.read_opt::<u32>(&paths::device_attr(bdf, "nope")).unwrap(), None);
-        assert_eq!(sysfs.link_name(&paths::device_attr(bdf, "driver")).unwrap().as_deref(), Some("igb"));
-        assert_eq!(sysfs.link_name(&paths::device_attr(bdf, "physfn")).unwrap(), None);
-        sysfs.write(&paths::device_attr(bdf, "sriov_numvfs"), "4").unwrap();
+        assert_eq!(
+            sysfs
+                .read_opt::<u32>(&paths::device_attr(bdf, "sriov_numvfs"))
+                .unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            sysfs
+                .read_opt::<u32>(&paths::device_attr(bdf, "nope"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            sysfs
+                .link_name(&paths::device_attr(bdf, "driver"))
+                .unwrap()
+                .as_deref(),
+            Some("igb")
+        );
+        assert_eq!(
+            sysfs.link_name(&paths::device_attr(bdf, "physfn")).unwrap(),
+            None
+        );
+        sysfs
+            .write(&paths::device_attr(bdf, "sriov_numvfs"), "4")
+            .unwrap();
         assert_eq!(fs::read_to_string(dev.join("sriov_numvfs")).unwrap(), "4\n");
-        let err = sysfs.write(&paths::device_attr(bdf, "missing"), "1").unwrap_err();
+        let err = sysfs
+            .write(&paths::device_attr(bdf, "missing"), "1")
+            .unwrap_err();
         assert!(matches!(err, Error::Write { .. }), "{err}");
-        assert_eq!(sysfs.list(Path::new(PCI_DEVICES_FOR_TEST)).unwrap(), vec!["0000:01:00.0"]);
+        assert_eq!(
+            sysfs.list(Path::new(PCI_DEVICES_FOR_TEST)).unwrap(),
+            vec!["0000:01:00.0"]
+        );
     }
 
     const PCI_DEVICES_FOR_TEST: &str = paths::PCI_DEVICES;

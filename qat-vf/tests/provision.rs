@@ -83,9 +83,20 @@ fn fault_sweep(sim_for: impl Fn() -> SimHost, want: &Desired, errno: i32) {
         let report = provision::apply(&sim, &plan(&sim, want).unwrap(), want.force);
         assert!(!report.ok, "write {k} failed but the apply succeeded");
         let error = report.error.as_ref().unwrap();
-        assert!(error.message.contains(&std::io::Error::from_raw_os_error(errno).to_string()));
-        assert!(report.rollback_failures.is_empty(), "write {k}: {report:#?}");
-        assert_eq!(sim.kernel(), before, "write {k} with errno {errno}: host differs after rollback");
+        assert!(
+            error
+                .message
+                .contains(&std::io::Error::from_raw_os_error(errno).to_string())
+        );
+        assert!(
+            report.rollback_failures.is_empty(),
+            "write {k}: {report:#?}"
+        );
+        assert_eq!(
+            sim.kernel(),
+            before,
+            "write {k} with errno {errno}: host differs after rollback"
+        );
     }
 }
 
@@ -104,7 +115,10 @@ fn fault_sweep_from_a_provisioned_host_with_vfio_ownership() {
     let setup = || {
         let sim = preset("4xxx", 1);
         let mut first = desired(Some("sym"), "vfio-pci");
-        first.vfio_access = Some(VfioAccess { gid: 990, mode: 0o660 });
+        first.vfio_access = Some(VfioAccess {
+            gid: 990,
+            mode: 0o660,
+        });
         converge(&sim, &first);
         sim
     };
@@ -136,10 +150,23 @@ fn services_change_on_a_provisioned_pf_goes_through_disable_down_configure_up() 
         &steps[..5],
         &[
             Step::DisableVfs { pf },
-            Step::SetState { pf, state: QatState::Down },
-            Step::SetServices { pf, services: Services::DC },
-            Step::SetState { pf, state: QatState::Up },
-            Step::EnableVfs { pf, count: 16, expected: 16 },
+            Step::SetState {
+                pf,
+                state: QatState::Down
+            },
+            Step::SetServices {
+                pf,
+                services: Services::DC
+            },
+            Step::SetState {
+                pf,
+                state: QatState::Up
+            },
+            Step::EnableVfs {
+                pf,
+                count: 16,
+                expected: 16
+            },
         ]
     );
     // Autoprobe is already off from the first apply: no step for it.
@@ -160,7 +187,11 @@ fn older_kernels_without_numvfs_zero_disable_by_cycling_state() {
     let sim = preset("4xxx", 1);
     sim.with_kernel(|k| k.quirks.qat_numvfs_zero = false);
     converge(&sim, &desired(Some("sym"), "vfio-pci"));
-    let report = provision::apply(&sim, &provision::plan_reset(&Host::discover(&sim, &[]).unwrap(), &[], false).unwrap(), false);
+    let report = provision::apply(
+        &sim,
+        &provision::plan_reset(&Host::discover(&sim, &[]).unwrap(), &[], false).unwrap(),
+        false,
+    );
     assert!(report.ok, "{report:#?}");
     let pf = &Host::discover(&sim, &[]).unwrap().pfs[0];
     assert_eq!((pf.sriov_numvfs, pf.state), (0, Some(QatState::Up)));
@@ -180,7 +211,11 @@ fn reset_disables_vfs_restores_autoprobe_and_keeps_services() {
         assert_eq!(pf.services, Some(Services::SYM | Services::DC));
         assert!(sim.kernel().vfio_nodes.is_empty());
     }
-    assert!(provision::plan_reset(&host, &[], false).unwrap().is_converged());
+    assert!(
+        provision::plan_reset(&host, &[], false)
+            .unwrap()
+            .is_converged()
+    );
 }
 
 #[test]
@@ -201,10 +236,20 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     let before = (sim.kernel(), sim.writes().len());
     let report = provision::apply(&sim, &planned, false);
     assert!(!report.ok);
-    assert!(report.error.unwrap().message.contains("in use by a VFIO user"));
+    assert!(
+        report
+            .error
+            .unwrap()
+            .message
+            .contains("in use by a VFIO user")
+    );
     assert_eq!((sim.kernel(), sim.writes().len()), before);
     // Changes that do not remove VFs are fine while held.
-    assert!(plan(&sim, &desired(Some("sym"), "vfio-pci")).unwrap().is_converged());
+    assert!(
+        plan(&sim, &desired(Some("sym"), "vfio-pci"))
+            .unwrap()
+            .is_converged()
+    );
 }
 
 #[test]
@@ -220,7 +265,11 @@ fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
     let report = provision::apply(&sim, &reset, true);
     assert!(!report.ok);
     assert!(qat_vf::sriov::is_errno(
-        &Error::Write { path: "/".into(), value: String::new(), source: std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER) },
+        &Error::Write {
+            path: "/".into(),
+            value: String::new(),
+            source: std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER)
+        },
         qat_vf::sim::BLOCKS_FOREVER
     ));
     assert!(report.error.unwrap().message.contains("deadlock"));
@@ -230,26 +279,65 @@ fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
 #[test]
 fn bad_requests_are_errors_and_write_nothing() {
     let cases: Vec<(&str, Desired, fn(&Error) -> bool)> = vec![
-        ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
-        ("4xxx", desired(Some("dcc,sym"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
-        ("4xxx", desired(Some("decomp"), "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
-        ("4xxx", desired(None, "kernel"), |e| matches!(e, Error::Unsupported { .. })),
-        ("4xxx", desired(None, "igbvf"), |e| matches!(e, Error::DriverNotLoaded(_))),
-        ("c62x", desired(Some("sym"), "kernel"), |e| matches!(e, Error::Unsupported { .. })),
-        ("c62x", desired(None, "vfio-pci"), |e| matches!(e, Error::Unsupported { .. })),
-        ("420xx", desired(None, "qat_vfio_pci"), |e| matches!(e, Error::Unsupported { .. })),
-        ("igb", Desired { pfs: vec![bdf("01:00.0")], ..desired(Some("sym"), "vfio-pci") }, |e| {
+        ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| {
             matches!(e, Error::Unsupported { .. })
         }),
-        ("igb", Desired { pfs: vec![bdf("00:00.0")], ..desired(None, "vfio-pci") }, |e| {
-            matches!(e, Error::NotSriov(_))
-        }),
-        ("igb", Desired { pfs: vec![bdf("09:00.0")], ..desired(None, "vfio-pci") }, |e| {
-            matches!(e, Error::NoSuchDevice(_))
-        }),
-        ("4xxx", Desired { vfio_access: Some(VfioAccess { gid: 1, mode: 0o660 }), ..desired(None, "none") }, |e| {
+        ("4xxx", desired(Some("dcc,sym"), "vfio-pci"), |e| {
             matches!(e, Error::Unsupported { .. })
         }),
+        ("4xxx", desired(Some("decomp"), "vfio-pci"), |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        ("4xxx", desired(None, "kernel"), |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        ("4xxx", desired(None, "igbvf"), |e| {
+            matches!(e, Error::DriverNotLoaded(_))
+        }),
+        ("c62x", desired(Some("sym"), "kernel"), |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        ("c62x", desired(None, "vfio-pci"), |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        ("420xx", desired(None, "qat_vfio_pci"), |e| {
+            matches!(e, Error::Unsupported { .. })
+        }),
+        (
+            "igb",
+            Desired {
+                pfs: vec![bdf("01:00.0")],
+                ..desired(Some("sym"), "vfio-pci")
+            },
+            |e| matches!(e, Error::Unsupported { .. }),
+        ),
+        (
+            "igb",
+            Desired {
+                pfs: vec![bdf("00:00.0")],
+                ..desired(None, "vfio-pci")
+            },
+            |e| matches!(e, Error::NotSriov(_)),
+        ),
+        (
+            "igb",
+            Desired {
+                pfs: vec![bdf("09:00.0")],
+                ..desired(None, "vfio-pci")
+            },
+            |e| matches!(e, Error::NoSuchDevice(_)),
+        ),
+        (
+            "4xxx",
+            Desired {
+                vfio_access: Some(VfioAccess {
+                    gid: 1,
+                    mode: 0o660,
+                }),
+                ..desired(None, "none")
+            },
+            |e| matches!(e, Error::Unsupported { .. }),
+        ),
     ];
     for (name, want, expected) in cases {
         let sim = preset(name, 2);
@@ -267,7 +355,12 @@ fn denylisted_gen2_binds_to_vfio_pci_once_the_denylist_is_off() {
     sim.with_kernel(|k| k.quirks.vfio_disable_denylist = true);
     converge(&sim, &desired(None, "vfio-pci"));
     let host = Host::discover(&sim, &[]).unwrap();
-    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci")));
+    assert!(
+        host.pfs[0]
+            .vfs
+            .iter()
+            .all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci"))
+    );
 }
 
 #[test]
@@ -276,27 +369,55 @@ fn gen2_vfs_go_to_their_kernel_driver_and_back() {
     converge(&sim, &desired(None, "kernel"));
     let host = Host::discover(&sim, &[]).unwrap();
     assert_eq!(host.pfs[0].vfs.len(), 32);
-    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("dh895xccvf")));
+    assert!(
+        host.pfs[0]
+            .vfs
+            .iter()
+            .all(|vf| vf.pci.driver.as_deref() == Some("dh895xccvf"))
+    );
     converge(&sim, &desired(None, "none"));
     let host = Host::discover(&sim, &[]).unwrap();
-    assert!(host.pfs[0].vfs.iter().all(|vf| vf.pci.driver.is_none() && vf.pci.driver_override.is_none()));
+    assert!(
+        host.pfs[0]
+            .vfs
+            .iter()
+            .all(|vf| vf.pci.driver.is_none() && vf.pci.driver_override.is_none())
+    );
 }
 
 #[test]
 fn generic_pfs_are_managed_when_named() {
     let sim = preset("mixed", 0);
     let igb = bdf("0000:01:00.0");
-    let want = Desired { pfs: vec![igb], ..desired(None, "vfio-pci") };
+    let want = Desired {
+        pfs: vec![igb],
+        ..desired(None, "vfio-pci")
+    };
     converge(&sim, &want);
     let host = Host::discover(&sim, &[igb]).unwrap();
     let pf = host.pf(igb).unwrap();
     assert_eq!(pf.sriov_numvfs, 7);
     assert_eq!(pf.vfs[1].pci.bdf, bdf("0000:01:10.2"));
-    assert!(pf.vfs.iter().all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci")));
+    assert!(
+        pf.vfs
+            .iter()
+            .all(|vf| vf.pci.driver.as_deref() == Some("vfio-pci"))
+    );
     // QAT PFs of the mixed host were not touched.
-    assert!(host.pfs.iter().filter(|p| p.pci.bdf != igb).all(|p| p.sriov_numvfs == 0));
+    assert!(
+        host.pfs
+            .iter()
+            .filter(|p| p.pci.bdf != igb)
+            .all(|p| p.sriov_numvfs == 0)
+    );
     // And the VFs can go to their own kernel driver by name.
-    converge(&sim, &Desired { pfs: vec![igb], ..desired(None, "igbvf") });
+    converge(
+        &sim,
+        &Desired {
+            pfs: vec![igb],
+            ..desired(None, "igbvf")
+        },
+    );
 }
 
 #[test]
@@ -304,10 +425,21 @@ fn vfio_ownership_is_applied_and_converges() {
     let sim = preset("4xxx", 1);
     let gid = qat_vf::iommu::resolve_group(&sim, "qat").unwrap();
     assert_eq!(qat_vf::iommu::resolve_group(&sim, "1234").unwrap(), 1234);
-    assert!(matches!(qat_vf::iommu::resolve_group(&sim, "nobody-here"), Err(Error::UnknownGroup(_))));
-    let want = Desired { vfio_access: Some(VfioAccess { gid, mode: 0o660 }), ..desired(None, "vfio-pci") };
+    assert!(matches!(
+        qat_vf::iommu::resolve_group(&sim, "nobody-here"),
+        Err(Error::UnknownGroup(_))
+    ));
+    let want = Desired {
+        vfio_access: Some(VfioAccess { gid, mode: 0o660 }),
+        ..desired(None, "vfio-pci")
+    };
     converge(&sim, &want);
-    assert!(sim.kernel().vfio_nodes.values().all(|a| a.gid == gid && a.mode == 0o660));
+    assert!(
+        sim.kernel()
+            .vfio_nodes
+            .values()
+            .all(|a| a.gid == gid && a.mode == 0o660)
+    );
     assert_eq!(sim.kernel().vfio_nodes.len(), 16);
     assert!(plan(&sim, &want).unwrap().is_converged());
 }
@@ -322,7 +454,10 @@ fn a_probe_that_binds_nothing_fails_the_step_and_rolls_back() {
     let before = sim.kernel();
     let report = provision::apply(&sim, &planned, false);
     assert!(!report.ok);
-    assert!(report.error.unwrap().message.contains("driver reads"), "drivers_probe success was trusted");
+    assert!(
+        report.error.unwrap().message.contains("driver reads"),
+        "drivers_probe success was trusted"
+    );
     assert_eq!(sim.kernel(), before);
 }
 
@@ -336,13 +471,25 @@ fn plans_round_trip_through_json() {
 }
 
 fn arb_desired() -> impl Strategy<Value = Desired> {
-    let services = prop::sample::select(vec![None, Some("sym"), Some("dc"), Some("asym,sym"), Some("sym,dc"), Some("dcc")]);
+    let services = prop::sample::select(vec![
+        None,
+        Some("sym"),
+        Some("dc"),
+        Some("asym,sym"),
+        Some("sym,dc"),
+        Some("dcc"),
+    ]);
     let driver = prop::sample::select(vec!["vfio-pci", "qat_vfio_pci", "none"]);
-    let access = prop::option::of((prop::sample::select(vec![0u32, 990, 994]), prop::sample::select(vec![0o600u32, 0o660, 0o666])));
+    let access = prop::option::of((
+        prop::sample::select(vec![0u32, 990, 994]),
+        prop::sample::select(vec![0o600u32, 0o660, 0o666]),
+    ));
     (services, driver, access).prop_map(|(services, driver, access)| {
         let is_vfio = driver != "none";
         Desired {
-            vfio_access: access.filter(|_| is_vfio).map(|(gid, mode)| VfioAccess { gid, mode }),
+            vfio_access: access
+                .filter(|_| is_vfio)
+                .map(|(gid, mode)| VfioAccess { gid, mode }),
             ..desired(services, driver)
         }
     })

@@ -153,7 +153,11 @@ fn parse_mode(text: &str) -> Result<u32, String> {
 
 fn parse_errno(text: &str) -> Result<i32, String> {
     if let Ok(n) = text.parse::<i32>() {
-        return if n > 0 { Ok(n) } else { Err("errno must be positive".into()) };
+        return if n > 0 {
+            Ok(n)
+        } else {
+            Err("errno must be positive".into())
+        };
     }
     let wanted = text.to_ascii_uppercase();
     (1..4096)
@@ -225,12 +229,21 @@ fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {
 fn finish(host: &dyn HostAccess, plan: &Plan, force: bool, json: bool) -> Result<(), Failure> {
     let report = host.apply(plan, force);
     output::print_report(&report, json);
-    if report.ok { Ok(()) } else { Err(Failure::Reported) }
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Failure::Reported)
+    }
 }
 
 fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failure> {
     match command {
-        SimCommand::Create { state, preset, pfs, force } => {
+        SimCommand::Create {
+            state,
+            preset,
+            pfs,
+            force,
+        } => {
             if state.exists() && !force {
                 return Err(Failure::Usage(format!(
                     "{} exists; pass --force to replace it",
@@ -242,7 +255,10 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
             sim.save(&state)?;
             let found = qat_vf::Host::discover(&sim, &[])?;
             if global.json {
-                println!("{}", json!({ "ok": true, "state": state, "preset": preset.to_string() }));
+                println!(
+                    "{}",
+                    json!({ "ok": true, "state": state, "preset": preset.to_string() })
+                );
             } else {
                 println!(
                     "created {} ({preset}, {} PFs, {} devices)",
@@ -253,7 +269,13 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
             }
             Ok(())
         }
-        SimCommand::Fail { state, nth_write, attribute, errno, clear } => {
+        SimCommand::Fail {
+            state,
+            nth_write,
+            attribute,
+            errno,
+            clear,
+        } => {
             let _lock = target::lock(global, Some(&state))?;
             target::with_sim(&state, |sim| {
                 match (clear, nth_write, attribute) {
@@ -264,10 +286,18 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
                 }
                 Ok(())
             })?;
-            print_ok(global.json, &format!("faults updated in {}", state.display()));
+            print_ok(
+                global.json,
+                &format!("faults updated in {}", state.display()),
+            );
             Ok(())
         }
-        SimCommand::Hold { state, vf, pid, release } => {
+        SimCommand::Hold {
+            state,
+            vf,
+            pid,
+            release,
+        } => {
             let _lock = target::lock(global, Some(&state))?;
             target::with_sim(&state, |sim| {
                 if release {
@@ -277,7 +307,11 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
                     Ok(sim.hold(vf, pid)?)
                 }
             })?;
-            let what = if release { "released" } else { "held by a VFIO user" };
+            let what = if release {
+                "released"
+            } else {
+                "held by a VFIO user"
+            };
             print_ok(global.json, &format!("{vf} {what}"));
             Ok(())
         }
@@ -296,4 +330,3 @@ fn print_ok(json: bool, message: &str) {
         println!("{message}");
     }
 }
-

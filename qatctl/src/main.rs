@@ -56,8 +56,13 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // clap's message spans several lines; the contract is one line and exit 2.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad usage");
-            eprintln!("qatctl: {first}");
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("qatctl: {}", message.join(" "));
             return ExitCode::from(2);
         }
         Err(e) => {

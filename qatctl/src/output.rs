@@ -18,8 +18,11 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("  ").trim_end().to_owned() + "\n"
     };
     let mut out = line(headers.to_vec());
@@ -34,8 +37,14 @@ fn vf_row(vf: &VirtualFunction) -> Vec<String> {
         vf.pci.bdf.to_string(),
         opt(vf.pci.driver.as_deref()),
         opt(vf.pci.iommu_group),
-        opt(vf.vfio_node.map(|a| format!("{}:{} {:04o}", a.uid, a.gid, a.mode))),
-        if vf.held_by.is_empty() { "-".into() } else { format!("pid {}", vf.held_by[0]) },
+        opt(vf
+            .vfio_node
+            .map(|a| format!("{}:{} {:04o}", a.uid, a.gid, a.mode))),
+        if vf.held_by.is_empty() {
+            "-".into()
+        } else {
+            format!("pid {}", vf.held_by[0])
+        },
     ]
 }
 
@@ -91,14 +100,20 @@ pub(crate) fn print_list(host: &Host, json: bool) {
     } else if rows.is_empty() {
         println!("no QAT devices found");
     } else {
-        print!("{}", table(&["BDF", "KIND", "FAMILY", "NUMA", "DRIVER", "IOMMU"], &rows));
+        print!(
+            "{}",
+            table(&["BDF", "KIND", "FAMILY", "NUMA", "DRIVER", "IOMMU"], &rows)
+        );
     }
 }
 
 /// `qatctl status`.
 pub(crate) fn print_status(host: &Host, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(host).expect("host serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(host).expect("host serialises")
+        );
         return;
     }
     if host.pfs.is_empty() && host.guest_vfs.is_empty() {
@@ -108,10 +123,18 @@ pub(crate) fn print_status(host: &Host, json: bool) {
         let family = pf.family().map_or("generic SR-IOV".to_owned(), |f| {
             format!("{} (gen{})", f.name, f.generation)
         });
-        println!("{}  {family}  numa {}  driver {}", pf.pci.bdf, opt(pf.pci.numa_node), opt(pf.pci.driver.as_deref()));
+        println!(
+            "{}  {family}  numa {}  driver {}",
+            pf.pci.bdf,
+            opt(pf.pci.numa_node),
+            opt(pf.pci.driver.as_deref())
+        );
         if let Some(state) = pf.state {
             let services = pf.services.map_or("-".to_owned(), |s| s.to_string());
-            println!("  state {state}  services {services}  auto_reset {}", opt(pf.auto_reset.map(|a| if a { "on" } else { "off" })));
+            println!(
+                "  state {state}  services {services}  auto_reset {}",
+                opt(pf.auto_reset.map(|a| if a { "on" } else { "off" }))
+            );
         }
         println!(
             "  VFs {}/{}  autoprobe {}  heartbeat {}",
@@ -121,7 +144,10 @@ pub(crate) fn print_status(host: &Host, json: bool) {
             opt(pf.heartbeat.map(|h| format!("{h:?}").to_lowercase())),
         );
         if let Some(ras) = pf.ras {
-            println!("  RAS errors: correctable {} nonfatal {} fatal {}", ras.correctable, ras.nonfatal, ras.fatal);
+            println!(
+                "  RAS errors: correctable {} nonfatal {} fatal {}",
+                ras.correctable, ras.nonfatal, ras.fatal
+            );
         }
         if !pf.vfs.is_empty() {
             let rows: Vec<_> = pf.vfs.iter().map(vf_row).collect();
@@ -142,7 +168,10 @@ pub(crate) fn print_status(host: &Host, json: bool) {
 /// `qatctl plan`.
 pub(crate) fn print_plan(plan: &Plan, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(plan).expect("plan serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(plan).expect("plan serialises")
+        );
     } else {
         print!("{plan}");
     }
@@ -151,7 +180,10 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
 /// `qatctl apply` and `qatctl reset`.
 pub(crate) fn print_report(report: &Report, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).expect("report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serialises")
+        );
         return;
     }
     let Some(error) = &report.error else {
@@ -167,7 +199,11 @@ pub(crate) fn print_report(report: &Report, json: bool) {
     };
     println!("failed: {}", error.description);
     println!("  cause: {}", error.message);
-    println!("rolled back {} completed steps with {} inverse steps:", report.steps_done.len(), report.rolled_back.len());
+    println!(
+        "rolled back {} completed steps with {} inverse steps:",
+        report.steps_done.len(),
+        report.rolled_back.len()
+    );
     for step in &report.rolled_back {
         println!("  {step}");
     }
@@ -179,7 +215,10 @@ pub(crate) fn print_report(report: &Report, json: bool) {
             println!("  {}: {}", failure.description, failure.message);
         }
     }
-    eprintln!("qatctl: error: {}: {} (rolled back)", error.description, error.message);
+    eprintln!(
+        "qatctl: error: {}: {} (rolled back)",
+        error.description, error.message
+    );
 }
 
 /// `qatctl sim writes`.
@@ -189,7 +228,14 @@ pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
         return;
     }
     for (i, w) in writes.iter().enumerate() {
-        let result = w.errno.map_or("ok".to_owned(), |e| format!("{:?}", nix::errno::Errno::from_raw(e)));
-        println!("{:>4}  {} <- {:?}  {result}", i + 1, w.path.display(), w.value);
+        let result = w.errno.map_or("ok".to_owned(), |e| {
+            format!("{:?}", nix::errno::Errno::from_raw(e))
+        });
+        println!(
+            "{:>4}  {} <- {:?}  {result}",
+            i + 1,
+            w.path.display(),
+            w.value
+        );
     }
 }

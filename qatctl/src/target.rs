@@ -46,7 +46,10 @@ pub(crate) fn with_host<T>(
             result
         }
         None => {
-            let root = global.sysfs_root.clone().unwrap_or_else(|| PathBuf::from("/"));
+            let root = global
+                .sysfs_root
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/"));
             f(&HostSysfs::with_root(root))
         }
     }

@@ -47,7 +47,11 @@ pub fn error_chain(error: &Error) -> String {
 }
 
 fn failure(step: &Step, error: &Error) -> StepFailure {
-    StepFailure { step: step.clone(), description: step.to_string(), message: error_chain(error) }
+    StepFailure {
+        step: step.clone(),
+        description: step.to_string(),
+        message: error_chain(error),
+    }
 }
 
 /// Runs the plan's steps in order. Before each step its inverse is captured from the host; after
@@ -101,5 +105,11 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool) -> Report {
         .map(|(s, _)| s)
         .filter(|s| s != failed_step)
         .collect();
-    Report { ok: false, steps_done, error: Some(error), rolled_back, rollback_failures }
+    Report {
+        ok: false,
+        steps_done,
+        error: Some(error),
+        rolled_back,
+        rollback_failures,
+    }
 }

@@ -20,7 +20,10 @@ impl ProvisionLock {
 
     /// Takes the lock, waiting for another holder to let go.
     pub fn acquire(path: &Path) -> Result<Self> {
-        let lock_error = |source| Error::Lock { path: path.to_owned(), source };
+        let lock_error = |source| Error::Lock {
+            path: path.to_owned(),
+            source,
+        };
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -30,7 +33,10 @@ impl ProvisionLock {
         let _span = tracing::debug_span!("lock", path = %path.display()).entered();
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, errno)| lock_error(std::io::Error::from(errno)))?;
-        Ok(ProvisionLock { _lock: lock, path: path.to_owned() })
+        Ok(ProvisionLock {
+            _lock: lock,
+            path: path.to_owned(),
+        })
     }
 
     /// The lock file.

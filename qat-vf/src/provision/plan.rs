@@ -124,13 +124,19 @@ pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalF
     if named.is_empty() {
         return Ok(host.pfs.iter().filter(|pf| pf.family().is_some()).collect());
     }
-    named.iter().map(|&bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf))).collect()
+    named
+        .iter()
+        .map(|&bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf)))
+        .collect()
 }
 
 /// The driver directory the VFs of `pf` should be bound to, checked against what the family and
 /// the loaded modules allow.
 fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Result<Option<String>> {
-    let unsupported = |reason: String| Error::Unsupported { bdf: pf.pci.bdf, reason };
+    let unsupported = |reason: String| Error::Unsupported {
+        bdf: pf.pci.bdf,
+        reason,
+    };
     let family = pf.family();
     let name = match driver {
         VfDriver::None => return Ok(None),
@@ -147,12 +153,20 @@ fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Resu
         }
         VfDriver::QatVfioPci => match family {
             Some(f) if f.qat_vfio_pci => "qat_vfio_pci".to_owned(),
-            Some(f) => return Err(unsupported(format!("qat_vfio_pci does not drive {} VFs", f.name))),
+            Some(f) => {
+                return Err(unsupported(format!(
+                    "qat_vfio_pci does not drive {} VFs",
+                    f.name
+                )));
+            }
             None => return Err(unsupported("qat_vfio_pci drives QAT VFs only".into())),
         },
         VfDriver::Kernel => match family {
             Some(f) => f.vf_driver.map(str::to_owned).ok_or_else(|| {
-                unsupported(format!("{} has no upstream VF driver; use vfio-pci", f.name))
+                unsupported(format!(
+                    "{} has no upstream VF driver; use vfio-pci",
+                    f.name
+                ))
             })?,
             None => return Err(unsupported("not a QAT device: name its VF driver".into())),
         },
@@ -168,7 +182,11 @@ fn check_not_held(pf: &PhysicalFunction, force: bool) -> Result<()> {
     if force {
         return Ok(());
     }
-    match pf.vfs.iter().find_map(|vf| vf.held_by.first().map(|&pid| (vf.pci.bdf, pid))) {
+    match pf
+        .vfs
+        .iter()
+        .find_map(|vf| vf.held_by.first().map(|&pid| (vf.pci.bdf, pid)))
+    {
         Some((vf, pid)) => Err(Error::HeldByVfioUser { vf, pid }),
         None => Ok(()),
     }
@@ -206,21 +224,34 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                     numvfs = 0;
                 }
                 if state != Some(QatState::Down) {
-                    steps.push(Step::SetState { pf: bdf, state: QatState::Down });
+                    steps.push(Step::SetState {
+                        pf: bdf,
+                        state: QatState::Down,
+                    });
                 }
                 steps.push(Step::SetServices { pf: bdf, services });
                 state = Some(QatState::Down);
             }
         }
         if state == Some(QatState::Down) {
-            steps.push(Step::SetState { pf: bdf, state: QatState::Up });
+            steps.push(Step::SetState {
+                pf: bdf,
+                state: QatState::Up,
+            });
         }
         let wanted = pf.vfs_after_enable(pf.sriov_totalvfs);
         // (bdf, current driver, current override, current /dev/vfio access) of each VF to be.
         let vfs: Vec<_> = if numvfs == wanted {
             pf.vfs
                 .iter()
-                .map(|vf| (vf.pci.bdf, vf.pci.driver.clone(), vf.pci.driver_override.clone(), vf.vfio_node))
+                .map(|vf| {
+                    (
+                        vf.pci.bdf,
+                        vf.pci.driver.clone(),
+                        vf.pci.driver_override.clone(),
+                        vf.vfio_node,
+                    )
+                })
                 .collect()
         } else {
             if numvfs > 0 {
@@ -228,10 +259,20 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 steps.push(Step::DisableVfs { pf: bdf });
             }
             if pf.sriov_drivers_autoprobe {
-                steps.push(Step::SetAutoprobe { pf: bdf, enabled: false });
+                steps.push(Step::SetAutoprobe {
+                    pf: bdf,
+                    enabled: false,
+                });
             }
-            steps.push(Step::EnableVfs { pf: bdf, count: pf.sriov_totalvfs, expected: wanted });
-            pf.predicted_vfs(wanted).into_iter().map(|vf| (vf, None, None, None)).collect()
+            steps.push(Step::EnableVfs {
+                pf: bdf,
+                count: pf.sriov_totalvfs,
+                expected: wanted,
+            });
+            pf.predicted_vfs(wanted)
+                .into_iter()
+                .map(|vf| (vf, None, None, None))
+                .collect()
         };
         for (vf, current, current_override, access) in vfs {
             if current != driver || current_override != driver {
@@ -243,7 +284,11 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
             }
             if let Some(want) = desired.vfio_access {
                 if access.is_none_or(|a| a.gid != want.gid || a.mode != want.mode) {
-                    steps.push(Step::SetVfioAccess { vf, gid: want.gid, mode: want.mode });
+                    steps.push(Step::SetVfioAccess {
+                        vf,
+                        gid: want.gid,
+                        mode: want.mode,
+                    });
                 }
             }
         }
@@ -261,7 +306,10 @@ pub fn plan_reset(host: &Host, pfs: &[Bdf], force: bool) -> Result<Plan> {
             steps.push(Step::DisableVfs { pf: pf.pci.bdf });
         }
         if !pf.sriov_drivers_autoprobe {
-            steps.push(Step::SetAutoprobe { pf: pf.pci.bdf, enabled: true });
+            steps.push(Step::SetAutoprobe {
+                pf: pf.pci.bdf,
+                enabled: true,
+            });
         }
     }
     Ok(Plan { steps })

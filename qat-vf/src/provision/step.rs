@@ -76,20 +76,43 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::SetAutoprobe { pf, enabled } => {
-                write!(f, "{pf}: set sriov_drivers_autoprobe to {}", u8::from(*enabled))
+                write!(
+                    f,
+                    "{pf}: set sriov_drivers_autoprobe to {}",
+                    u8::from(*enabled)
+                )
             }
             Step::SetState { pf, state } => write!(f, "{pf}: set qat/state to {state}"),
             Step::SetServices { pf, services } => {
-                write!(f, "{pf}: set qat/cfg_services to {}", services.to_cfg_string())
+                write!(
+                    f,
+                    "{pf}: set qat/cfg_services to {}",
+                    services.to_cfg_string()
+                )
             }
-            Step::EnableVfs { pf, count, expected } if count == expected => {
+            Step::EnableVfs {
+                pf,
+                count,
+                expected,
+            } if count == expected => {
                 write!(f, "{pf}: enable {count} VFs")
             }
-            Step::EnableVfs { pf, count, expected } => {
-                write!(f, "{pf}: enable VFs (write {count}; the driver enables all {expected})")
+            Step::EnableVfs {
+                pf,
+                count,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "{pf}: enable VFs (write {count}; the driver enables all {expected})"
+                )
             }
             Step::DisableVfs { pf } => write!(f, "{pf}: disable all VFs"),
-            Step::SetDriver { device, driver, driver_override } => {
+            Step::SetDriver {
+                device,
+                driver,
+                driver_override,
+            } => {
                 match driver {
                     Some(d) => write!(f, "{device}: bind to {d}")?,
                     None => write!(f, "{device}: leave unbound")?,
@@ -101,7 +124,10 @@ impl fmt::Display for Step {
                 }
             }
             Step::SetVfioAccess { vf, gid, mode } => {
-                write!(f, "{vf}: set its /dev/vfio group node to gid {gid}, mode {mode:04o}")
+                write!(
+                    f,
+                    "{vf}: set its /dev/vfio group node to gid {gid}, mode {mode:04o}"
+                )
             }
         }
     }
@@ -128,11 +154,17 @@ impl Step {
             Step::SetAutoprobe { pf, enabled } => sriov::set_autoprobe(sysfs, *pf, *enabled),
             Step::SetState { pf, state } => sriov::set_state(sysfs, *pf, *state, force),
             Step::SetServices { pf, services } => sriov::set_services(sysfs, *pf, *services),
-            Step::EnableVfs { pf, count, expected } => {
-                sriov::enable_vfs(sysfs, *pf, *count, *expected)
-            }
+            Step::EnableVfs {
+                pf,
+                count,
+                expected,
+            } => sriov::enable_vfs(sysfs, *pf, *count, *expected),
             Step::DisableVfs { pf } => sriov::disable_vfs(sysfs, *pf, force),
-            Step::SetDriver { device, driver, driver_override } => driver::set_driver(
+            Step::SetDriver {
+                device,
+                driver,
+                driver_override,
+            } => driver::set_driver(
                 sysfs,
                 *device,
                 driver.as_deref(),
@@ -158,7 +190,10 @@ impl Step {
                 let mut undo = Vec::new();
                 if let Some(old) = device::read_state(sysfs, *pf)? {
                     if old != *state {
-                        undo.push(Step::SetState { pf: *pf, state: old });
+                        undo.push(Step::SetState {
+                            pf: *pf,
+                            state: old,
+                        });
                     }
                 }
                 // Taking a PF down removes its VFs: bring them back as they were.
@@ -196,11 +231,17 @@ fn vf_group(sysfs: &impl Sysfs, vf: Bdf) -> Result<u32> {
 
 /// The steps that recreate a PF's current VFs with their drivers and `/dev/vfio` access.
 fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
-    let numvfs: u16 = sysfs.read_opt(&paths::device_attr(pf, "sriov_numvfs"))?.unwrap_or(0);
+    let numvfs: u16 = sysfs
+        .read_opt(&paths::device_attr(pf, "sriov_numvfs"))?
+        .unwrap_or(0);
     if numvfs == 0 {
         return Ok(Vec::new());
     }
-    let mut undo = vec![Step::EnableVfs { pf, count: numvfs, expected: numvfs }];
+    let mut undo = vec![Step::EnableVfs {
+        pf,
+        count: numvfs,
+        expected: numvfs,
+    }];
     for link in sysfs.list(&paths::device(pf))? {
         if !link.starts_with("virtfn") {
             continue;
@@ -222,10 +263,16 @@ fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
 }
 
 fn capture_vfio_access(sysfs: &impl Sysfs, vf: Bdf) -> Result<Vec<Step>> {
-    let Some(group) = device::read_iommu_group(sysfs, vf)? else { return Ok(Vec::new()) };
+    let Some(group) = device::read_iommu_group(sysfs, vf)? else {
+        return Ok(Vec::new());
+    };
     Ok(sysfs
         .access(&paths::vfio_group_node(group))?
-        .map(|a| Step::SetVfioAccess { vf, gid: a.gid, mode: a.mode })
+        .map(|a| Step::SetVfioAccess {
+            vf,
+            gid: a.gid,
+            mode: a.mode,
+        })
         .into_iter()
         .collect())
 }

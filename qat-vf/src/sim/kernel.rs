@@ -27,7 +27,11 @@ pub struct Quirks {
 
 impl Default for Quirks {
     fn default() -> Self {
-        Quirks { qat_numvfs_zero: true, canonical_services: true, vfio_disable_denylist: false }
+        Quirks {
+            qat_numvfs_zero: true,
+            canonical_services: true,
+            vfio_disable_denylist: false,
+        }
     }
 }
 
@@ -159,7 +163,11 @@ pub struct Kernel {
 }
 
 /// Mode of a freshly created `/dev/vfio/<group>` (no udev rule).
-pub const DEFAULT_VFIO_ACCESS: FileAccess = FileAccess { uid: 0, gid: 0, mode: 0o600 };
+pub const DEFAULT_VFIO_ACCESS: FileAccess = FileAccess {
+    uid: 0,
+    gid: 0,
+    mode: 0o600,
+};
 
 /// The errno the model answers where the real kernel would block forever: disabling VFs while a
 /// VFIO user holds a device fd. Qatkit must never get here; the model makes it visible.
@@ -168,7 +176,10 @@ pub const BLOCKS_FOREVER: Errno = libc::EDEADLK;
 impl Kernel {
     /// Members of an IOMMU group.
     pub fn group_members(&self, group: u32) -> impl Iterator<Item = Bdf> + '_ {
-        self.devices.iter().filter(move |(_, d)| d.iommu_group == group).map(|(b, _)| *b)
+        self.devices
+            .iter()
+            .filter(move |(_, d)| d.iommu_group == group)
+            .map(|(b, _)| *b)
     }
 
     /// VFs of a PF in `virtfn` order.
@@ -176,7 +187,9 @@ impl Kernel {
         let Some(sriov) = self.devices.get(&pf).and_then(|d| d.sriov.as_ref()) else {
             return Vec::new();
         };
-        (0..sriov.num).filter_map(|i| pf.virtfn(sriov.offset, sriov.stride, i)).collect()
+        (0..sriov.num)
+            .filter_map(|i| pf.virtfn(sriov.offset, sriov.stride, i))
+            .collect()
     }
 
     fn device_mut(&mut self, bdf: Bdf) -> Result<&mut SimDevice, Errno> {
@@ -221,7 +234,9 @@ impl Kernel {
     /// Probes an unbound device: its override driver if set (and only that), else the first
     /// driver whose id table matches. Binding nothing is not an error.
     pub fn probe(&mut self, bdf: Bdf) {
-        let Some(dev) = self.devices.get(&bdf) else { return };
+        let Some(dev) = self.devices.get(&bdf) else {
+            return;
+        };
         if dev.driver.is_some() {
             return;
         }
@@ -236,7 +251,10 @@ impl Kernel {
 
     fn attach(&mut self, bdf: Bdf, driver: String) {
         let vfio = self.drivers.get(&driver).is_some_and(|d| d.vfio);
-        let dev = self.devices.get_mut(&bdf).expect("attach to an existing device");
+        let dev = self
+            .devices
+            .get_mut(&bdf)
+            .expect("attach to an existing device");
         dev.driver = Some(driver);
         let group = dev.iommu_group;
         if vfio {
@@ -246,10 +264,17 @@ impl Kernel {
 
     /// Unbinds a device; a PF whose driver does not keep VFs loses them.
     pub fn detach(&mut self, bdf: Bdf) {
-        let Some(dev) = self.devices.get_mut(&bdf) else { return };
-        let Some(driver) = dev.driver.take() else { return };
+        let Some(dev) = self.devices.get_mut(&bdf) else {
+            return;
+        };
+        let Some(driver) = dev.driver.take() else {
+            return;
+        };
         let group = dev.iommu_group;
-        let keeps = self.drivers.get(&driver).is_some_and(|d| d.keeps_vfs_on_unbind);
+        let keeps = self
+            .drivers
+            .get(&driver)
+            .is_some_and(|d| d.keeps_vfs_on_unbind);
         if !keeps {
             self.remove_vfs(bdf);
         }
@@ -276,7 +301,9 @@ impl Kernel {
     }
 
     fn held_vf(&self, pf: Bdf) -> Option<Bdf> {
-        self.vfs_of(pf).into_iter().find(|vf| self.holders.contains_key(vf))
+        self.vfs_of(pf)
+            .into_iter()
+            .find(|vf| self.holders.contains_key(vf))
     }
 
     /// `sriov_numvfs` ← value.
@@ -316,8 +343,14 @@ impl Kernel {
         }
         let (vendor, numa, pf_group) = (pf_dev.vendor, pf_dev.numa_node, pf_dev.iommu_group);
         for i in 0..count {
-            let vf = pf.virtfn(sriov.offset, sriov.stride, i).ok_or(libc::ERANGE)?;
-            let group = if sriov.vfs_share_group { pf_group } else { self.lowest_free_group() };
+            let vf = pf
+                .virtfn(sriov.offset, sriov.stride, i)
+                .ok_or(libc::ERANGE)?;
+            let group = if sriov.vfs_share_group {
+                pf_group
+            } else {
+                self.lowest_free_group()
+            };
             let mut dev = SimDevice::new(vendor, sriov.vf_device, numa, group);
             dev.physfn = Some(pf);
             self.devices.insert(vf, dev);

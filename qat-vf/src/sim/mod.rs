@@ -77,12 +77,17 @@ pub struct SimHost {
 impl SimHost {
     /// A host with this kernel and no history.
     pub fn new(kernel: Kernel) -> Self {
-        SimHost::from_state(SimState { kernel, ..SimState::default() })
+        SimHost::from_state(SimState {
+            kernel,
+            ..SimState::default()
+        })
     }
 
     /// A host from a saved state.
     pub fn from_state(state: SimState) -> Self {
-        SimHost { state: Mutex::new(state) }
+        SimHost {
+            state: Mutex::new(state),
+        }
     }
 
     /// A preset host with `pfs` PFs (see [`Preset`]).
@@ -98,7 +103,10 @@ impl SimHost {
 
     /// Loads a state file.
     pub fn load(path: &Path) -> Result<Self> {
-        let state_error = |reason: String| Error::SimState { path: path.to_owned(), reason };
+        let state_error = |reason: String| Error::SimState {
+            path: path.to_owned(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| state_error(e.to_string()))?;
         let state = serde_json::from_str(&text).map_err(|e| state_error(e.to_string()))?;
         Ok(SimHost::from_state(state))
@@ -106,9 +114,12 @@ impl SimHost {
 
     /// Saves to a state file atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state_error = |reason: String| Error::SimState { path: path.to_owned(), reason };
-        let text = serde_json::to_string_pretty(&*self.lock())
-            .map_err(|e| state_error(e.to_string()))?;
+        let state_error = |reason: String| Error::SimState {
+            path: path.to_owned(),
+            reason,
+        };
+        let text =
+            serde_json::to_string_pretty(&*self.lock()).map_err(|e| state_error(e.to_string()))?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -140,7 +151,11 @@ impl SimHost {
     pub fn inject(&self, trigger: FaultTrigger, errno: Errno) {
         let mut state = self.lock();
         let armed_at = state.writes.len() as u64;
-        state.faults.push(Fault { trigger, errno, armed_at });
+        state.faults.push(Fault {
+            trigger,
+            errno,
+            armed_at,
+        });
     }
 
     /// Disarms every fault.
@@ -151,9 +166,16 @@ impl SimHost {
     /// Marks a VF as held by a VFIO user (a process with its group or device open).
     pub fn hold(&self, vf: Bdf, pid: u32) -> Result<()> {
         let mut state = self.lock();
-        let dev = state.kernel.devices.get(&vf).ok_or(Error::NoSuchDevice(vf))?;
+        let dev = state
+            .kernel
+            .devices
+            .get(&vf)
+            .ok_or(Error::NoSuchDevice(vf))?;
         if dev.physfn.is_none() {
-            return Err(Error::Unsupported { bdf: vf, reason: "is not a VF".into() });
+            return Err(Error::Unsupported {
+                bdf: vf,
+                reason: "is not a VF".into(),
+            });
         }
         state.kernel.holders.insert(vf, pid);
         Ok(())
@@ -187,7 +209,11 @@ impl SimHost {
             }
             None => apply(&mut state.kernel),
         };
-        state.writes.push(WriteRecord { path: path.to_owned(), value: value.clone(), errno: result.err() });
+        state.writes.push(WriteRecord {
+            path: path.to_owned(),
+            value: value.clone(),
+            errno: result.err(),
+        });
         result.map_err(|errno| Error::Write {
             path: path.to_owned(),
             value,
@@ -228,8 +254,10 @@ fn route_write(kernel: &mut Kernel, path: &Path, value: &str) -> Result<(), Errn
                 ["driver_override"] => kernel.write_override(bdf, value),
                 ["qat", attr] => kernel.write_qat(bdf, attr, value),
                 ["qat_ras", attr] => kernel.write_ras(bdf, attr, value),
-                ["vendor" | "device" | "numa_node" | "sriov_totalvfs" | "sriov_offset"
-                | "sriov_stride" | "reset_method"] => Err(libc::EACCES),
+                [
+                    "vendor" | "device" | "numa_node" | "sriov_totalvfs" | "sriov_offset"
+                    | "sriov_stride" | "reset_method",
+                ] => Err(libc::EACCES),
                 _ => Err(libc::ENOENT),
             }
         }
@@ -267,8 +295,14 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
             }
             if let Some(s) = sriov {
                 names.extend(
-                    ["sriov_totalvfs", "sriov_numvfs", "sriov_drivers_autoprobe", "sriov_offset", "sriov_stride"]
-                        .map(String::from),
+                    [
+                        "sriov_totalvfs",
+                        "sriov_numvfs",
+                        "sriov_drivers_autoprobe",
+                        "sriov_offset",
+                        "sriov_stride",
+                    ]
+                    .map(String::from),
                 );
                 names.extend((0..s.num).map(|i| format!("virtfn{i}")));
             }
@@ -281,7 +315,11 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
         ["vendor"] => file(format!("0x{:04x}", dev.vendor)),
         ["device"] => file(format!("0x{:04x}", dev.device)),
         ["numa_node"] => file(dev.numa_node.to_string()),
-        ["driver_override"] => file(dev.driver_override.clone().unwrap_or_else(|| "(null)".into())),
+        ["driver_override"] => file(
+            dev.driver_override
+                .clone()
+                .unwrap_or_else(|| "(null)".into()),
+        ),
         ["reset_method"] if dev.physfn.is_some() => file("flr".into()),
         ["driver"] => dev
             .driver
@@ -291,7 +329,9 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
             "../../../kernel/iommu_groups/{}",
             dev.iommu_group
         )))),
-        ["physfn"] => dev.physfn.map(|pf| Node::Link(PathBuf::from(format!("../{pf}")))),
+        ["physfn"] => dev
+            .physfn
+            .map(|pf| Node::Link(PathBuf::from(format!("../{pf}")))),
         [link] if link.starts_with("virtfn") => {
             let index: u16 = link["virtfn".len()..].parse().ok()?;
             let s = sriov?;
@@ -307,9 +347,16 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
         ["sriov_stride"] => file(sriov?.stride.to_string()),
         ["qat"] => qat.map(|_| {
             Node::Dir(
-                ["auto_reset", "cfg_services", "num_rps", "pm_idle_enabled", "rp2srv", "state"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "auto_reset",
+                    "cfg_services",
+                    "num_rps",
+                    "pm_idle_enabled",
+                    "rp2srv",
+                    "state",
+                ]
+                .map(String::from)
+                .to_vec(),
             )
         }),
         ["qat", "state"] => file(qat?.state.to_string()),
@@ -327,13 +374,15 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
 
 fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
     match parts(path).as_slice() {
-        ["sys", "bus", "pci", "devices"] => {
-            Some(Node::Dir(kernel.devices.keys().map(Bdf::to_string).collect()))
-        }
+        ["sys", "bus", "pci", "devices"] => Some(Node::Dir(
+            kernel.devices.keys().map(Bdf::to_string).collect(),
+        )),
         ["sys", "bus", "pci", "devices", bdf, rest @ ..] => {
             device_node(kernel, bdf.parse().ok()?, rest)
         }
-        ["sys", "bus", "pci", "drivers"] => Some(Node::Dir(kernel.drivers.keys().cloned().collect())),
+        ["sys", "bus", "pci", "drivers"] => {
+            Some(Node::Dir(kernel.drivers.keys().cloned().collect()))
+        }
         ["sys", "bus", "pci", "drivers", driver] => kernel
             .drivers
             .contains_key(*driver)
@@ -343,10 +392,22 @@ fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
             let members: Vec<String> = kernel.group_members(group).map(|b| b.to_string()).collect();
             (!members.is_empty()).then_some(Node::Dir(members))
         }
-        ["sys", "module", "vfio_pci", "parameters", "disable_denylist"] => kernel
-            .drivers
-            .contains_key("vfio-pci")
-            .then(|| Node::File(if kernel.quirks.vfio_disable_denylist { "Y\n" } else { "N\n" }.into())),
+        [
+            "sys",
+            "module",
+            "vfio_pci",
+            "parameters",
+            "disable_denylist",
+        ] => kernel.drivers.contains_key("vfio-pci").then(|| {
+            Node::File(
+                if kernel.quirks.vfio_disable_denylist {
+                    "Y\n"
+                } else {
+                    "N\n"
+                }
+                .into(),
+            )
+        }),
         ["sys", "kernel", "debug", dir, "heartbeat", "status"] => {
             let (driver, bdf) = dir.strip_prefix("qat_")?.rsplit_once('_')?;
             let dev = kernel.devices.get(&bdf.parse().ok()?)?;
@@ -361,9 +422,10 @@ fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
                 .collect(),
         )),
         ["dev", "vfio", "vfio"] => Some(Node::File(String::new())),
-        ["dev", "vfio", group] => {
-            kernel.vfio_nodes.contains_key(&group.parse().ok()?).then(|| Node::File(String::new()))
-        }
+        ["dev", "vfio", group] => kernel
+            .vfio_nodes
+            .contains_key(&group.parse().ok()?)
+            .then(|| Node::File(String::new())),
         _ => None,
     }
 }
@@ -376,12 +438,17 @@ impl Sysfs for SimHost {
                 path: path.to_owned(),
                 source: io::Error::from_raw_os_error(libc::EISDIR),
             }),
-            Some(Node::Link(_)) | None => Err(Error::Read { path: path.to_owned(), source: not_found() }),
+            Some(Node::Link(_)) | None => Err(Error::Read {
+                path: path.to_owned(),
+                source: not_found(),
+            }),
         }
     }
 
     fn write(&self, path: &Path, value: &str) -> Result<()> {
-        self.record_write(path, value.to_owned(), |kernel| route_write(kernel, path, value))
+        self.record_write(path, value.to_owned(), |kernel| {
+            route_write(kernel, path, value)
+        })
     }
 
     fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
@@ -405,16 +472,23 @@ impl Sysfs for SimHost {
     fn access(&self, path: &Path) -> Result<Option<FileAccess>> {
         let kernel = &self.lock().kernel;
         Ok(match parts(path).as_slice() {
-            ["dev", "vfio", group] => {
-                group.parse().ok().and_then(|g: u32| kernel.vfio_nodes.get(&g).copied())
-            }
-            _ => node(kernel, path).map(|_| FileAccess { uid: 0, gid: 0, mode: 0o644 }),
+            ["dev", "vfio", group] => group
+                .parse()
+                .ok()
+                .and_then(|g: u32| kernel.vfio_nodes.get(&g).copied()),
+            _ => node(kernel, path).map(|_| FileAccess {
+                uid: 0,
+                gid: 0,
+                mode: 0o644,
+            }),
         })
     }
 
     fn set_access(&self, path: &Path, gid: u32, mode: u32) -> Result<()> {
-        self.record_write(path, format!("gid {gid} mode {mode:o}"), |kernel| {
-            match parts(path).as_slice() {
+        self.record_write(
+            path,
+            format!("gid {gid} mode {mode:o}"),
+            |kernel| match parts(path).as_slice() {
                 ["dev", "vfio", group] => group
                     .parse::<u32>()
                     .ok()
@@ -425,8 +499,8 @@ impl Sysfs for SimHost {
                     })
                     .ok_or(libc::ENOENT),
                 _ => Err(libc::EPERM),
-            }
-        })
+            },
+        )
     }
 
     fn open_files(&self) -> Result<Vec<OpenFile>> {
@@ -436,7 +510,10 @@ impl Sysfs for SimHost {
             .iter()
             .filter_map(|(vf, pid)| {
                 let group = kernel.devices.get(vf)?.iommu_group;
-                Some(OpenFile { pid: *pid, target: crate::sysfs::paths::vfio_group_node(group) })
+                Some(OpenFile {
+                    pid: *pid,
+                    target: crate::sysfs::paths::vfio_group_node(group),
+                })
             })
             .collect())
     }

@@ -30,7 +30,10 @@ impl FromStr for Preset {
             "igb" => Ok(Preset::Igb),
             "nvme" => Ok(Preset::Nvme),
             _ => QatFamily::by_name(s).map(Preset::Qat).ok_or_else(|| {
-                format!("unknown preset {s:?} (known: {})", Preset::names().join(", "))
+                format!(
+                    "unknown preset {s:?} (known: {})",
+                    Preset::names().join(", ")
+                )
             }),
         }
     }
@@ -100,12 +103,16 @@ impl Builder {
     }
 
     fn ids_driver(&mut self, name: &str, ids: Vec<(u16, u16)>, sriov: bool, keeps: bool) {
-        let entry = self.kernel.drivers.entry(name.to_owned()).or_insert(SimDriver {
-            matching: Matching::Ids(Vec::new()),
-            vfio: false,
-            sriov,
-            keeps_vfs_on_unbind: keeps,
-        });
+        let entry = self
+            .kernel
+            .drivers
+            .entry(name.to_owned())
+            .or_insert(SimDriver {
+                matching: Matching::Ids(Vec::new()),
+                vfio: false,
+                sriov,
+                keeps_vfs_on_unbind: keeps,
+            });
         if let Matching::Ids(existing) = &mut entry.matching {
             for id in ids {
                 if !existing.contains(&id) {
@@ -154,9 +161,19 @@ impl Builder {
             });
         }
         self.add(bdf, dev);
-        self.ids_driver(family.pf_driver, vec![(INTEL_VENDOR_ID, family.pf_device)], true, false);
+        self.ids_driver(
+            family.pf_driver,
+            vec![(INTEL_VENDOR_ID, family.pf_device)],
+            true,
+            false,
+        );
         if let Some(vf_driver) = family.vf_driver {
-            self.ids_driver(vf_driver, vec![(INTEL_VENDOR_ID, family.vf_device)], false, false);
+            self.ids_driver(
+                vf_driver,
+                vec![(INTEL_VENDOR_ID, family.vf_device)],
+                false,
+                false,
+            );
         }
         if family.qat_vfio_pci || family.generation >= 4 {
             let ids = crate::pci::QAT_FAMILIES
@@ -177,7 +194,12 @@ impl Builder {
     }
 
     fn igb_pf(&mut self, index: usize) {
-        let bdf = Bdf { domain: 0, bus: 0x01 + index as u8, device: 0, function: 0 };
+        let bdf = Bdf {
+            domain: 0,
+            bus: 0x01 + index as u8,
+            device: 0,
+            function: 0,
+        };
         let mut dev = SimDevice::new(INTEL_VENDOR_ID, IGB_PF, -1, 0);
         dev.driver = Some("igb".into());
         dev.sriov = Some(SimSriov {
@@ -195,7 +217,12 @@ impl Builder {
     }
 
     fn nvme_pf(&mut self, index: usize) {
-        let bdf = Bdf { domain: 0, bus: 0x20 + index as u8, device: 0, function: 0 };
+        let bdf = Bdf {
+            domain: 0,
+            bus: 0x20 + index as u8,
+            device: 0,
+            function: 0,
+        };
         let mut dev = SimDevice::new(REDHAT_VENDOR_ID, QEMU_NVME, -1, 0);
         dev.driver = Some("nvme".into());
         dev.sriov = Some(SimSriov {
@@ -213,7 +240,12 @@ impl Builder {
 
     fn finish(mut self) -> Kernel {
         // A device without SR-IOV, for "not an SR-IOV PF" answers.
-        let host_bridge = Bdf { domain: 0, bus: 0, device: 0, function: 0 };
+        let host_bridge = Bdf {
+            domain: 0,
+            bus: 0,
+            device: 0,
+            function: 0,
+        };
         self.add(host_bridge, SimDevice::new(INTEL_VENDOR_ID, 0x09a2, 0, 0));
         self.driver(
             "vfio-pci",

@@ -1,0 +1,430 @@
+//! qatctl end to end on simulated hosts: the main job, the JSON contract, exit codes, the fault
+//! sweep through separate processes, and concurrent applies serialised by the lock.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct SimFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl SimFile {
+    fn create(preset: &str, pfs: u32) -> SimFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.json");
+        let out = qatctl(&[
+            "sim",
+            "create",
+            path.to_str().unwrap(),
+            "--preset",
+            preset,
+            "--pfs",
+            &pfs.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SimFile { _dir: dir, path }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut full = vec!["--sim", self.path.to_str().unwrap()];
+        full.extend_from_slice(args);
+        qatctl(&full)
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.push("--json");
+        let out = self.run(&full);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&self.path).unwrap()).unwrap()
+    }
+
+    fn kernel(&self) -> Value {
+        self.state()["kernel"].clone()
+    }
+
+    fn write_count(&self) -> usize {
+        self.state()["writes"].as_array().unwrap().len()
+    }
+}
+
+fn qatctl(args: &[&str]) -> Output {
+    Command::cargo_bin("qatctl")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const APPLY: [&str; 5] = ["apply", "--services", "sym,dc", "--driver", "vfio-pci"];
+const PLAN: [&str; 5] = ["plan", "--services", "sym,dc", "--driver", "vfio-pci"];
+
+#[test]
+fn main_job_on_a_two_pf_4xxx_host() {
+    let sim = SimFile::create("4xxx", 2);
+    let out = sim.run(&APPLY);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied 42 steps"));
+
+    let plan = sim.json(&PLAN);
+    assert_eq!(plan["steps"], serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&sim.run(&PLAN).stdout).contains("nothing to do"));
+
+    let status = sim.json(&["status"]);
+    let pfs = status["pfs"].as_array().unwrap();
+    assert_eq!(pfs.len(), 2);
+    for pf in pfs {
+        assert_eq!(pf["generation"], "4xxx");
+        assert_eq!(pf["state"], "up");
+        assert_eq!(pf["services"], serde_json::json!(["sym", "dc"]));
+        assert_eq!(pf["sriov_numvfs"], pf["sriov_totalvfs"]);
+        assert_eq!(pf["sriov_totalvfs"], 16);
+        assert!(pf["numa_node"].is_u64() && pf["driver"] == "4xxx" && pf["bdf"].is_string());
+        let vfs = pf["vfs"].as_array().unwrap();
+        assert_eq!(vfs.len(), 16);
+        for vf in vfs {
+            assert_eq!(vf["driver"], "vfio-pci");
+            assert!(vf["iommu_group"].is_u64() && vf["bdf"].is_string());
+        }
+    }
+    assert_eq!(pfs[0]["numa_node"], 0);
+    assert_eq!(pfs[1]["numa_node"], 1);
+}
+
+#[test]
+fn json_contract_of_list_plan_and_apply() {
+    let sim = SimFile::create("4xxx", 1);
+    let list = sim.json(&["list"]);
+    assert_eq!(list["devices"][0]["kind"], "pf");
+    let plan = sim.json(&PLAN);
+    assert_eq!(plan["steps"][0]["op"], "set_state");
+    assert_eq!(plan["steps"][0]["state"], "down");
+    let apply = sim.json(&APPLY);
+    assert_eq!(apply["ok"], true);
+    assert_eq!(
+        apply["steps_done"].as_array().unwrap().len(),
+        plan["steps"].as_array().unwrap().len()
+    );
+    assert!(apply.get("error").is_none());
+    assert_eq!(apply["rolled_back"], serde_json::json!([]));
+}
+
+/// For every write index k of the main apply, with EIO and again with EBUSY: exit 1, the output
+/// names the failed step and the rollback, and the host is exactly as before.
+#[test]
+fn fault_sweep_through_qatctl() {
+    let clean = SimFile::create("4xxx", 2);
+    assert!(clean.run(&APPLY).status.success());
+    let total = clean.write_count();
+    assert_eq!(total, 2 * (5 + 2 * 16), "writes of the main apply changed");
+    let template = SimFile::create("4xxx", 2);
+    let pristine = std::fs::read(&template.path).unwrap();
+    for errno in ["EIO", "EBUSY"] {
+        for k in 1..=total {
+            std::fs::write(&template.path, &pristine).unwrap();
+            let before = template.kernel();
+            let arm = template.run(&[
+                "sim",
+                "fail",
+                template.path.to_str().unwrap(),
+                "--nth-write",
+                &k.to_string(),
+                "--errno",
+                errno,
+            ]);
+            assert!(arm.status.success());
+            let out = template.run(&APPLY);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "write {k} {errno}: {}",
+                stderr(&out)
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains("failed: 0000:"), "write {k}: {stdout}");
+            assert!(
+                stdout.contains("rolled back") && stdout.contains("the host is as it was before"),
+                "write {k}: {stdout}"
+            );
+            let err = stderr(&out);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("(rolled back)"));
+            assert_eq!(template.kernel(), before, "write {k} {errno}: host changed");
+        }
+    }
+}
+
+#[test]
+fn apply_json_on_failure_has_error_and_rolled_back() {
+    let sim = SimFile::create("4xxx", 1);
+    sim.run(&[
+        "sim",
+        "fail",
+        sim.path.to_str().unwrap(),
+        "--attribute",
+        "sriov_numvfs",
+        "--errno",
+        "EIO",
+    ]);
+    let out = sim.run(&["apply", "--services", "sym", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["error"]["step"]["op"], "enable_vfs");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Input/output error")
+    );
+    // The failed step's own inverse (disable VFs) runs too, then the four earlier ones.
+    assert_eq!(report["rolled_back"].as_array().unwrap().len(), 5);
+    assert_eq!(report["steps_done"].as_array().unwrap().len(), 4);
+}
+
+fn assert_bad_input(sim: &SimFile, args: &[&str], code: i32, needle: &str) {
+    let writes = sim.write_count();
+    let out = sim.run(args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert_eq!(sim.write_count(), writes, "{args:?} wrote to the host");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let sim = SimFile::create("mixed", 1);
+    assert_bad_input(&sim, &["apply", "--pf", "0000:3d:00"], 2, "invalid");
+    assert_bad_input(&sim, &["apply", "--pf", "../0000:6b:00.0"], 2, "invalid");
+    assert_bad_input(
+        &sim,
+        &["apply", "--services", "sym,cy"],
+        2,
+        "unknown service",
+    );
+    assert_bad_input(
+        &sim,
+        &["apply", "--services", "sym,asym,dc", "--pf", "0000:6b:00.0"],
+        2,
+        "at most two",
+    );
+    assert_bad_input(
+        &sim,
+        &[
+            "apply",
+            "--services",
+            "sym",
+            "--driver",
+            "kernel",
+            "--pf",
+            "0000:70:00.0",
+        ],
+        2,
+        "no configurable services",
+    );
+    assert_bad_input(&sim, &["apply", "--pf", "0000:99:00.0"], 2, "no PCI device");
+    assert_bad_input(&sim, &["apply", "--pf", "0000:00:00.0"], 2, "no SR-IOV");
+    assert_bad_input(
+        &sim,
+        &["apply", "--services", "sym", "--pf", "0000:01:00.0"],
+        2,
+        "not a QAT device",
+    );
+    assert_bad_input(
+        &sim,
+        &["apply", "--driver", "../x"],
+        2,
+        "invalid driver name",
+    );
+    assert_bad_input(
+        &sim,
+        &[
+            "apply",
+            "--vfio-group",
+            "nosuchgroup",
+            "--pf",
+            "0000:6b:00.0",
+        ],
+        2,
+        "unknown group",
+    );
+    assert_bad_input(&sim, &["apply", "--vfio-mode", "0660"], 2, "--vfio-group");
+    assert_bad_input(
+        &sim,
+        &["plan", "--vfio-group", "qat", "--vfio-mode", "999"],
+        2,
+        "octal",
+    );
+    assert_bad_input(&sim, &["frobnicate"], 2, "unrecognized subcommand");
+}
+
+#[test]
+fn a_held_vf_exits_1_and_writes_nothing_unless_forced() {
+    let sim = SimFile::create("4xxx", 1);
+    assert!(sim.run(&["apply", "--services", "sym"]).status.success());
+    let hold = sim.run(&[
+        "sim",
+        "hold",
+        sim.path.to_str().unwrap(),
+        "--vf",
+        "0000:6b:00.4",
+        "--pid",
+        "999",
+    ]);
+    assert!(hold.status.success());
+    assert_bad_input(
+        &sim,
+        &["apply", "--services", "dc"],
+        1,
+        "0000:6b:00.4 is in use by a VFIO user (pid 999)",
+    );
+    assert_bad_input(&sim, &["reset"], 1, "in use by a VFIO user");
+    let status = sim.json(&["status"]);
+    assert_eq!(
+        status["pfs"][0]["vfs"][3]["held_by"],
+        serde_json::json!([999])
+    );
+    // Forced on QAT: the kernel answers EBUSY to state=down, and the apply rolls back.
+    let before = sim.kernel();
+    let out = sim.run(&["apply", "--services", "dc", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(sim.kernel(), before);
+    // Released: it goes through.
+    sim.run(&[
+        "sim",
+        "hold",
+        sim.path.to_str().unwrap(),
+        "--vf",
+        "0000:6b:00.4",
+        "--release",
+    ]);
+    assert!(sim.run(&["apply", "--services", "dc"]).status.success());
+}
+
+#[test]
+fn reset_turns_vfs_off_and_keeps_services() {
+    let sim = SimFile::create("4xxx", 2);
+    assert!(sim.run(&APPLY).status.success());
+    let out = sim.run(&["reset"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = sim.json(&["status"]);
+    for pf in status["pfs"].as_array().unwrap() {
+        assert_eq!(pf["sriov_numvfs"], 0);
+        assert_eq!(pf["sriov_drivers_autoprobe"], true);
+        assert_eq!(pf["services"], serde_json::json!(["sym", "dc"]));
+    }
+    assert!(String::from_utf8_lossy(&sim.run(&["reset"]).stdout).contains("nothing to do"));
+}
+
+#[test]
+fn generic_mode_status_and_apply_on_a_named_pf() {
+    let sim = SimFile::create("igb", 1);
+    let status = sim.json(&["status"]);
+    assert_eq!(status["pfs"], serde_json::json!([]));
+    let out = sim.run(&["apply", "--pf", "01:00.0", "--driver", "igbvf"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = sim.json(&["status", "--pf", "0000:01:00.0"]);
+    assert_eq!(status["pfs"][0]["generation"], Value::Null);
+    assert_eq!(status["pfs"][0]["state"], Value::Null);
+    assert_eq!(status["pfs"][0]["vfs"].as_array().unwrap().len(), 7);
+    assert_eq!(status["pfs"][0]["vfs"][6]["driver"], "igbvf");
+}
+
+#[test]
+fn vfio_group_and_mode_are_applied() {
+    let sim = SimFile::create("4xxx", 1);
+    let out = sim.run(&["apply", "--vfio-group", "qat", "--vfio-mode", "0660"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = sim.json(&["status"]);
+    let node = &status["pfs"][0]["vfs"][0]["vfio_node"];
+    assert_eq!(
+        (node["gid"].as_u64(), node["mode"].as_u64()),
+        (Some(990), Some(0o660))
+    );
+}
+
+#[test]
+fn sim_writes_lists_the_write_record() {
+    let sim = SimFile::create("4xxx", 1);
+    sim.run(&["apply", "--services", "sym"]);
+    let writes = sim.json(&["sim", "writes", sim.path.to_str().unwrap()]);
+    let first = &writes["writes"][0];
+    assert_eq!(first["path"], "/sys/bus/pci/devices/0000:6b:00.0/qat/state");
+    assert_eq!(first["value"], "down");
+    assert_eq!(first["errno"], Value::Null);
+}
+
+/// Two applies racing on one state file: each loads, changes and saves the host under the lock,
+/// so neither loses the other's writes and the host ends converged to one of the two requests.
+#[test]
+fn concurrent_applies_serialise_on_the_lock() {
+    for round in 0..4 {
+        let sim = SimFile::create("4xxx", 2);
+        let path = sim.path.to_str().unwrap().to_owned();
+        let spawn = |services: &str| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("qatctl"))
+                .args([
+                    "--sim",
+                    &path,
+                    "apply",
+                    "--services",
+                    services,
+                    "--driver",
+                    "vfio-pci",
+                ])
+                .output()
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| spawn("sym,dc"));
+            let b = s.spawn(|| spawn("asym,dc"));
+            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+        });
+        assert!(a.status.success() && b.status.success(), "round {round}");
+        let steps = |o: &Output| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.starts_with("  "))
+                .count()
+        };
+        // Whichever ran second started from the first's result; each run writes 74 times
+        // (per PF: 5 PF writes, 2 per VF), and the record must hold both runs' writes.
+        let writes = sim.state()["writes"].as_array().unwrap().len();
+        assert!(steps(&a) > 0 && steps(&b) > 0, "round {round}");
+        assert_eq!(writes, 2 * 74, "round {round}: writes were lost");
+        let converged = ["sym,dc", "asym,dc"].iter().any(|services| {
+            let plan = sim.json(&["plan", "--services", services, "--driver", "vfio-pci"]);
+            plan["steps"] == serde_json::json!([])
+        });
+        assert!(converged, "round {round}: host is neither request");
+    }
+}
+
+#[test]
+fn sim_create_refuses_to_overwrite_and_rejects_unknown_presets() {
+    let sim = SimFile::create("c62x", 3);
+    let path = sim.path.to_str().unwrap();
+    let out = qatctl(&["sim", "create", path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--force"));
+    let out = qatctl(&["sim", "create", path, "--preset", "qat9000", "--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown preset"));
+    assert!(Path::new(path).exists());
+}
