@@ -2,7 +2,7 @@
 //!
 //! A snapshot is plain data: discovery reads everything once, planning works on the copy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -204,8 +204,8 @@ impl Host {
             }
         }
         for &bdf in explicit_pfs {
-            if !pfs.contains_key(&bdf) {
-                pfs.insert(bdf, read_pf(sysfs, bdf, &holders)?);
+            if let btree_map::Entry::Vacant(slot) = pfs.entry(bdf) {
+                slot.insert(read_pf(sysfs, bdf, &holders)?);
             }
         }
         Ok(Host {
