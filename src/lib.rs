@@ -1,1 +1,30 @@
+//! qatkit: Intel QuickAssist (QAT) virtual functions from the host to the workload.
+//!
+//! This root crate is the facade over qatkit's layers. Today it re-exports the host side,
+//! [`qat_vf`]: discovery, SR-IOV, driver binding, IOMMU groups and transactional provisioning.
+//! Enable feature `sim` for the simulated host used by tests and demos.
+//!
+//! ```
+//! use qatkit::qat_vf::{Host, Services, provision, sim::SimHost};
+//!
+//! # fn main() -> Result<(), qatkit::qat_vf::Error> {
+//! // A simulated two-PF 4xxx host; on a real host use `qat_vf::HostSysfs::new()`.
+//! let sysfs = SimHost::preset("4xxx".parse().unwrap(), 2);
+//! let desired = provision::Desired {
+//!     pfs: vec![],
+//!     services: Some(Services::SYM | Services::DC),
+//!     driver: provision::VfDriver::VfioPci,
+//!     vfio_access: None,
+//!     force: false,
+//! };
+//! let plan = provision::plan(&Host::discover(&sysfs, &[])?, &desired)?;
+//! let report = provision::apply(&sysfs, &plan, desired.force);
+//! assert!(report.ok);
+//! let host = Host::discover(&sysfs, &[])?;
+//! assert!(host.pfs.iter().all(|pf| pf.sriov_numvfs == pf.sriov_totalvfs));
+//! assert!(provision::plan(&host, &desired)?.is_converged());
+//! # Ok(())
+//! # }
+//! ```
+
 pub use qat_vf;

@@ -3,8 +3,8 @@
 
 use nix::libc;
 use proptest::prelude::*;
-use qat_vf::provision::{self, Desired, Plan, Report, Step, VfDriver, VfioAccess};
-use qat_vf::sim::{FaultTrigger, Preset, SimHost};
+use qat_vf::provision::{self, Desired, Plan, Report, Step, VfioAccess};
+use qat_vf::sim::{FaultTrigger, SimHost};
 use qat_vf::{Bdf, Error, Host, QatState, Services};
 
 fn preset(name: &str, pfs: usize) -> SimHost {
@@ -278,7 +278,8 @@ fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
 
 #[test]
 fn bad_requests_are_errors_and_write_nothing() {
-    let cases: Vec<(&str, Desired, fn(&Error) -> bool)> = vec![
+    type Case = (&'static str, Desired, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
         ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| {
             matches!(e, Error::Unsupported { .. })
         }),
@@ -534,5 +535,4 @@ fn bdf_parse_never_panics_and_round_trips() {
             prop_assert_eq!(b.to_string().parse::<Bdf>().unwrap(), b);
         }
     });
-    let _ = VfDriver::None;
 }

@@ -311,17 +311,18 @@ impl Kernel {
         let count: u16 = value.trim().parse().map_err(|_| libc::EINVAL)?;
         let dev = self.devices.get(&pf).ok_or(libc::ENODEV)?;
         let sriov = dev.sriov.clone().ok_or(libc::ENOENT)?;
-        let driver = dev.driver.as_ref().and_then(|d| self.drivers.get(d));
-        if !driver.is_some_and(|d| d.sriov) {
-            return Err(libc::ENOENT);
-        }
-        let is_qat = dev.qat_family().is_some();
+        // drivers/pci/iov.c checks the range and "no change" before it looks for a driver.
         if count > sriov.total {
             return Err(libc::ERANGE);
         }
         if count == sriov.num {
             return Ok(());
         }
+        let driver = dev.driver.as_ref().and_then(|d| self.drivers.get(d));
+        if !driver.is_some_and(|d| d.sriov) {
+            return Err(libc::ENOENT);
+        }
+        let is_qat = dev.qat_family().is_some();
         if count == 0 {
             if is_qat && !self.quirks.qat_numvfs_zero {
                 return Err(libc::EINVAL);

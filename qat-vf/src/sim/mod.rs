@@ -252,6 +252,11 @@ fn route_write(kernel: &mut Kernel, path: &Path, value: &str) -> Result<(), Errn
                 ["sriov_numvfs"] if has_sriov => kernel.write_numvfs(bdf, value),
                 ["sriov_drivers_autoprobe"] if has_sriov => kernel.write_autoprobe(bdf, value),
                 ["driver_override"] => kernel.write_override(bdf, value),
+                // `<dev>/driver` is a link to the bound driver's directory.
+                ["driver", "unbind"] => match kernel.devices[&bdf].driver.clone() {
+                    Some(driver) => kernel.write_unbind(&driver, value),
+                    None => Err(libc::ENOENT),
+                },
                 ["qat", attr] => kernel.write_qat(bdf, attr, value),
                 ["qat_ras", attr] => kernel.write_ras(bdf, attr, value),
                 [
@@ -412,7 +417,7 @@ fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
             let (driver, bdf) = dir.strip_prefix("qat_")?.rsplit_once('_')?;
             let dev = kernel.devices.get(&bdf.parse().ok()?)?;
             (dev.driver.as_deref() == Some(driver))
-                .then(|| dev.qat.as_ref())
+                .then_some(dev.qat.as_ref())
                 .flatten()
                 .map(|q| Node::File(format!("{}\n", q.heartbeat)))
         }
