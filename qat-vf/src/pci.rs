@@ -67,12 +67,28 @@ impl Bdf {
 }
 
 impl fmt::Display for Bdf {
+    /// `dddd:bb:dd.f`, lower-case hex. Written by hand: every sysfs path is built from it, and
+    /// four padded integer formats cost more than the rest of a path lookup.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04x}:{:02x}:{:02x}.{:x}",
-            self.domain, self.bus, self.device, self.function
-        )
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let nibble = |value: u16, shift: u32| HEX[usize::from((value >> shift) & 0xf)];
+        let (d, b, s) = (self.domain, u16::from(self.bus), u16::from(self.device));
+        let text = [
+            nibble(d, 12),
+            nibble(d, 8),
+            nibble(d, 4),
+            nibble(d, 0),
+            b':',
+            nibble(b, 4),
+            nibble(b, 0),
+            b':',
+            nibble(s, 4),
+            nibble(s, 0),
+            b'.',
+            nibble(u16::from(self.function), 0),
+        ];
+        // Every byte comes from HEX or is ASCII punctuation.
+        f.pad(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

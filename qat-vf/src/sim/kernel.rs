@@ -196,10 +196,11 @@ impl Kernel {
         self.devices.get_mut(&bdf).ok_or(libc::ENODEV)
     }
 
-    fn lowest_free_group(&self) -> u32 {
+    /// The `count` lowest group numbers no device uses, as the kernel's ida allocator gives them.
+    fn free_groups(&self, count: usize) -> Vec<u32> {
         let used: std::collections::BTreeSet<u32> =
             self.devices.values().map(|d| d.iommu_group).collect();
-        (0..).find(|g| !used.contains(g)).unwrap_or(u32::MAX)
+        (0..).filter(|g| !used.contains(g)).take(count).collect()
     }
 
     /// Whether `driver` would take `bdf` on a probe.
@@ -343,14 +344,14 @@ impl Kernel {
             qat.state = QatState::Up;
         }
         let (vendor, numa, pf_group) = (pf_dev.vendor, pf_dev.numa_node, pf_dev.iommu_group);
+        let mut free_groups = self.free_groups(usize::from(count)).into_iter();
         for i in 0..count {
             let vf = pf
                 .virtfn(sriov.offset, sriov.stride, i)
                 .ok_or(libc::ERANGE)?;
-            let group = if sriov.vfs_share_group {
-                pf_group
-            } else {
-                self.lowest_free_group()
+            let group = match free_groups.next() {
+                Some(group) if !sriov.vfs_share_group => group,
+                _ => pf_group,
             };
             let mut dev = SimDevice::new(vendor, sriov.vf_device, numa, group);
             dev.physfn = Some(pf);
