@@ -13,7 +13,11 @@ fn provisioned_host(pfs: usize) -> SimHost {
     let sim = SimHost::preset("4xxx".parse::<Preset>().expect("preset"), pfs);
     let want = request(Services::SYM | Services::DC);
     let plan = provision::plan(&Host::discover(&sim, &[]).expect("discover"), &want).expect("plan");
-    assert!(provision::apply(&sim, &plan, false).ok);
+    let dir = std::env::temp_dir().join(format!("qatkit-bench-{}.lock", std::process::id()));
+    let lock = provision::ProvisionLock::acquire(&dir).expect("lock");
+    assert!(provision::apply(&sim, &plan, false, &lock).ok);
+    drop(lock);
+    let _ = std::fs::remove_file(dir);
     sim
 }
 

@@ -17,9 +17,9 @@
 //!     vfio_access: None,
 //!     force: false,
 //! };
-//! let plan = provision::plan(&Host::discover(&sysfs, &[])?, &desired)?;
-//! let report = provision::apply(&sysfs, &plan, desired.force);
-//! assert!(report.ok);
+//! let lock_file = std::env::temp_dir().join("qatkit-doc.lock"); // real hosts: /run/qatkit.lock
+//! let (plan, report) = provision::converge(&sysfs, &desired, &lock_file)?;
+//! assert!(report.ok && plan.steps.len() == 42);
 //! let host = Host::discover(&sysfs, &[])?;
 //! assert!(host.pfs.iter().all(|pf| pf.sriov_numvfs == pf.sriov_totalvfs));
 //! assert!(provision::plan(&host, &desired)?.is_converged());

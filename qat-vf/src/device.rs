@@ -2,7 +2,7 @@
 //!
 //! A snapshot is plain data: discovery reads everything once, planning works on the copy.
 
-use std::collections::{BTreeMap, btree_map};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::holders::VfioHolders;
 use crate::pci::{Bdf, QatFamily};
 use crate::services::Services;
 use crate::sysfs::{FileAccess, Sysfs, paths};
@@ -174,6 +175,8 @@ pub struct Host {
     pub pfs: Vec<PhysicalFunction>,
     /// QAT VFs without a visible PF (inside a guest).
     pub guest_vfs: Vec<VirtualFunction>,
+    /// Processes holding a VFIO device that cannot be tied to a device: they may hold any VF.
+    pub unidentified_vfio_users: Vec<u32>,
     /// Driver directories under /sys/bus/pci/drivers.
     pub loaded_drivers: Vec<String>,
     /// `vfio-pci.disable_denylist`; `false` when the module parameter cannot be read.
@@ -185,7 +188,7 @@ impl Host {
     /// VFs without a PF (guest mode). A named PF that does not exist or has no SR-IOV is an error.
     pub fn discover(sysfs: &impl Sysfs, explicit_pfs: &[Bdf]) -> Result<Host> {
         let _span = tracing::debug_span!("discover").entered();
-        let holders = vfio_holders(sysfs)?;
+        let holders = VfioHolders::scan(sysfs)?;
         let mut pfs = BTreeMap::new();
         let mut guest_vfs = Vec::new();
         for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
@@ -194,7 +197,7 @@ impl Host {
             };
             let (vendor, device) = read_ids(sysfs, bdf)?;
             if QatFamily::by_pf_device(vendor, device).is_some() {
-                pfs.insert(bdf, read_pf(sysfs, bdf, &holders)?);
+                pfs.insert(bdf, read_pf(sysfs, bdf, &holders, false)?);
             } else if QatFamily::by_vf_device(vendor, device).is_some()
                 && sysfs
                     .read_link(&paths::device_attr(bdf, "physfn"))?
@@ -204,13 +207,13 @@ impl Host {
             }
         }
         for &bdf in explicit_pfs {
-            if let btree_map::Entry::Vacant(slot) = pfs.entry(bdf) {
-                slot.insert(read_pf(sysfs, bdf, &holders)?);
-            }
+            // Read again as named: a named PF without SR-IOV is an error, not a PF with 0 VFs.
+            pfs.insert(bdf, read_pf(sysfs, bdf, &holders, true)?);
         }
         Ok(Host {
             pfs: pfs.into_values().collect(),
             guest_vfs,
+            unidentified_vfio_users: holders.unidentified,
             loaded_drivers: sysfs.list(Path::new(paths::PCI_DRIVERS))?,
             vfio_pci_denylist_disabled: sysfs
                 .read_opt::<String>(Path::new(paths::VFIO_PCI_DISABLE_DENYLIST))?
@@ -229,39 +232,33 @@ impl Host {
     }
 }
 
-/// Reads a PF. Errors when the device does not exist or has no SR-IOV capability.
+/// Reads a PF. A device that does not exist is an error; one without SR-IOV is an error when
+/// `named` (the operator asked for it) and reads as offering 0 VFs otherwise, so that one odd
+/// device does not stop discovery of the rest.
 pub fn read_pf(
     sysfs: &impl Sysfs,
     bdf: Bdf,
-    holders: &BTreeMap<Bdf, Vec<u32>>,
+    holders: &VfioHolders,
+    named: bool,
 ) -> Result<PhysicalFunction> {
     if !sysfs.exists(&paths::device(bdf)) {
         return Err(Error::NoSuchDevice(bdf));
     }
     let pci = read_pci(sysfs, bdf)?;
     let attr = |name: &str| paths::device_attr(bdf, name);
-    let sriov_totalvfs = sysfs
-        .read_opt::<u16>(&attr("sriov_totalvfs"))?
-        .ok_or(Error::NotSriov(bdf))?;
+    let sriov_totalvfs = match sysfs.read_opt::<u16>(&attr("sriov_totalvfs"))? {
+        Some(total) => total,
+        None if named => return Err(Error::NotSriov(bdf)),
+        None => {
+            tracing::warn!(bdf = %bdf, "QAT PF without SR-IOV (disabled in firmware?)");
+            0
+        }
+    };
     let has_qat_dir = sysfs.exists(&paths::qat_attr(bdf, "state"));
-    let mut vfs = Vec::new();
-    for link in sysfs.list(&paths::device(bdf))? {
-        let Some(index) = link
-            .strip_prefix("virtfn")
-            .and_then(|i| i.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let vf = sysfs
-            .link_name(&attr(&link))?
-            .and_then(|name| name.parse::<Bdf>().ok())
-            .ok_or_else(|| Error::Parse {
-                path: attr(&link),
-                content: "not a VF link".into(),
-            })?;
-        vfs.push((index, read_vf(sysfs, vf, holders)?));
-    }
-    vfs.sort_by_key(|(index, _)| *index);
+    let vfs = list_vfs(sysfs, bdf)?
+        .into_iter()
+        .map(|vf| read_vf(sysfs, vf, holders))
+        .collect::<Result<Vec<_>>>()?;
     Ok(PhysicalFunction {
         sriov_totalvfs,
         sriov_numvfs: sysfs.read_opt(&attr("sriov_numvfs"))?.unwrap_or(0),
@@ -274,7 +271,11 @@ pub fn read_pf(
             None
         },
         services: if has_qat_dir {
-            read_services(sysfs, bdf)?
+            read_services(sysfs, bdf).unwrap_or_else(|e| {
+                // A service this version does not know (a newer kernel's) is reported, not fatal.
+                tracing::warn!(bdf = %bdf, error = %e, "unreadable cfg_services");
+                None
+            })
         } else {
             None
         },
@@ -290,7 +291,7 @@ pub fn read_pf(
             None => None,
         },
         ras: read_ras(sysfs, bdf)?,
-        vfs: vfs.into_iter().map(|(_, vf)| vf).collect(),
+        vfs,
         pci,
     })
 }
@@ -344,11 +345,7 @@ fn read_ras(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<RasCounters>> {
 }
 
 /// Reads a VF.
-pub fn read_vf(
-    sysfs: &impl Sysfs,
-    bdf: Bdf,
-    holders: &BTreeMap<Bdf, Vec<u32>>,
-) -> Result<VirtualFunction> {
+pub fn read_vf(sysfs: &impl Sysfs, bdf: Bdf, holders: &VfioHolders) -> Result<VirtualFunction> {
     let pci = read_pci(sysfs, bdf)?;
     let physfn = sysfs
         .link_name(&paths::device_attr(bdf, "physfn"))?
@@ -361,7 +358,7 @@ pub fn read_vf(
         pci,
         physfn,
         vfio_node,
-        held_by: holders.get(&bdf).cloned().unwrap_or_default(),
+        held_by: holders.of(bdf),
     })
 }
 
@@ -421,46 +418,26 @@ pub fn read_iommu_group(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<u32>> {
     }
 }
 
-/// Which processes hold which devices through VFIO: any fd on `/dev/vfio/<group>` holds every
-/// device of the group; an fd on `/dev/vfio/devices/vfioN` (cdev) holds the device whose
-/// `vfio-dev` directory lists `vfioN`.
-pub fn vfio_holders(sysfs: &impl Sysfs) -> Result<BTreeMap<Bdf, Vec<u32>>> {
-    let mut by_group: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    let mut by_cdev: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for open in sysfs.open_files()? {
-        let Ok(rest) = open.target.strip_prefix("/dev/vfio") else {
+/// The PF's VFs from its `virtfnN` links, in numeric `N` order.
+pub fn list_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Bdf>> {
+    let mut vfs = Vec::new();
+    for link in sysfs.list(&paths::device(pf))? {
+        let Some(index) = link
+            .strip_prefix("virtfn")
+            .and_then(|i| i.parse::<u32>().ok())
+        else {
             continue;
         };
-        let rest = rest.to_string_lossy();
-        if let Some(cdev) = rest.strip_prefix("devices/") {
-            by_cdev.entry(cdev.to_owned()).or_default().push(open.pid);
-        } else if let Ok(group) = rest.trim_start_matches("noiommu-").parse::<u32>() {
-            by_group.entry(group).or_default().push(open.pid);
-        }
+        let path = paths::device_attr(pf, &link);
+        let vf = sysfs
+            .link_name(&path)?
+            .and_then(|name| name.parse::<Bdf>().ok())
+            .ok_or_else(|| Error::Parse {
+                path,
+                content: "not a VF link".into(),
+            })?;
+        vfs.push((index, vf));
     }
-    let mut held: BTreeMap<Bdf, Vec<u32>> = BTreeMap::new();
-    for (group, pids) in &by_group {
-        for name in sysfs.list(&paths::iommu_group_devices(*group))? {
-            if let Ok(bdf) = name.parse() {
-                held.entry(bdf).or_default().extend(pids);
-            }
-        }
-    }
-    if !by_cdev.is_empty() {
-        for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
-            let Ok(bdf) = name.parse::<Bdf>() else {
-                continue;
-            };
-            for cdev in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
-                if let Some(pids) = by_cdev.get(&cdev) {
-                    held.entry(bdf).or_default().extend(pids);
-                }
-            }
-        }
-    }
-    for pids in held.values_mut() {
-        pids.sort_unstable();
-        pids.dedup();
-    }
-    Ok(held)
+    vfs.sort_unstable();
+    Ok(vfs.into_iter().map(|(_, vf)| vf).collect())
 }

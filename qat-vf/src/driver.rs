@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::device;
 use crate::error::{Error, Result};
+use crate::holders::VfioHolders;
 use crate::pci::Bdf;
 use crate::sysfs::{Sysfs, paths};
 
@@ -67,16 +68,23 @@ pub fn set_override(sysfs: &impl Sysfs, bdf: Bdf, value: Option<&str>) -> Result
 /// `driver_override` at the target, write the BDF to `drivers_probe`, then re-read the `driver`
 /// link, because `drivers_probe` answers success even when nothing bound. Last, the override is
 /// set to its final value.
+///
+/// Unbinding a device that a VFIO user holds blocks on a real kernel until the holder lets go,
+/// so that is refused unless `force`.
 pub fn set_driver(
     sysfs: &impl Sysfs,
     bdf: Bdf,
     driver: Option<&str>,
     driver_override: Option<&str>,
+    force: bool,
 ) -> Result<()> {
     let _span =
         tracing::info_span!("bind", bdf = %bdf, driver = driver.unwrap_or("none")).entered();
     let current = device::read_driver(sysfs, bdf)?;
     if current.as_deref() != driver {
+        if current.is_some() && !force {
+            VfioHolders::scan(sysfs)?.refuse_if_any_held([bdf])?;
+        }
         unbind(sysfs, bdf)?;
         if let Some(target) = driver {
             if device::read_driver_override(sysfs, bdf)?.as_deref() != Some(target) {

@@ -18,6 +18,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A service is listed twice.
+    #[error("service {0:?} is listed twice")]
+    DuplicateService(String),
     /// A service name is not one the kernel knows.
     #[error("unknown service {0:?} (known: sym, asym, dc, dcc, decomp)")]
     ParseService(String),
@@ -52,6 +55,9 @@ pub enum Error {
     /// No PCI device at this address.
     #[error("no PCI device {0}")]
     NoSuchDevice(Bdf),
+    /// The request names no PF and the host has no QAT PF.
+    #[error("no QAT PF found; name SR-IOV PFs with --pf")]
+    NothingToManage,
     /// The device has no SR-IOV capability (no `sriov_totalvfs`).
     #[error("{0} has no SR-IOV capability")]
     NotSriov(Bdf),
@@ -90,6 +96,13 @@ pub enum Error {
         /// A process holding it.
         pid: u32,
     },
+    /// A process holds a VFIO device fd whose device cannot be identified; it may be a VF the
+    /// operation would take away.
+    #[error("pid {pid} holds a VFIO device that cannot be identified; stop it first or force")]
+    UnidentifiedVfioUser {
+        /// The process.
+        pid: u32,
+    },
     /// The advisory provisioning lock could not be taken.
     #[error("cannot lock {path}")]
     Lock {
@@ -100,12 +113,15 @@ pub enum Error {
         source: io::Error,
     },
     /// A simulated host's state file could not be loaded or saved.
-    #[error("simulated host state {path}: {reason}")]
+    #[error("cannot {action} simulated host state {path}")]
     SimState {
+        /// `load` or `save`.
+        action: &'static str,
         /// State file.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// The I/O or JSON error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

@@ -4,7 +4,7 @@ use crate::device;
 use crate::driver::VFIO_SAFE_DRIVERS;
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
-use crate::sysfs::{Sysfs, paths};
+use crate::sysfs::{FileAccess, Sysfs, paths};
 
 /// A device that makes its group unusable for VFIO, and the driver it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,23 +48,27 @@ pub fn resolve_group(sysfs: &impl Sysfs, group: &str) -> Result<u32> {
         .ok_or_else(|| Error::UnknownGroup(group.to_owned()))
 }
 
-/// Sets the owner group and mode of `/dev/vfio/<group>` and re-reads them.
-pub fn set_vfio_access(sysfs: &impl Sysfs, group: u32, gid: u32, mode: u32) -> Result<()> {
+/// Sets the owner (`uid`, when given), group and mode of `/dev/vfio/<group>` and re-reads them.
+pub fn set_vfio_access(
+    sysfs: &impl Sysfs,
+    group: u32,
+    uid: Option<u32>,
+    gid: u32,
+    mode: u32,
+) -> Result<()> {
     let _span = tracing::info_span!("vfio_access", group, gid, mode).entered();
     let path = paths::vfio_group_node(group);
-    if sysfs
-        .access(&path)?
-        .is_some_and(|a| a.gid == gid && a.mode == mode)
-    {
+    let is_done = |a: FileAccess| uid.is_none_or(|u| a.uid == u) && a.gid == gid && a.mode == mode;
+    if sysfs.access(&path)?.is_some_and(is_done) {
         return Ok(());
     }
-    sysfs.set_access(&path, gid, mode)?;
+    sysfs.set_access(&path, uid, gid, mode)?;
     match sysfs.access(&path)? {
-        Some(a) if a.gid == gid && a.mode == mode => Ok(()),
+        Some(a) if is_done(a) => Ok(()),
         found => Err(Error::Verify {
             path,
             found: found.map_or("missing".into(), |a| {
-                format!("gid {} mode {:o}", a.gid, a.mode)
+                format!("uid {} gid {} mode {:o}", a.uid, a.gid, a.mode)
             }),
             expected: format!("gid {gid} mode {mode:o}"),
         }),

@@ -9,6 +9,7 @@
 pub mod device;
 pub mod driver;
 mod error;
+pub mod holders;
 pub mod iommu;
 pub mod pci;
 pub mod provision;

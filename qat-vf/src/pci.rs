@@ -203,7 +203,7 @@ impl Serialize for &'static QatFamily {
     }
 }
 
-const fn gen4(name: &'static str, pf: u16, vf: u16, qat_vfio_pci: bool) -> QatFamily {
+const fn gen4_or_later(name: &'static str, pf: u16, vf: u16, qat_vfio_pci: bool) -> QatFamily {
     QatFamily {
         name,
         generation: 4,
@@ -248,19 +248,19 @@ pub static QAT_FAMILIES: [QatFamily; 8] = [
         vfio_denylisted: true,
         qat_vfio_pci: false,
     },
-    gen4("4xxx", 0x4940, 0x4941, true),
-    gen4("401xx", 0x4942, 0x4943, true),
-    gen4("402xx", 0x4944, 0x4945, true),
+    gen4_or_later("4xxx", 0x4940, 0x4941, true),
+    gen4_or_later("401xx", 0x4942, 0x4943, true),
+    gen4_or_later("402xx", 0x4944, 0x4945, true),
     QatFamily {
         name: "420xx",
         pf_driver: "420xx",
-        ..gen4("420xx", 0x4946, 0x4947, false)
+        ..gen4_or_later("420xx", 0x4946, 0x4947, false)
     },
     QatFamily {
         name: "6xxx",
         generation: 6,
         pf_driver: "6xxx",
-        ..gen4("6xxx", 0x4948, 0x4949, false)
+        ..gen4_or_later("6xxx", 0x4948, 0x4949, false)
     },
 ];
 

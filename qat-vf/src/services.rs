@@ -61,7 +61,7 @@ impl Services {
                 .map(|(s, _)| *s)
                 .ok_or_else(|| Error::ParseService(name.to_owned()))?;
             if set.contains(service) {
-                return Err(Error::ParseService(format!("{name} (listed twice)")));
+                return Err(Error::DuplicateService(name.to_owned()));
             }
             set |= service;
         }

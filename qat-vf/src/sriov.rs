@@ -5,6 +5,7 @@ use std::io;
 
 use crate::device::{self, QatState};
 use crate::error::{Error, Result};
+use crate::holders::VfioHolders;
 use crate::pci::Bdf;
 use crate::services::Services;
 use crate::sysfs::{Sysfs, paths};
@@ -58,23 +59,8 @@ pub fn enable_vfs(sysfs: &impl Sysfs, pf: Bdf, count: u16, expected: u16) -> Res
 
 /// Refuses when a VFIO user holds one of the PF's VFs: on a real kernel, disabling VFs whose
 /// device fd is open blocks until the holder lets go (forever, for a forked child).
-pub fn check_not_held(sysfs: &impl Sysfs, pf: Bdf) -> Result<()> {
-    let holders = device::vfio_holders(sysfs)?;
-    for link in sysfs.list(&paths::device(pf))? {
-        if !link.starts_with("virtfn") {
-            continue;
-        }
-        let Some(vf) = sysfs
-            .link_name(&paths::device_attr(pf, &link))?
-            .and_then(|n| n.parse::<Bdf>().ok())
-        else {
-            continue;
-        };
-        if let Some(&pid) = holders.get(&vf).and_then(|pids| pids.first()) {
-            return Err(Error::HeldByVfioUser { vf, pid });
-        }
-    }
-    Ok(())
+pub fn refuse_if_vfs_held(sysfs: &impl Sysfs, pf: Bdf) -> Result<()> {
+    VfioHolders::scan(sysfs)?.refuse_if_any_held(device::list_vfs(sysfs, pf)?)
 }
 
 /// Disables all VFs of a PF (`sriov_numvfs` ← 0). Unless `force`, refuses while a VFIO user holds
@@ -86,7 +72,7 @@ pub fn disable_vfs(sysfs: &impl Sysfs, pf: Bdf, force: bool) -> Result<()> {
         return Ok(());
     }
     if !force {
-        check_not_held(sysfs, pf)?;
+        refuse_if_vfs_held(sysfs, pf)?;
     }
     match sysfs.write(&path, "0") {
         Err(Error::Write { source, .. })
@@ -110,7 +96,7 @@ pub fn set_state(sysfs: &impl Sysfs, pf: Bdf, state: QatState, force: bool) -> R
         return Ok(());
     }
     if state == QatState::Down && !force {
-        check_not_held(sysfs, pf)?;
+        refuse_if_vfs_held(sysfs, pf)?;
     }
     let path = paths::qat_attr(pf, "state");
     sysfs.write(&path, state.as_str())?;

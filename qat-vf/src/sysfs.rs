@@ -45,8 +45,8 @@ pub trait Sysfs {
     fn exists(&self, path: &Path) -> bool;
     /// Owner and mode of a file; `None` when it does not exist.
     fn access(&self, path: &Path) -> Result<Option<FileAccess>>;
-    /// Sets the owning group and permission bits of a file.
-    fn set_access(&self, path: &Path, gid: u32, mode: u32) -> Result<()>;
+    /// Sets the owner (when `uid` is given), group and permission bits of a file.
+    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> Result<()>;
     /// Every file that any process has open (`/proc/*/fd/*`), for finding VFIO users.
     fn open_files(&self) -> Result<Vec<OpenFile>>;
     /// The numeric id of a group name, from the host's group database.
@@ -189,14 +189,14 @@ impl Sysfs for HostSysfs {
         }
     }
 
-    fn set_access(&self, path: &Path, gid: u32, mode: u32) -> Result<()> {
+    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> Result<()> {
         let full = self.under_root(path);
         let write_error = |source| Error::Write {
             path: path.to_owned(),
             value: format!("group {gid} mode {mode:o}"),
             source,
         };
-        std::os::unix::fs::chown(&full, None, Some(gid)).map_err(write_error)?;
+        std::os::unix::fs::chown(&full, uid, Some(gid)).map_err(write_error)?;
         fs::set_permissions(&full, fs::Permissions::from_mode(mode)).map_err(write_error)
     }
 
@@ -212,18 +212,36 @@ impl Sysfs for HostSysfs {
                 continue;
             };
             for fd in fds {
-                if let Ok(Some(target)) = self.read_link(&fd_dir.join(fd)) {
-                    open.push(OpenFile {
-                        pid: pid_number,
-                        target,
-                    });
+                let Ok(Some(mut target)) = self.read_link(&fd_dir.join(&fd)) else {
+                    continue;
+                };
+                if target.as_os_str() == crate::holders::VFIO_DEVICE_ANON_INODE {
+                    // Newer kernels name a VFIO device fd's device in fdinfo.
+                    let fdinfo = Path::new("/proc").join(&pid).join("fdinfo").join(&fd);
+                    if let Some(syspath) = self.read(&fdinfo).ok().as_deref().and_then(vfio_syspath)
+                    {
+                        target = PathBuf::from(syspath);
+                    }
                 }
+                open.push(OpenFile {
+                    pid: pid_number,
+                    target,
+                });
             }
         }
         Ok(open)
     }
 
     fn group_id(&self, name: &str) -> Result<Option<u32>> {
+        if self.root == Path::new("/") {
+            // The real host: ask NSS, so groups from LDAP or sssd resolve too.
+            return nix::unistd::Group::from_name(name)
+                .map(|group| group.map(|g| g.gid.as_raw()))
+                .map_err(|errno| Error::Read {
+                    path: PathBuf::from("/etc/group"),
+                    source: errno.into(),
+                });
+        }
         let path = Path::new("/etc/group");
         let text = match self.read(path) {
             Ok(text) => text,
@@ -234,6 +252,14 @@ impl Sysfs for HostSysfs {
         };
         Ok(parse_group_file(&text, name))
     }
+}
+
+/// The device path a VFIO device fd's fdinfo names (`vfio-device-syspath: /sys/devices/...`).
+pub fn vfio_syspath(fdinfo: &str) -> Option<&str> {
+    fdinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("vfio-device-syspath:"))
+        .map(str::trim)
 }
 
 /// Finds `name` in the text of an `/etc/group` file (`name:x:gid:members`).
@@ -314,6 +340,17 @@ pub mod paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fdinfo_names_the_vfio_device() {
+        let fdinfo = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n\
+                      vfio-device-syspath: /sys/devices/pci0000:00/0000:00:02.0/0000:01:10.0\n";
+        assert_eq!(
+            vfio_syspath(fdinfo),
+            Some("/sys/devices/pci0000:00/0000:00:02.0/0000:01:10.0")
+        );
+        assert_eq!(vfio_syspath("pos:\t0\nflags:\t02\n"), None);
+    }
 
     #[test]
     fn group_file_lookup() {

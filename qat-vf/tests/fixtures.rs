@@ -804,3 +804,28 @@ fn holders_of_a_shared_group_hold_every_member() {
             .all(|vf| vf.held_by.is_empty() && vf.vfio_node.is_none())
     );
 }
+
+#[test]
+fn vfio_device_fds_are_tied_to_devices_through_fdinfo_or_reported_unidentified() {
+    let fx = Fixture::new();
+    let qat = fx.device("0000:6b:00.0", INTEL, 0x4940);
+    qat.driver("4xxx").sriov(16, 1, 1).qat("up", "sym");
+    for (i, vf) in qat.enable_vfs(2, 0x4941).iter().enumerate() {
+        vf.driver("vfio-pci").iommu_group(20 + i as u32);
+    }
+    // pid 555 kept only its device fd (fd 3); the kernel names the device in fdinfo.
+    fx.process(555, &["anon_inode:[vfio-device]"]);
+    fx.write(
+        "proc/555/fdinfo/3",
+        "pos:\t0\nflags:\t02000002\nvfio-device-syspath: /sys/devices/pci0000:6b/0000:6b:00.2\n",
+    );
+    let host = fx.discover(&[]).unwrap();
+    assert_eq!(host.pfs[0].vfs[1].held_by, [555]);
+    assert!(host.pfs[0].vfs[0].held_by.is_empty());
+    assert!(host.unidentified_vfio_users.is_empty());
+
+    // pid 556 holds a device fd on a kernel without the fdinfo line: it might hold any VF.
+    fx.process(556, &["anon_inode:[vfio-device]"]);
+    let host = fx.discover(&[]).unwrap();
+    assert_eq!(host.unidentified_vfio_users, [556]);
+}

@@ -1,5 +1,4 @@
 //! Provisioning on the simulated host: plans, convergence, rollback under every fault, refusals.
-#![cfg(feature = "sim")]
 
 use nix::libc;
 use proptest::prelude::*;
@@ -25,13 +24,20 @@ fn desired(services: Option<&str>, driver: &str) -> Desired {
     }
 }
 
+/// Applies under a lock of its own, so tests run in parallel.
+fn apply(sim: &SimHost, plan: &Plan, force: bool) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
+    provision::apply(sim, plan, force, &lock)
+}
+
 fn plan(sim: &SimHost, want: &Desired) -> qat_vf::Result<Plan> {
     let host = Host::discover(sim, &want.pfs)?;
     provision::plan(&host, want)
 }
 
 fn converge(sim: &SimHost, want: &Desired) -> Report {
-    let report = provision::apply(sim, &plan(sim, want).unwrap(), want.force);
+    let report = apply(sim, &plan(sim, want).unwrap(), want.force);
     assert!(report.ok, "{report:#?}");
     report
 }
@@ -63,7 +69,7 @@ fn converged_host_plans_nothing_and_apply_writes_nothing() {
     let want = desired(Some("asym,sym"), "vfio-pci");
     converge(&sim, &want);
     let before = sim.writes().len();
-    let report = provision::apply(&sim, &plan(&sim, &want).unwrap(), false);
+    let report = apply(&sim, &plan(&sim, &want).unwrap(), false);
     assert!(report.ok && report.steps_done.is_empty());
     assert_eq!(sim.writes().len(), before);
 }
@@ -80,7 +86,7 @@ fn fault_sweep(sim_for: impl Fn() -> SimHost, want: &Desired, errno: i32) {
         let sim = sim_for();
         let before = sim.kernel();
         sim.inject(FaultTrigger::NthWrite(k), errno);
-        let report = provision::apply(&sim, &plan(&sim, want).unwrap(), want.force);
+        let report = apply(&sim, &plan(&sim, want).unwrap(), want.force);
         assert!(!report.ok, "write {k} failed but the apply succeeded");
         let error = report.error.as_ref().unwrap();
         assert!(
@@ -187,7 +193,7 @@ fn older_kernels_without_numvfs_zero_disable_by_cycling_state() {
     let sim = preset("4xxx", 1);
     sim.with_kernel(|k| k.quirks.qat_numvfs_zero = false);
     converge(&sim, &desired(Some("sym"), "vfio-pci"));
-    let report = provision::apply(
+    let report = apply(
         &sim,
         &provision::plan_reset(&Host::discover(&sim, &[]).unwrap(), &[], false).unwrap(),
         false,
@@ -203,7 +209,7 @@ fn reset_disables_vfs_restores_autoprobe_and_keeps_services() {
     converge(&sim, &desired(Some("sym,dc"), "vfio-pci"));
     let host = Host::discover(&sim, &[]).unwrap();
     let reset = provision::plan_reset(&host, &[], false).unwrap();
-    assert!(provision::apply(&sim, &reset, false).ok);
+    assert!(apply(&sim, &reset, false).ok);
     let host = Host::discover(&sim, &[]).unwrap();
     for pf in &host.pfs {
         assert_eq!(pf.sriov_numvfs, 0);
@@ -234,7 +240,7 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     let planned = plan(&sim, &change).unwrap();
     sim.hold(vf, 777).unwrap();
     let before = (sim.kernel(), sim.writes().len());
-    let report = provision::apply(&sim, &planned, false);
+    let report = apply(&sim, &planned, false);
     assert!(!report.ok);
     assert!(
         report
@@ -262,22 +268,17 @@ fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
     let before = sim.kernel();
     let host = Host::discover(&sim, &want.pfs).unwrap();
     let reset = provision::plan_reset(&host, &want.pfs, true).unwrap();
-    let report = provision::apply(&sim, &reset, true);
+    let report = apply(&sim, &reset, true);
     assert!(!report.ok);
-    assert!(qat_vf::sriov::is_errno(
-        &Error::Write {
-            path: "/".into(),
-            value: String::new(),
-            source: std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER)
-        },
-        qat_vf::sim::BLOCKS_FOREVER
-    ));
-    assert!(report.error.unwrap().message.contains("deadlock"));
+    let blocked = std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER).to_string();
+    let error = report.error.unwrap();
+    assert!(matches!(error.step, Step::DisableVfs { .. }));
+    assert!(error.message.ends_with(&blocked), "{}", error.message);
     assert_eq!(sim.kernel(), before);
 }
 
 #[test]
-fn bad_requests_are_errors_and_write_nothing() {
+fn bad_requests_are_errors() {
     type Case = (&'static str, Desired, fn(&Error) -> bool);
     let cases: Vec<Case> = vec![
         ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| {
@@ -346,7 +347,6 @@ fn bad_requests_are_errors_and_write_nothing() {
         let err = result.expect_err(&format!("{name} {want:?} planned"));
         assert!(expected(&err), "{name} {want:?}: wrong error {err:?}");
         assert!(!err.to_string().contains('\n'));
-        assert!(sim.writes().is_empty());
     }
 }
 
@@ -453,7 +453,7 @@ fn a_probe_that_binds_nothing_fails_the_step_and_rolls_back() {
     let planned = plan(&sim, &desired(None, "vfio-pci")).unwrap();
     sim.with_kernel(|k| k.quirks.vfio_disable_denylist = false);
     let before = sim.kernel();
-    let report = provision::apply(&sim, &planned, false);
+    let report = apply(&sim, &planned, false);
     assert!(!report.ok);
     assert!(
         report.error.unwrap().message.contains("driver reads"),
@@ -516,7 +516,7 @@ proptest! {
         let before = sim.kernel();
         let writes_before = sim.writes().len() as u64;
         sim.inject(FaultTrigger::NthWrite(fault_at), if busy { libc::EBUSY } else { libc::EIO });
-        let report = provision::apply(&sim, &plan(&sim, last).unwrap(), false);
+        let report = apply(&sim, &plan(&sim, last).unwrap(), false);
         let attempted = sim.writes().len() as u64 - writes_before;
         if report.ok {
             prop_assert!(attempted < fault_at);
@@ -535,4 +535,116 @@ fn bdf_parse_never_panics_and_round_trips() {
             prop_assert_eq!(b.to_string().parse::<Bdf>().unwrap(), b);
         }
     });
+}
+
+#[test]
+fn rebinding_a_held_vf_is_refused_at_plan_time_and_at_run_time() {
+    let sim = preset("4xxx", 1);
+    converge(&sim, &desired(Some("sym"), "vfio-pci"));
+    let vf = bdf("0000:6b:00.2");
+    let to_qat_vfio = desired(Some("sym"), "qat_vfio_pci");
+    let planned = plan(&sim, &to_qat_vfio).unwrap();
+    sim.hold(vf, 31).unwrap();
+    assert!(matches!(
+        plan(&sim, &to_qat_vfio),
+        Err(Error::HeldByVfioUser { vf: held, pid: 31 }) if held == vf
+    ));
+    // Planned before the holder came: the bind step refuses before unbinding, and the VFs
+    // rebound before it are put back.
+    let before = sim.kernel();
+    let report = apply(&sim, &planned, false);
+    assert!(!report.ok);
+    assert_eq!(report.error.unwrap().step.target(), vf);
+    assert_eq!(sim.kernel(), before);
+}
+
+#[test]
+fn a_vfio_user_that_cannot_be_identified_blocks_removal_unless_forced() {
+    let sim = preset("4xxx", 1);
+    converge(&sim, &desired(Some("sym"), "vfio-pci"));
+    let mut host = Host::discover(&sim, &[]).unwrap();
+    host.unidentified_vfio_users = vec![4711];
+    let change = desired(Some("dc"), "vfio-pci");
+    assert!(matches!(
+        provision::plan(&host, &change),
+        Err(Error::UnidentifiedVfioUser { pid: 4711 })
+    ));
+    assert!(
+        provision::plan(
+            &host,
+            &Desired {
+                force: true,
+                ..change
+            }
+        )
+        .is_ok()
+    );
+    // Steps that take nothing away are fine.
+    assert!(
+        provision::plan(&host, &desired(Some("sym"), "vfio-pci"))
+            .unwrap()
+            .is_converged()
+    );
+}
+
+#[test]
+fn a_qat_pf_without_sriov_does_not_stop_discovery_but_cannot_be_provisioned() {
+    let sim = preset("4xxx", 2);
+    sim.with_kernel(|k| k.devices.get_mut(&bdf("0000:70:00.0")).unwrap().sriov = None);
+    let host = Host::discover(&sim, &[]).unwrap();
+    assert_eq!(host.pfs.len(), 2);
+    assert_eq!(host.pfs[1].sriov_totalvfs, 0);
+    assert!(matches!(
+        plan(&sim, &desired(None, "vfio-pci")),
+        Err(Error::NotSriov(_))
+    ));
+    let first_only = Desired {
+        pfs: vec![bdf("0000:6b:00.0")],
+        ..desired(None, "vfio-pci")
+    };
+    converge(&sim, &first_only);
+    // Named explicitly, it is an error at discovery.
+    assert!(matches!(
+        Host::discover(&sim, &[bdf("0000:70:00.0")]),
+        Err(Error::NotSriov(_))
+    ));
+}
+
+#[test]
+fn no_pf_to_manage_is_an_error_and_named_pfs_count_once() {
+    let igb = preset("igb", 1);
+    assert!(matches!(
+        plan(&igb, &desired(None, "vfio-pci")),
+        Err(Error::NothingToManage)
+    ));
+    let sim = preset("4xxx", 1);
+    let once = Desired {
+        pfs: vec![bdf("6b:00.0")],
+        ..desired(Some("sym"), "vfio-pci")
+    };
+    let twice = Desired {
+        pfs: vec![bdf("6b:00.0"), bdf("0000:6b:00.0")],
+        ..once.clone()
+    };
+    assert_eq!(plan(&sim, &twice).unwrap(), plan(&sim, &once).unwrap());
+}
+
+#[test]
+fn a_failing_undo_is_reported_as_an_incomplete_rollback() {
+    let sim = preset("4xxx", 1);
+    let want = desired(Some("sym"), "vfio-pci");
+    let planned = plan(&sim, &want).unwrap();
+    // Write 6 (the first VF's driver_override) fails, and so does write 7, the first undo write.
+    sim.inject(FaultTrigger::NthWrite(6), libc::EIO);
+    sim.inject(FaultTrigger::NthWrite(7), libc::EIO);
+    let report = apply(&sim, &planned, false);
+    assert!(!report.ok);
+    assert_eq!(report.rollback_failures.len(), 1, "{report:#?}");
+    assert!(
+        report.rollback_failures[0]
+            .message
+            .contains("Input/output error")
+    );
+    // Every other undo still ran.
+    assert!(!report.rolled_back.is_empty());
 }

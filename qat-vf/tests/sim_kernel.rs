@@ -4,8 +4,6 @@
 //! Everything goes through the `Sysfs` trait with paths from `qat_vf::sysfs::paths`, as qatkit's
 //! own code does; `with_kernel` only sets up what sysfs cannot (quirks, counters, heartbeat).
 
-#![cfg(feature = "sim")]
-
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -125,7 +123,7 @@ fn group_of(sim: &SimHost, bdf: Bdf) -> u32 {
 
 /// Binds through the working sequence (unbind, override, drivers_probe, re-read).
 fn bind(sim: &SimHost, bdf: Bdf, driver_name: &str) {
-    driver::set_driver(sim, bdf, Some(driver_name), Some(driver_name)).unwrap();
+    driver::set_driver(sim, bdf, Some(driver_name), Some(driver_name), false).unwrap();
     assert_eq!(driver_of(sim, bdf).as_deref(), Some(driver_name));
 }
 
@@ -463,14 +461,14 @@ fn qat_numvfs_zero_is_einval_on_older_kernels_and_state_down_removes_vfs() {
 }
 
 #[test]
-fn qat_numvfs_zero_while_vf_held_is_ebusy() {
+fn qat_numvfs_zero_while_vf_held_blocks() {
     let sim = host("4xxx", 1);
     let pf = pf0(&sim);
     let vfs_ = enable(&sim, pf, 16);
     bind(&sim, vfs_[3], "vfio-pci");
     sim.hold(vfs_[3], 4242).unwrap();
     let before = sim.kernel();
-    assert_errno(sim.write(&numvfs(pf), "0"), libc::EBUSY);
+    assert_errno(sim.write(&numvfs(pf), "0"), BLOCKS_FOREVER);
     assert_eq!(sim.kernel(), before);
     sim.release(vfs_[3]);
     write(&sim, &numvfs(pf), "0");
@@ -538,7 +536,7 @@ fn qat_state_write_of_the_current_value_succeeds() {
 }
 
 #[test]
-fn qat_state_down_while_vf_held_is_ebusy() {
+fn qat_state_down_while_vf_held_blocks() {
     let sim = host("4xxx", 1);
     let pf = pf0(&sim);
     let vfs_ = enable(&sim, pf, 16);
@@ -547,7 +545,7 @@ fn qat_state_down_while_vf_held_is_ebusy() {
     let before = sim.kernel();
     assert_errno(
         sim.write(&paths::qat_attr(pf, "state"), "down"),
-        libc::EBUSY,
+        BLOCKS_FOREVER,
     );
     assert_eq!(sim.kernel(), before);
 }
@@ -720,7 +718,7 @@ fn auto_reset_reads_on_or_off() {
     write(&sim, &paths::qat_attr(pf, "state"), "down");
     write(&sim, &path, "off");
     assert_eq!(
-        device::read_pf(&sim, pf, &Default::default())
+        device::read_pf(&sim, pf, &Default::default(), true)
             .unwrap()
             .auto_reset,
         Some(false)
@@ -790,7 +788,7 @@ fn heartbeat_status_is_in_debugfs_under_the_pf_driver_name() {
         assert_eq!(read(&sim, &path), "0", "{}", family.name);
         set_qat(&sim, pf, |q| q.heartbeat = -1);
         assert_eq!(read(&sim, &path), "-1", "{}", family.name);
-        let found = device::read_pf(&sim, pf, &Default::default())
+        let found = device::read_pf(&sim, pf, &Default::default(), true)
             .unwrap()
             .heartbeat;
         assert_eq!(found, Some(Heartbeat::Failed), "{}", family.name);
@@ -838,7 +836,7 @@ fn drivers_probe_succeeds_without_binding_and_set_driver_detects_it() {
     assert_eq!(driver_of(&sim, vf), None);
     write(&sim, &override_path(vf), "\n");
 
-    match driver::set_driver(&sim, vf, Some("qat_vfio_pci"), Some("qat_vfio_pci")) {
+    match driver::set_driver(&sim, vf, Some("qat_vfio_pci"), Some("qat_vfio_pci"), false) {
         Err(Error::Verify {
             path,
             found,
@@ -1180,7 +1178,7 @@ fn state_file_round_trip_gives_an_equal_state() {
         .unwrap();
     let vfs_ = enable(&sim, qat_pf, 16);
     bind(&sim, vfs_[0], "vfio-pci");
-    iommu::set_vfio_access(&sim, group_of(&sim, vfs_[0]), 990, 0o660).unwrap();
+    iommu::set_vfio_access(&sim, group_of(&sim, vfs_[0]), None, 990, 0o660).unwrap();
     sim.hold(vfs_[0], 1234).unwrap();
     set_qat(&sim, qat_pf, |q| {
         q.ras = [1, 2, 3];
@@ -1202,9 +1200,36 @@ fn state_file_round_trip_gives_an_equal_state() {
     assert_eq!(loaded.state(), sim.state());
     assert_ne!(loaded.state(), host("mixed", 1).state());
     // The loaded host answers as the original would.
-    assert_errno(loaded.write(&numvfs(qat_pf), "0"), libc::EBUSY);
+    assert_errno(loaded.write(&numvfs(qat_pf), "0"), BLOCKS_FOREVER);
     assert_errno(loaded.write(&autoprobe(qat_pf), "1"), libc::EPERM);
 
     std::fs::write(&file, "{ not json").unwrap();
     assert!(matches!(SimHost::load(&file), Err(Error::SimState { .. })));
+}
+
+#[test]
+fn unbinding_a_held_device_or_a_pf_with_held_vfs_blocks() {
+    let sim = host("igb", 1);
+    let pf = pf0(&sim);
+    let vfs_ = enable(&sim, pf, 2);
+    bind(&sim, vfs_[0], "vfio-pci");
+    sim.hold(vfs_[0], 9).unwrap();
+    let before = sim.kernel();
+    let bdf = vfs_[0].to_string();
+    assert_errno(
+        sim.write(&paths::driver_attr("vfio-pci", "unbind"), &bdf),
+        BLOCKS_FOREVER,
+    );
+    assert_errno(
+        sim.write(&paths::driver_attr("igb", "unbind"), &pf.to_string()),
+        BLOCKS_FOREVER,
+    );
+    assert_eq!(sim.kernel(), before);
+    // qat-vf refuses before it writes.
+    let writes = sim.writes().len();
+    assert!(matches!(
+        driver::set_driver(&sim, vfs_[0], None, None, false),
+        Err(Error::HeldByVfioUser { pid: 9, .. })
+    ));
+    assert_eq!(sim.writes().len(), writes);
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use qat_vf::provision::{self, Desired, Plan, VfDriver, VfioAccess};
+use qat_vf::provision::{self, Desired, Plan, ProvisionLock, VfDriver, VfioAccess};
 use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Services};
 use serde_json::json;
@@ -145,10 +145,11 @@ enum SimCommand {
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {
+    // Permission bits only: a setuid or sticky bit on a device node is never wanted.
     u32::from_str_radix(text.trim_start_matches("0o"), 8)
         .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("{text:?} is not an octal mode such as 0660"))
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("{text:?} is not an octal mode from 000 to 777, such as 0660"))
 }
 
 fn parse_errno(text: &str) -> Result<i32, String> {
@@ -190,18 +191,22 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Apply(args) => {
-            let _lock = target::lock(global, None)?;
+            let lock = target::lock(global, None)?;
+            // Ctrl-C or SIGTERM halfway would leave the host half-provisioned with the undo
+            // journal lost: hold them until the transaction, any rollback and the save are over.
+            let _signals = target::HeldSignals::hold();
             target::with_host(global, true, |host| {
                 let plan = plan(host, &args)?;
-                finish(host, &plan, args.force, global.json)
+                finish(host, &plan, args.force, &lock, global.json)
             })
         }
         Command::Reset { pfs, force } => {
-            let _lock = target::lock(global, None)?;
+            let lock = target::lock(global, None)?;
+            let _signals = target::HeldSignals::hold();
             target::with_host(global, true, |host| {
                 let found = host.discover(&pfs)?;
                 let plan = provision::plan_reset(&found, &pfs, force)?;
-                finish(host, &plan, force, global.json)
+                finish(host, &plan, force, &lock, global.json)
             })
         }
     }
@@ -226,8 +231,14 @@ fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {
     Ok(provision::plan(&found, &desired)?)
 }
 
-fn finish(host: &dyn HostAccess, plan: &Plan, force: bool, json: bool) -> Result<(), Failure> {
-    let report = host.apply(plan, force);
+fn finish(
+    host: &dyn HostAccess,
+    plan: &Plan,
+    force: bool,
+    lock: &ProvisionLock,
+    json: bool,
+) -> Result<(), Failure> {
+    let report = host.apply(plan, force, lock);
     output::print_report(&report, json);
     if report.ok {
         Ok(())

@@ -32,13 +32,15 @@ impl From<Error> for Failure {
         match e {
             Error::ParseBdf { .. }
             | Error::ParseService(_)
+            | Error::DuplicateService(_)
+            | Error::NothingToManage
             | Error::NoSuchDevice(_)
             | Error::NotSriov(_)
             | Error::Unsupported { .. }
             | Error::DriverNotLoaded(_)
             | Error::InvalidDriverName(_)
             | Error::UnknownGroup(_)
-            | Error::SimState { .. } => Failure::Usage(message),
+            | Error::SimState { action: "load", .. } => Failure::Usage(message),
             _ => Failure::Failed(message),
         }
     }
@@ -51,6 +53,14 @@ fn main() -> ExitCode {
     unsafe {
         nix::libc::signal(nix::libc::SIGPIPE, nix::libc::SIG_DFL);
     }
+    // The library's spans and events (each sysfs operation, rollback, anomalies) on stderr, only
+    // when asked for: `RUST_LOG=qat_vf=info qatctl ...`. Off by default to keep errors one line.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
@@ -62,7 +72,12 @@ fn main() -> ExitCode {
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("qatctl: {}", message.join(" "));
+            let message = message.join(" ");
+            eprintln!("qatctl: {message}");
+            // Scripts asked for JSON get it even when the arguments did not parse.
+            if std::env::args().any(|a| a == "--json") {
+                println!("{}", serde_json::json!({ "ok": false, "error": message }));
+            }
             return ExitCode::from(2);
         }
         Err(e) => {

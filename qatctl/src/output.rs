@@ -1,8 +1,10 @@
 //! Human tables and JSON documents. The JSON shapes are a stable contract (README, "JSON").
 
+use qat_vf::device::PciInfo;
 use qat_vf::provision::{Plan, Report};
 use qat_vf::sim::WriteRecord;
-use qat_vf::{Host, VirtualFunction};
+use qat_vf::{Bdf, Host, VirtualFunction};
+use serde::Serialize;
 use serde_json::json;
 
 fn opt<T: ToString>(value: Option<T>) -> String {
@@ -48,58 +50,71 @@ fn vf_row(vf: &VirtualFunction) -> Vec<String> {
     ]
 }
 
-/// `qatctl list`.
-pub(crate) fn print_list(host: &Host, json: bool) {
-    let mut rows = Vec::new();
-    for pf in &host.pfs {
-        let family = pf.family().map_or("-", |f| f.name);
-        rows.push(vec![
-            pf.pci.bdf.to_string(),
-            "PF".into(),
-            family.into(),
-            opt(pf.pci.numa_node),
-            opt(pf.pci.driver.as_deref()),
-            opt(pf.pci.iommu_group),
-        ]);
-        for vf in &pf.vfs {
-            rows.push(vec![
-                vf.pci.bdf.to_string(),
-                "VF".into(),
-                family.into(),
-                opt(vf.pci.numa_node),
-                opt(vf.pci.driver.as_deref()),
-                opt(vf.pci.iommu_group),
-            ]);
+/// One line of `qatctl list`.
+#[derive(Serialize)]
+struct ListedDevice<'a> {
+    bdf: Bdf,
+    kind: &'static str,
+    guest: bool,
+    generation: Option<&'static str>,
+    numa_node: Option<u32>,
+    driver: Option<&'a str>,
+    iommu_group: Option<u32>,
+}
+
+impl<'a> ListedDevice<'a> {
+    fn new(pci: &'a PciInfo, kind: &'static str, guest: bool) -> Self {
+        ListedDevice {
+            bdf: pci.bdf,
+            kind,
+            guest,
+            generation: pci.family.map(|f| f.name),
+            numa_node: pci.numa_node,
+            driver: pci.driver.as_deref(),
+            iommu_group: pci.iommu_group,
         }
     }
-    for vf in &host.guest_vfs {
-        rows.push(vec![
-            vf.pci.bdf.to_string(),
-            "VF (guest)".into(),
-            vf.pci.family.map_or("-", |f| f.name).into(),
-            opt(vf.pci.numa_node),
-            opt(vf.pci.driver.as_deref()),
-            opt(vf.pci.iommu_group),
-        ]);
+}
+
+/// `qatctl list`.
+pub(crate) fn print_list(host: &Host, json: bool) {
+    let mut devices = Vec::new();
+    for pf in &host.pfs {
+        devices.push(ListedDevice::new(&pf.pci, "pf", false));
+        devices.extend(
+            pf.vfs
+                .iter()
+                .map(|vf| ListedDevice::new(&vf.pci, "vf", false)),
+        );
     }
-    if json {
-        let devices: Vec<_> = rows
+    devices.extend(
+        host.guest_vfs
             .iter()
-            .map(|r| {
-                json!({
-                    "bdf": r[0],
-                    "kind": if r[1] == "PF" { "pf" } else { "vf" },
-                    "generation": (r[2] != "-").then(|| r[2].clone()),
-                    "numa_node": r[3].parse::<u32>().ok(),
-                    "driver": (r[4] != "-").then(|| r[4].clone()),
-                    "iommu_group": r[5].parse::<u32>().ok(),
-                })
-            })
-            .collect();
+            .map(|vf| ListedDevice::new(&vf.pci, "vf", true)),
+    );
+    if json {
         println!("{}", json!({ "devices": devices }));
-    } else if rows.is_empty() {
+    } else if devices.is_empty() {
         println!("no QAT devices found");
     } else {
+        let rows: Vec<Vec<String>> = devices
+            .iter()
+            .map(|d| {
+                let kind = match (d.kind, d.guest) {
+                    ("pf", _) => "PF",
+                    (_, true) => "VF (guest)",
+                    _ => "VF",
+                };
+                vec![
+                    d.bdf.to_string(),
+                    kind.into(),
+                    d.generation.unwrap_or("-").into(),
+                    opt(d.numa_node),
+                    opt(d.driver),
+                    opt(d.iommu_group),
+                ]
+            })
+            .collect();
         print!(
             "{}",
             table(&["BDF", "KIND", "FAMILY", "NUMA", "DRIVER", "IOMMU"], &rows)
@@ -179,6 +194,17 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
 
 /// `qatctl apply` and `qatctl reset`.
 pub(crate) fn print_report(report: &Report, json: bool) {
+    if let Some(error) = &report.error {
+        let outcome = if report.rollback_failures.is_empty() {
+            "rolled back"
+        } else {
+            "ROLLBACK INCOMPLETE, check the host"
+        };
+        eprintln!(
+            "qatctl: error: {}: {} ({outcome})",
+            error.description, error.message
+        );
+    }
     if json {
         println!(
             "{}",
@@ -215,10 +241,6 @@ pub(crate) fn print_report(report: &Report, json: bool) {
             println!("  {}: {}", failure.description, failure.message);
         }
     }
-    eprintln!(
-        "qatctl: error: {}: {} (rolled back)",
-        error.description, error.message
-    );
 }
 
 /// `qatctl sim writes`.

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use nix::sys::signal::{SigSet, Signal};
 use qat_vf::provision::{Plan, ProvisionLock, Report};
 use qat_vf::sim::SimHost;
 use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
@@ -13,7 +14,7 @@ use crate::cli::Global;
 /// What the commands do to a host, object-safe so one code path serves every kind of host.
 pub(crate) trait HostAccess {
     fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host>;
-    fn apply(&self, plan: &Plan, force: bool) -> Report;
+    fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report;
     fn resolve_group(&self, group: &str) -> qat_vf::Result<u32>;
 }
 
@@ -21,8 +22,8 @@ impl<S: Sysfs> HostAccess for S {
     fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host> {
         Host::discover(self, pfs)
     }
-    fn apply(&self, plan: &Plan, force: bool) -> Report {
-        qat_vf::provision::apply(self, plan, force)
+    fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report {
+        qat_vf::provision::apply(self, plan, force, lock)
     }
     fn resolve_group(&self, group: &str) -> qat_vf::Result<u32> {
         qat_vf::iommu::resolve_group(self, group)
@@ -41,7 +42,10 @@ pub(crate) fn with_host<T>(
             let sim = SimHost::load(path)?;
             let result = f(&sim);
             if save {
-                sim.save(path)?;
+                // The host may have changed already: failing to record it is an operation
+                // failure (exit 1), not bad input.
+                sim.save(path)
+                    .map_err(|e| Failure::Failed(qat_vf::provision::error_chain(&e)))?;
             }
             result
         }
@@ -62,7 +66,8 @@ pub(crate) fn with_sim<T>(
 ) -> Result<T, Failure> {
     let sim = SimHost::load(state)?;
     let result = f(&sim)?;
-    sim.save(state)?;
+    sim.save(state)
+        .map_err(|e| Failure::Failed(qat_vf::provision::error_chain(&e)))?;
     Ok(result)
 }
 
@@ -78,5 +83,37 @@ pub(crate) fn lock(global: &Global, state: Option<&Path>) -> Result<ProvisionLoc
         }
         (None, None) => PathBuf::from(ProvisionLock::DEFAULT_PATH),
     };
-    Ok(ProvisionLock::acquire(&path)?)
+    Ok(ProvisionLock::acquire_or_wait(&path, || {
+        eprintln!(
+            "qatctl: waiting for another provisioner to release {}",
+            path.display()
+        );
+    })?)
+}
+
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT held back (blocked, not lost) while alive: a transaction
+/// and its rollback run to the end, then a pending signal takes effect.
+pub(crate) struct HeldSignals(SigSet);
+
+impl HeldSignals {
+    pub(crate) fn hold() -> Self {
+        let mut set = SigSet::empty();
+        for signal in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            set.add(signal);
+        }
+        // Blocking signals in this single-threaded process cannot fail with a valid set.
+        let _ = set.thread_block();
+        HeldSignals(set)
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        let _ = self.0.thread_unblock();
+    }
 }

@@ -272,6 +272,13 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         2,
         "octal",
     );
+    assert_bad_input(
+        &sim,
+        &["plan", "--vfio-group", "qat", "--vfio-mode", "4777"],
+        2,
+        "octal",
+    );
+    assert_bad_input(&sim, &["apply", "--services", "sym,sym"], 2, "listed twice");
     assert_bad_input(&sim, &["frobnicate"], 2, "unrecognized subcommand");
 }
 
@@ -301,7 +308,8 @@ fn a_held_vf_exits_1_and_writes_nothing_unless_forced() {
         status["pfs"][0]["vfs"][3]["held_by"],
         serde_json::json!([999])
     );
-    // Forced on QAT: the kernel answers EBUSY to state=down, and the apply rolls back.
+    // Forced: the kernel would block on state=down until the holder lets go (the model answers
+    // EDEADLK there), and the apply rolls back.
     let before = sim.kernel();
     let out = sim.run(&["apply", "--services", "dc", "--force"]);
     assert_eq!(out.status.code(), Some(1));
@@ -371,49 +379,66 @@ fn sim_writes_lists_the_write_record() {
     assert_eq!(first["errno"], Value::Null);
 }
 
-/// Two applies racing on one state file: each loads, changes and saves the host under the lock,
-/// so neither loses the other's writes and the host ends converged to one of the two requests.
+/// Two applies started while the lock is held both wait; once it is released they run one after
+/// the other, so neither loses the other's writes and the host ends as one of the two requests.
 #[test]
 fn concurrent_applies_serialise_on_the_lock() {
-    for round in 0..4 {
-        let sim = SimFile::create("4xxx", 2);
-        let path = sim.path.to_str().unwrap().to_owned();
-        let spawn = |services: &str| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("qatctl"))
-                .args([
-                    "--sim",
-                    &path,
-                    "apply",
-                    "--services",
-                    services,
-                    "--driver",
-                    "vfio-pci",
-                ])
-                .output()
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| spawn("sym,dc"));
-            let b = s.spawn(|| spawn("asym,dc"));
-            (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
-        });
-        assert!(a.status.success() && b.status.success(), "round {round}");
-        let steps = |o: &Output| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| l.starts_with("  "))
-                .count()
-        };
-        // Whichever ran second started from the first's result; each run writes 74 times
-        // (per PF: 5 PF writes, 2 per VF), and the record must hold both runs' writes.
-        let writes = sim.state()["writes"].as_array().unwrap().len();
-        assert!(steps(&a) > 0 && steps(&b) > 0, "round {round}");
-        assert_eq!(writes, 2 * 74, "round {round}: writes were lost");
-        let converged = ["sym,dc", "asym,dc"].iter().any(|services| {
-            let plan = sim.json(&["plan", "--services", services, "--driver", "vfio-pci"]);
-            plan["steps"] == serde_json::json!([])
-        });
-        assert!(converged, "round {round}: host is neither request");
-    }
+    let sim = SimFile::create("4xxx", 2);
+    let path = sim.path.to_str().unwrap().to_owned();
+    let mut lock_path = sim.path.clone().into_os_string();
+    lock_path.push(".lock");
+    let held = qat_vf::provision::ProvisionLock::acquire(Path::new(&lock_path)).unwrap();
+    let spawn = |services: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("qatctl"))
+            .args([
+                "--sim",
+                &path,
+                "apply",
+                "--services",
+                services,
+                "--driver",
+                "vfio-pci",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = spawn("sym,dc");
+    let mut b = spawn("asym,dc");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        a.try_wait().unwrap().is_none() && b.try_wait().unwrap().is_none(),
+        "did not wait"
+    );
+    assert_eq!(sim.write_count(), 0);
+    drop(held);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    assert!(stderr(&a).contains("waiting for another provisioner"));
+    // Each run writes 74 times (per PF: 5 PF writes, 2 per VF), the second from the first's
+    // result; the record holds both.
+    assert_eq!(sim.write_count(), 2 * 74, "writes were lost");
+    let converged = ["sym,dc", "asym,dc"].iter().any(|services| {
+        let plan = sim.json(&["plan", "--services", services, "--driver", "vfio-pci"]);
+        plan["steps"] == serde_json::json!([])
+    });
+    assert!(converged, "host is neither request");
+}
+
+#[test]
+fn json_is_printed_even_for_arguments_that_do_not_parse() {
+    let sim = SimFile::create("4xxx", 1);
+    let out = sim.run(&["plan", "--services", "cy", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert!(doc["error"].as_str().unwrap().contains("unknown service"));
 }
 
 #[test]

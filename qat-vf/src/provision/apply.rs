@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::plan::Plan;
+use super::lock::ProvisionLock;
+use super::plan::{Desired, Plan, plan};
 use super::step::Step;
 use crate::error::Error;
 use crate::sysfs::Sysfs;
@@ -54,10 +55,11 @@ fn failure(step: &Step, error: &Error) -> StepFailure {
     }
 }
 
-/// Runs the plan's steps in order. Before each step its inverse is captured from the host; after
+/// Runs the plan's steps in order, under the provisioning lock (taking it is the caller's proof
+/// that no other provisioner changes the host meanwhile; plan after taking it, too). Before each step its inverse is captured from the host; after
 /// it, the step has verified its effect by re-reading. On the first failure, the failing step's
 /// inverse and then every earlier step's are run, newest first, and the report says both.
-pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool) -> Report {
+pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock) -> Report {
     let _span = tracing::info_span!("apply", steps = plan.steps.len()).entered();
     let mut journal: Vec<(Step, Vec<Step>)> = Vec::new();
     let mut error = None;
@@ -88,6 +90,7 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool) -> Report {
             rollback_failures: Vec::new(),
         };
     };
+    let _span = tracing::info_span!("rollback", failed = %error.description).entered();
     let mut rolled_back = Vec::new();
     let mut rollback_failures = Vec::new();
     for (_, inverse) in journal.iter().rev() {
@@ -99,12 +102,11 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool) -> Report {
             }
         }
     }
-    let failed_step = &error.step;
-    let steps_done = journal
-        .into_iter()
-        .map(|(s, _)| s)
-        .filter(|s| s != failed_step)
-        .collect();
+    // A step that failed while running was journaled for its undo, but it was not done.
+    if journal.last().is_some_and(|(step, _)| *step == error.step) {
+        journal.pop();
+    }
+    let steps_done = journal.into_iter().map(|(s, _)| s).collect();
     Report {
         ok: false,
         steps_done,
@@ -112,4 +114,18 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool) -> Report {
         rolled_back,
         rollback_failures,
     }
+}
+
+/// Takes the lock at `lock_path`, then discovers, plans and applies `desired`: the whole
+/// provisioning transaction in one call.
+pub fn converge(
+    sysfs: &impl Sysfs,
+    desired: &Desired,
+    lock_path: &std::path::Path,
+) -> crate::Result<(Plan, Report)> {
+    let lock = ProvisionLock::acquire(lock_path)?;
+    let host = crate::Host::discover(sysfs, &desired.pfs)?;
+    let plan = plan(&host, desired)?;
+    let report = apply(sysfs, &plan, desired.force, &lock);
+    Ok((plan, report))
 }

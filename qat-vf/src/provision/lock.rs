@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Error, Result};
@@ -20,6 +21,12 @@ impl ProvisionLock {
 
     /// Takes the lock, waiting for another holder to let go.
     pub fn acquire(path: &Path) -> Result<Self> {
+        Self::acquire_or_wait(path, || {})
+    }
+
+    /// Takes the lock; when another provisioner holds it, calls `on_wait` (to tell the user)
+    /// and then waits.
+    pub fn acquire_or_wait(path: &Path, on_wait: impl FnOnce()) -> Result<Self> {
         let lock_error = |source| Error::Lock {
             path: path.to_owned(),
             source,
@@ -31,8 +38,16 @@ impl ProvisionLock {
             .open(path)
             .map_err(lock_error)?;
         let _span = tracing::debug_span!("lock", path = %path.display()).entered();
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| lock_error(std::io::Error::from(errno)))?;
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((file, Errno::EWOULDBLOCK)) => {
+                tracing::info!(path = %path.display(), "waiting for another provisioner");
+                on_wait();
+                Flock::lock(file, FlockArg::LockExclusive)
+                    .map_err(|(_, errno)| lock_error(errno.into()))?
+            }
+            Err((_, errno)) => return Err(lock_error(errno.into())),
+        };
         Ok(ProvisionLock {
             _lock: lock,
             path: path.to_owned(),

@@ -5,7 +5,7 @@ mod lock;
 mod plan;
 mod step;
 
-pub use apply::{Report, StepFailure, apply, error_chain};
+pub use apply::{Report, StepFailure, apply, converge, error_chain};
 pub use lock::ProvisionLock;
 pub use plan::{Desired, Plan, VfDriver, VfioAccess, plan, plan_reset, target_pfs};
 pub use step::Step;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::step::Step;
-use crate::device::{Host, PhysicalFunction, QatState};
+use crate::device::{Host, PhysicalFunction, QatState, VirtualFunction};
 use crate::driver::validate_driver_name;
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
@@ -119,15 +119,27 @@ impl fmt::Display for Plan {
     }
 }
 
-/// The PFs a request manages: those named, or every QAT PF.
+/// The PFs a request manages: those named (each once), or every QAT PF. No PF at all is an
+/// error, as is a PF that offers no VFs.
 pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalFunction>> {
-    if named.is_empty() {
-        return Ok(host.pfs.iter().filter(|pf| pf.family().is_some()).collect());
+    let targets: Vec<&PhysicalFunction> = if named.is_empty() {
+        host.pfs.iter().filter(|pf| pf.family().is_some()).collect()
+    } else {
+        let mut unique = named.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        unique
+            .into_iter()
+            .map(|bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf)))
+            .collect::<Result<_>>()?
+    };
+    if targets.is_empty() {
+        return Err(Error::NothingToManage);
     }
-    named
-        .iter()
-        .map(|&bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf)))
-        .collect()
+    match targets.iter().find(|pf| pf.sriov_totalvfs == 0) {
+        Some(pf) => Err(Error::NotSriov(pf.pci.bdf)),
+        None => Ok(targets),
+    }
 }
 
 /// The driver directory the VFs of `pf` should be bound to, checked against what the family and
@@ -178,16 +190,25 @@ fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Resu
     Ok(Some(name))
 }
 
-fn check_not_held(pf: &PhysicalFunction, force: bool) -> Result<()> {
-    if force {
+/// Refuses, unless `force`, to take away `vfs` when a VFIO user holds one of them (or might:
+/// a holder that cannot be identified).
+fn refuse_if_held<'v>(
+    host: &Host,
+    vfs: impl IntoIterator<Item = &'v VirtualFunction>,
+    force: bool,
+) -> Result<()> {
+    let mut vfs = vfs.into_iter().peekable();
+    if force || vfs.peek().is_none() {
         return Ok(());
     }
-    match pf
-        .vfs
-        .iter()
-        .find_map(|vf| vf.held_by.first().map(|&pid| (vf.pci.bdf, pid)))
-    {
-        Some((vf, pid)) => Err(Error::HeldByVfioUser { vf, pid }),
+    if let Some(vf) = vfs.find(|vf| !vf.held_by.is_empty()) {
+        return Err(Error::HeldByVfioUser {
+            vf: vf.pci.bdf,
+            pid: vf.held_by[0],
+        });
+    }
+    match host.unidentified_vfio_users.first() {
+        Some(&pid) => Err(Error::UnidentifiedVfioUser { pid }),
         None => Ok(()),
     }
 }
@@ -207,6 +228,13 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 reason: "/dev/vfio ownership needs a VFIO driver (vfio-pci or qat_vfio_pci)".into(),
             });
         }
+        if desired.vfio_access.is_some() && pf.pci.iommu_group.is_none() {
+            return Err(Error::Unsupported {
+                bdf,
+                reason: "has no IOMMU group, so its VFs get no /dev/vfio node (enable the IOMMU)"
+                    .into(),
+            });
+        }
         let mut numvfs = pf.sriov_numvfs;
         let mut state = pf.state;
         if let Some(services) = desired.services {
@@ -217,9 +245,15 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
             services
                 .check_allowed(family)
                 .map_err(|reason| Error::Unsupported { bdf, reason })?;
+            if pf.state.is_none() {
+                return Err(Error::Unsupported {
+                    bdf,
+                    reason: "the kernel exposes no qat/state or qat/cfg_services (too old?)".into(),
+                });
+            }
             if pf.services != Some(services) {
                 if numvfs > 0 {
-                    check_not_held(pf, desired.force)?;
+                    refuse_if_held(host, &pf.vfs, desired.force)?;
                     steps.push(Step::DisableVfs { pf: bdf });
                     numvfs = 0;
                 }
@@ -242,6 +276,11 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
         let wanted = pf.vfs_after_enable(pf.sriov_totalvfs);
         // (bdf, current driver, current override, current /dev/vfio access) of each VF to be.
         let vfs: Vec<_> = if numvfs == wanted {
+            let rebound = pf
+                .vfs
+                .iter()
+                .filter(|vf| vf.pci.driver.is_some() && vf.pci.driver != driver);
+            refuse_if_held(host, rebound, desired.force)?;
             pf.vfs
                 .iter()
                 .map(|vf| {
@@ -255,7 +294,7 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 .collect()
         } else {
             if numvfs > 0 {
-                check_not_held(pf, desired.force)?;
+                refuse_if_held(host, &pf.vfs, desired.force)?;
                 steps.push(Step::DisableVfs { pf: bdf });
             }
             if pf.sriov_drivers_autoprobe {
@@ -286,6 +325,7 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 if access.is_none_or(|a| a.gid != want.gid || a.mode != want.mode) {
                     steps.push(Step::SetVfioAccess {
                         vf,
+                        uid: None,
                         gid: want.gid,
                         mode: want.mode,
                     });
@@ -302,7 +342,7 @@ pub fn plan_reset(host: &Host, pfs: &[Bdf], force: bool) -> Result<Plan> {
     let mut steps = Vec::new();
     for pf in target_pfs(host, pfs)? {
         if pf.sriov_numvfs > 0 {
-            check_not_held(pf, force)?;
+            refuse_if_held(host, &pf.vfs, force)?;
             steps.push(Step::DisableVfs { pf: pf.pci.bdf });
         }
         if !pf.sriov_drivers_autoprobe {

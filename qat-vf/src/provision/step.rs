@@ -65,6 +65,9 @@ pub enum Step {
     SetVfioAccess {
         /// VF whose IOMMU group node is changed.
         vf: Bdf,
+        /// Owner user id; `null` leaves it as it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
         /// Owner group id.
         gid: u32,
         /// Permission bits.
@@ -123,7 +126,21 @@ impl fmt::Display for Step {
                     None => write!(f, " (no driver_override)"),
                 }
             }
-            Step::SetVfioAccess { vf, gid, mode } => {
+            Step::SetVfioAccess {
+                vf,
+                uid: Some(uid),
+                gid,
+                mode,
+            } => write!(
+                f,
+                "{vf}: set its /dev/vfio group node to uid {uid}, gid {gid}, mode {mode:04o}"
+            ),
+            Step::SetVfioAccess {
+                vf,
+                uid: None,
+                gid,
+                mode,
+            } => {
                 write!(
                     f,
                     "{vf}: set its /dev/vfio group node to gid {gid}, mode {mode:04o}"
@@ -169,10 +186,11 @@ impl Step {
                 *device,
                 driver.as_deref(),
                 driver_override.as_deref(),
+                force,
             ),
-            Step::SetVfioAccess { vf, gid, mode } => {
+            Step::SetVfioAccess { vf, uid, gid, mode } => {
                 let group = vf_group(sysfs, *vf)?;
-                iommu::set_vfio_access(sysfs, group, *gid, *mode)
+                iommu::set_vfio_access(sysfs, group, *uid, *gid, *mode)
             }
         }
     }
@@ -242,16 +260,7 @@ fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
         count: numvfs,
         expected: numvfs,
     }];
-    for link in sysfs.list(&paths::device(pf))? {
-        if !link.starts_with("virtfn") {
-            continue;
-        }
-        let Some(vf) = sysfs
-            .link_name(&paths::device_attr(pf, &link))?
-            .and_then(|n| n.parse::<Bdf>().ok())
-        else {
-            continue;
-        };
+    for vf in device::list_vfs(sysfs, pf)? {
         undo.push(Step::SetDriver {
             device: vf,
             driver: device::read_driver(sysfs, vf)?,
@@ -270,6 +279,7 @@ fn capture_vfio_access(sysfs: &impl Sysfs, vf: Bdf) -> Result<Vec<Step>> {
         .access(&paths::vfio_group_node(group))?
         .map(|a| Step::SetVfioAccess {
             vf,
+            uid: Some(a.uid),
             gid: a.gid,
             mode: a.mode,
         })

@@ -169,8 +169,9 @@ pub const DEFAULT_VFIO_ACCESS: FileAccess = FileAccess {
     mode: 0o600,
 };
 
-/// The errno the model answers where the real kernel would block forever: disabling VFs while a
-/// VFIO user holds a device fd. Qatkit must never get here; the model makes it visible.
+/// The errno the model answers where the real kernel would block until a VFIO user closes its
+/// device fd (forever, for a forked child): disabling held VFs, taking their QAT PF down,
+/// unbinding a held device. Qatkit must never get here; the model makes it visible.
 pub const BLOCKS_FOREVER: Errno = libc::EDEADLK;
 
 impl Kernel {
@@ -329,7 +330,7 @@ impl Kernel {
                 return Err(libc::EINVAL);
             }
             if self.held_vf(pf).is_some() {
-                return Err(if is_qat { libc::EBUSY } else { BLOCKS_FOREVER });
+                return Err(BLOCKS_FOREVER);
             }
             self.remove_vfs(pf);
             return Ok(());
@@ -426,6 +427,14 @@ impl Kernel {
         if dev.driver.as_deref() != Some(driver) {
             return Err(libc::ENODEV);
         }
+        // Unbinding waits for VFIO users of the device, or of the VFs it would remove.
+        let keeps_vfs = self
+            .drivers
+            .get(driver)
+            .is_some_and(|d| d.keeps_vfs_on_unbind);
+        if self.holders.contains_key(&bdf) || (!keeps_vfs && self.held_vf(bdf).is_some()) {
+            return Err(BLOCKS_FOREVER);
+        }
         self.detach(bdf);
         Ok(())
     }
@@ -445,7 +454,7 @@ impl Kernel {
                 }
                 if new == QatState::Down {
                     if held {
-                        return Err(libc::EBUSY);
+                        return Err(BLOCKS_FOREVER);
                     }
                     qat.state = QatState::Down;
                     self.remove_vfs(pf);

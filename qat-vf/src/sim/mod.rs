@@ -103,28 +103,30 @@ impl SimHost {
 
     /// Loads a state file.
     pub fn load(path: &Path) -> Result<Self> {
-        let state_error = |reason: String| Error::SimState {
+        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::SimState {
+            action: "load",
             path: path.to_owned(),
-            reason,
+            source,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| state_error(e.to_string()))?;
-        let state = serde_json::from_str(&text).map_err(|e| state_error(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| state_error(e.into()))?;
+        let state = serde_json::from_str(&text).map_err(|e| state_error(e.into()))?;
         Ok(SimHost::from_state(state))
     }
 
     /// Saves to a state file atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state_error = |reason: String| Error::SimState {
+        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::SimState {
+            action: "save",
             path: path.to_owned(),
-            reason,
+            source,
         };
         let text =
-            serde_json::to_string_pretty(&*self.lock()).map_err(|e| state_error(e.to_string()))?;
+            serde_json::to_string_pretty(&*self.lock()).map_err(|e| state_error(e.into()))?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, text + "\n").map_err(|e| state_error(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| state_error(e.to_string()))
+        std::fs::write(&tmp, text + "\n").map_err(|e| state_error(e.into()))?;
+        std::fs::rename(&tmp, path).map_err(|e| state_error(e.into()))
     }
 
     /// A copy of the whole state.
@@ -489,7 +491,7 @@ impl Sysfs for SimHost {
         })
     }
 
-    fn set_access(&self, path: &Path, gid: u32, mode: u32) -> Result<()> {
+    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> Result<()> {
         self.record_write(
             path,
             format!("gid {gid} mode {mode:o}"),
@@ -499,6 +501,7 @@ impl Sysfs for SimHost {
                     .ok()
                     .and_then(|g| kernel.vfio_nodes.get_mut(&g))
                     .map(|node| {
+                        node.uid = uid.unwrap_or(node.uid);
                         node.gid = gid;
                         node.mode = mode & 0o7777;
                     })

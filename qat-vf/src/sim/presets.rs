@@ -87,6 +87,17 @@ impl Preset {
     }
 }
 
+/// PF `index` of a generic preset: buses from `first_bus` on, 64 per PCI domain (each PF's VFs
+/// sit on the bus after it at most, so there is room).
+fn generic_pf_address(first_bus: u8, index: usize) -> Bdf {
+    Bdf {
+        domain: (index / 64) as u16,
+        bus: first_bus + 2 * (index % 64) as u8,
+        device: 0,
+        function: 0,
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     kernel: Kernel,
@@ -194,12 +205,7 @@ impl Builder {
     }
 
     fn igb_pf(&mut self, index: usize) {
-        let bdf = Bdf {
-            domain: 0,
-            bus: 0x01 + index as u8,
-            device: 0,
-            function: 0,
-        };
+        let bdf = generic_pf_address(0x01, index);
         let mut dev = SimDevice::new(INTEL_VENDOR_ID, IGB_PF, -1, 0);
         dev.driver = Some("igb".into());
         dev.sriov = Some(SimSriov {
@@ -217,12 +223,7 @@ impl Builder {
     }
 
     fn nvme_pf(&mut self, index: usize) {
-        let bdf = Bdf {
-            domain: 0,
-            bus: 0x20 + index as u8,
-            device: 0,
-            function: 0,
-        };
+        let bdf = generic_pf_address(0x20, index);
         let mut dev = SimDevice::new(REDHAT_VENDOR_ID, QEMU_NVME, -1, 0);
         dev.driver = Some("nvme".into());
         dev.sriov = Some(SimSriov {
