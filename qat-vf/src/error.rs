@@ -103,6 +103,91 @@ pub enum Error {
         /// The process.
         pid: u32,
     },
+    /// A VFIO request failed.
+    #[error("{op} on {target} failed")]
+    Vfio {
+        /// The request (`VFIO_GROUP_SET_CONTAINER`, `open`, ...).
+        op: &'static str,
+        /// The node or device.
+        target: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel speaks another VFIO API version.
+    #[error("VFIO API version {found}, expected 0")]
+    VfioApiVersion {
+        /// What the kernel answered.
+        found: i32,
+    },
+    /// The device is not bound to a VFIO driver.
+    #[error("{bdf} is bound to {}, not to vfio-pci (qatctl apply --driver vfio-pci)", driver.as_deref().unwrap_or("no driver"))]
+    NotBoundToVfio {
+        /// The device.
+        bdf: Bdf,
+        /// Its driver.
+        driver: Option<String>,
+    },
+    /// Another device of the IOMMU group is bound to a host driver.
+    #[error("IOMMU group {group} is not viable: {}", blockers_text(blockers))]
+    GroupNotViable {
+        /// The group.
+        group: u32,
+        /// The devices that make it so.
+        blockers: Vec<crate::iommu::Blocker>,
+    },
+    /// DMA memory, size or IOVA not aligned to the IOMMU page size.
+    #[error(
+        "DMA mapping of {size:#x} bytes at IOVA {iova:#x} is not aligned to {page:#x}-byte pages"
+    )]
+    DmaUnaligned {
+        /// IOVA.
+        iova: u64,
+        /// Size.
+        size: u64,
+        /// IOMMU page size.
+        page: u64,
+    },
+    /// The IOVA range is outside what the IOMMU offers (e.g. the MSI window).
+    #[error("IOVA {iova:#x}+{size:#x} is outside the usable ranges {ranges}")]
+    DmaOutOfRange {
+        /// IOVA.
+        iova: u64,
+        /// Size.
+        size: u64,
+        /// The usable ranges.
+        ranges: String,
+    },
+    /// The IOVA range is mapped already.
+    #[error("IOVA {iova:#x}+{size:#x} overlaps an existing DMA mapping")]
+    DmaOverlap {
+        /// IOVA.
+        iova: u64,
+        /// Size.
+        size: u64,
+    },
+    /// Pinning would exceed RLIMIT_MEMLOCK.
+    #[error(
+        "pinning {needed} bytes exceeds RLIMIT_MEMLOCK ({limit} bytes); raise it (ulimit -l, LimitMEMLOCK=) or run with CAP_IPC_LOCK"
+    )]
+    MemlockTooLow {
+        /// Bytes to pin.
+        needed: u64,
+        /// The soft limit.
+        limit: u64,
+    },
+    /// A register access outside a mapping or region, or not aligned to its width.
+    #[error(
+        "access of {width} bytes at offset {offset:#x} is outside a {len:#x}-byte region or unaligned"
+    )]
+    MmioOutOfBounds {
+        /// Offset.
+        offset: usize,
+        /// Width in bytes.
+        width: usize,
+        /// Region length.
+        len: usize,
+    },
     /// The advisory provisioning lock could not be taken.
     #[error("cannot lock {path}")]
     Lock {
@@ -127,3 +212,14 @@ pub enum Error {
 
 /// Result with qat-vf's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn blockers_text(blockers: &[crate::iommu::Blocker]) -> String {
+    if blockers.is_empty() {
+        return "a member is bound to a host driver".into();
+    }
+    let list: Vec<String> = blockers
+        .iter()
+        .map(|b| format!("{} is bound to {}", b.bdf, b.driver))
+        .collect();
+    format!("{}; unbind them or bind them to vfio-pci", list.join(", "))
+}

@@ -18,6 +18,7 @@ pub mod services;
 pub mod sim;
 pub mod sriov;
 pub mod sysfs;
+pub mod vfio;
 
 pub use device::{Host, PhysicalFunction, QatState, VirtualFunction};
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@
 
 mod kernel;
 mod presets;
+mod vfio;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -72,6 +73,8 @@ pub struct SimState {
 #[derive(Debug, Default)]
 pub struct SimHost {
     state: Mutex<SimState>,
+    /// Open VFIO handles (not part of the state file: they die with the process, like fds).
+    vfio: Mutex<vfio::Handles>,
 }
 
 impl SimHost {
@@ -87,6 +90,7 @@ impl SimHost {
     pub fn from_state(state: SimState) -> Self {
         SimHost {
             state: Mutex::new(state),
+            vfio: Mutex::default(),
         }
     }
 
@@ -99,6 +103,10 @@ impl SimHost {
         // A panic while holding the lock cannot leave the model half-written in a way that
         // matters more than the panic itself; keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn vfio_handles(&self) -> MutexGuard<'_, vfio::Handles> {
+        self.vfio.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Loads a state file.

@@ -1,0 +1,113 @@
+//! DMA memory: page-aligned buffers, mappings that unmap on drop, and the RLIMIT_MEMLOCK check
+//! that turns a late `ENOMEM` into a clear error.
+
+use memmap2::MmapMut;
+use nix::sys::resource::{Resource, getrlimit};
+
+use crate::error::{Error, Result};
+
+/// Anonymous, page-aligned memory for DMA.
+#[derive(Debug)]
+pub struct DmaBuffer {
+    map: MmapMut,
+}
+
+impl DmaBuffer {
+    /// Allocates `len` bytes (rounded up to whole pages), zeroed.
+    pub fn new(len: usize) -> Result<Self> {
+        let page = page_size();
+        let len = len.max(1).div_ceil(page) * page;
+        let map = MmapMut::map_anon(len).map_err(|source| Error::Vfio {
+            op: "allocate DMA buffer",
+            target: format!("{len} bytes"),
+            source,
+        })?;
+        Ok(DmaBuffer { map })
+    }
+
+    /// The memory.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.map
+    }
+
+    /// The memory, read-only.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// The system page size.
+pub fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .unwrap_or(4096)
+}
+
+/// `CAP_IPC_LOCK` lifts VFIO's locked-memory accounting.
+const CAP_IPC_LOCK: u32 = 14;
+
+/// Whether `CapEff` in a `/proc/<pid>/status` text has `CAP_IPC_LOCK`.
+pub fn status_has_ipc_lock(status: &str) -> bool {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
+}
+
+/// The soft RLIMIT_MEMLOCK in bytes; `None` when unlimited.
+pub fn memlock_limit() -> Option<u64> {
+    let (soft, _) = getrlimit(Resource::RLIMIT_MEMLOCK).ok()?;
+    (soft != nix::libc::RLIM_INFINITY).then_some(soft)
+}
+
+/// Checks that pinning `len` more bytes fits RLIMIT_MEMLOCK, unless the process has
+/// `CAP_IPC_LOCK` (root has), which the type1 IOMMU driver honours.
+pub fn check_memlock(len: u64, limit: Option<u64>, has_ipc_lock: bool) -> Result<()> {
+    match limit {
+        Some(limit) if !has_ipc_lock && len > limit => {
+            Err(Error::MemlockTooLow { needed: len, limit })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The check for this process.
+pub fn check_memlock_here(len: u64) -> Result<()> {
+    let has_ipc_lock = std::fs::read_to_string("/proc/self/status")
+        .map(|s| status_has_ipc_lock(&s))
+        .unwrap_or(false);
+    check_memlock(len, memlock_limit(), has_ipc_lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memlock_rules() {
+        assert!(check_memlock(1 << 20, Some(64 << 10), false).is_err());
+        assert!(check_memlock(1 << 20, Some(64 << 10), true).is_ok());
+        assert!(check_memlock(1 << 20, None, false).is_ok());
+        assert!(check_memlock(64 << 10, Some(64 << 10), false).is_ok());
+        let e = check_memlock(16 << 20, Some(8 << 20), false).unwrap_err();
+        assert!(e.to_string().contains("RLIMIT_MEMLOCK"), "{e}");
+    }
+
+    #[test]
+    fn capability_parse() {
+        assert!(status_has_ipc_lock("Name:\tx\nCapEff:\t000001ffffffffff\n"));
+        assert!(!status_has_ipc_lock("CapEff:\t0000000000000000\n"));
+        assert!(status_has_ipc_lock("CapEff:\t0000000000004000\n"));
+        assert!(!status_has_ipc_lock("CapEff:\tnothex\n"));
+    }
+
+    #[test]
+    fn buffers_are_whole_pages() {
+        let mut b = DmaBuffer::new(100).unwrap();
+        assert_eq!(b.as_slice().len(), page_size());
+        assert_eq!(b.as_mut_slice().as_ptr() as usize % page_size(), 0);
+    }
+}
