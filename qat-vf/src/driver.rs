@@ -9,6 +9,9 @@ use crate::holders::VfioHolders;
 use crate::pci::Bdf;
 use crate::sysfs::{Sysfs, paths};
 
+/// The VFIO drivers a VF can be handed to VMs with.
+pub const VFIO_DRIVERS: [&str; 2] = ["vfio-pci", "qat_vfio_pci"];
+
 /// Drivers under which a device does not break its IOMMU group's viability for VFIO.
 pub const VFIO_SAFE_DRIVERS: [&str; 4] = ["vfio-pci", "qat_vfio_pci", "pci-stub", "pcieport"];
 
@@ -98,6 +101,16 @@ pub fn set_driver(
                     found: bound.unwrap_or_else(|| "no driver".into()),
                     expected: target.to_owned(),
                 });
+            }
+            // Bound to VFIO is only half the job: a VM can use the device only if its IOMMU
+            // group is viable, which the kernel checks no earlier than VFIO_GROUP_SET_CONTAINER.
+            if VFIO_DRIVERS.contains(&target) {
+                if let Some(group) = device::read_iommu_group(sysfs, bdf)? {
+                    let blockers = crate::iommu::viability_blockers(sysfs, group)?;
+                    if !blockers.is_empty() {
+                        return Err(Error::GroupNotViable { group, blockers });
+                    }
+                }
             }
         }
     }

@@ -648,3 +648,32 @@ fn a_failing_undo_is_reported_as_an_incomplete_rollback() {
     // Every other undo still ran.
     assert!(!report.rolled_back.is_empty());
 }
+
+#[test]
+fn vfs_in_a_group_their_pf_keeps_unusable_fail_the_bind_and_roll_back() {
+    let sim = preset("nvme", 1);
+    let pf = bdf("0000:20:00.0");
+    let before = sim.kernel();
+    let report = apply(
+        &sim,
+        &plan(
+            &sim,
+            &Desired {
+                pfs: vec![pf],
+                ..desired(None, "vfio-pci")
+            },
+        )
+        .unwrap(),
+        false,
+    );
+    let error = report.error.expect("the bind must fail");
+    assert!(
+        error
+            .message
+            .contains("is not viable: 0000:20:00.0 is bound to nvme"),
+        "{}",
+        error.message
+    );
+    assert!(report.rollback_failures.is_empty());
+    assert_eq!(sim.kernel(), before);
+}

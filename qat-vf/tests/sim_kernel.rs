@@ -974,9 +974,22 @@ fn iommu_group_with_pf_bound_to_nvme_is_not_viable() {
     let vfs_ = enable(&sim, pf, 2);
     let group = group_of(&sim, pf);
     assert_eq!(group_of(&sim, vfs_[0]), group);
-    // Binding the VF itself succeeds; the PF on nvme is what blocks the group.
-    bind(&sim, vfs_[0], "vfio-pci");
+    // Binding the VF itself succeeds in the kernel; the PF on nvme is what blocks the group.
+    write(
+        &sim,
+        &paths::device_attr(vfs_[0], "driver_override"),
+        "vfio-pci",
+    );
+    write(&sim, Path::new(paths::DRIVERS_PROBE), &vfs_[0].to_string());
+    assert_eq!(driver_of(&sim, vfs_[0]).as_deref(), Some("vfio-pci"));
     assert!(sim.exists(&paths::vfio_group_node(group)));
+    // qat-vf's bind checks viability after binding and says what blocks it.
+    match driver::set_driver(&sim, vfs_[1], Some("vfio-pci"), Some("vfio-pci"), false) {
+        Err(Error::GroupNotViable { group: g, blockers }) => {
+            assert_eq!((g, blockers[0].bdf), (group, pf));
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         iommu::viability_blockers(&sim, group).unwrap(),
         vec![Blocker {

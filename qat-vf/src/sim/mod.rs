@@ -461,6 +461,7 @@ impl Sysfs for SimHost {
     }
 
     fn write(&self, path: &Path, value: &str) -> Result<()> {
+        self.sync_vfio_holders();
         self.record_write(path, value.to_owned(), |kernel| {
             route_write(kernel, path, value)
         })
@@ -520,18 +521,21 @@ impl Sysfs for SimHost {
     }
 
     fn open_files(&self) -> Result<Vec<OpenFile>> {
+        let open_groups = self.sync_vfio_holders();
         let kernel = &self.lock().kernel;
-        Ok(kernel
-            .holders
-            .iter()
-            .filter_map(|(vf, pid)| {
-                let group = kernel.devices.get(vf)?.iommu_group;
-                Some(OpenFile {
-                    pid: *pid,
-                    target: crate::sysfs::paths::vfio_group_node(group),
-                })
+        let held = kernel.holders.iter().filter_map(|(vf, pid)| {
+            let group = kernel.devices.get(vf)?.iommu_group;
+            Some(OpenFile {
+                pid: *pid,
+                target: crate::sysfs::paths::vfio_group_node(group),
             })
-            .collect())
+        });
+        let me = std::process::id();
+        let groups = open_groups.into_iter().map(|group| OpenFile {
+            pid: me,
+            target: crate::sysfs::paths::vfio_group_node(group),
+        });
+        Ok(held.chain(groups).collect())
     }
 
     fn group_id(&self, name: &str) -> Result<Option<u32>> {

@@ -64,6 +64,37 @@ fn err<T>(errno: i32) -> io::Result<T> {
 }
 
 impl SimHost {
+    /// Forgets handles whose descriptor was closed, and makes the model's VFIO holders match the
+    /// open device handles (an open device fd is what makes the kernel block on removing it).
+    /// Returns the groups this process has open.
+    pub(super) fn sync_vfio_holders(&self) -> Vec<u32> {
+        let me = std::process::id();
+        let (devices, groups) = {
+            let mut handles = self.vfio_handles();
+            handles.retain(|fd, (name, _)| fd_names(*fd, name));
+            let mut devices = Vec::new();
+            let mut groups = Vec::new();
+            for (_, handle) in handles.values() {
+                match handle {
+                    Handle::Device { bdf } => devices.push(*bdf),
+                    Handle::Group { number, .. } => groups.push(*number),
+                    Handle::Container { .. } => {}
+                }
+            }
+            (devices, groups)
+        };
+        self.with_kernel(|k| {
+            k.holders
+                .retain(|bdf, pid| *pid != me || devices.contains(bdf));
+            for bdf in devices {
+                if k.devices.contains_key(&bdf) {
+                    k.holders.entry(bdf).or_insert(me);
+                }
+            }
+        });
+        groups
+    }
+
     /// A real descriptor stands for the handle, so the types that own it work unchanged: a
     /// memfd with a unique name, so that a closed (and reused) descriptor is told apart.
     fn new_handle(&self, handle: Handle) -> io::Result<OwnedFd> {

@@ -30,7 +30,7 @@ pub use mmio::{Mmio, Register};
 pub use ops::{DeviceInfo, IrqInfo, KernelOps, VfioOps};
 
 use crate::device::{read_driver, read_iommu_group};
-use crate::driver::VFIO_SAFE_DRIVERS;
+use crate::driver::VFIO_DRIVERS;
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
 use crate::sysfs::{Sysfs, paths};
@@ -75,10 +75,7 @@ impl OpenedDevice {
             return Err(Error::NoSuchDevice(bdf));
         }
         let driver = read_driver(sysfs, bdf)?;
-        if !driver
-            .as_deref()
-            .is_some_and(|d| VFIO_SAFE_DRIVERS[..2].contains(&d))
-        {
+        if !driver.as_deref().is_some_and(|d| VFIO_DRIVERS.contains(&d)) {
             return Err(Error::NotBoundToVfio { bdf, driver });
         }
         let number = read_iommu_group(sysfs, bdf)?.ok_or_else(|| Error::Unsupported {
