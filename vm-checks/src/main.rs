@@ -1,29 +1,79 @@
-//! Runs inside the QEMU test machine (tests/vm/run) as part of its init: checks qat-vf against
-//! the real kernel's sysfs and VFIO and prints one line per check on the console.
+//! Runs inside the QEMU test machine (tests/vm/run) from its init: the scenario list of
+//! `vm_checks::run` against the real kernel's sysfs and VFIO, each observation compared with
+//! expected.tsv.
 //!
 //! Protocol (parsed by tests/vm/run): `QATKIT-CHECK ok <name>` or `QATKIT-CHECK FAIL <name>:
 //! <why>` per check, then `QATKIT-DONE <passed> <failed>`.
 
-use qat_vf::{Bdf, Host, HostSysfs};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use qat_vf::vfio::KernelOps;
+use qat_vf::{Bdf, HostSysfs};
+use vm_checks::{EXPECTED, Env, mismatches, run};
+
+fn qatctl_reset(pfs: &[Bdf]) -> Result<(), String> {
+    let mut command = Command::new("/bin/qatctl");
+    command.args(["--lock-file", "/tmp/qatkit.lock", "reset"]);
+    for pf in pfs {
+        command.args(["--pf", &pf.to_string()]);
+    }
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run qatctl: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
 
 fn main() {
+    let started = Instant::now();
     let sysfs = HostSysfs::new();
-    let igb: Bdf = "0000:01:00.0".parse().expect("address");
-    let nvme: Bdf = "0000:02:00.0".parse().expect("address");
-    let (mut passed, mut failed) = (0, 0);
-    match Host::discover(&sysfs, &[igb, nvme]) {
-        Ok(host) if host.pf(igb).is_some() && host.pf(nvme).is_some() => {
-            println!("QATKIT-CHECK ok discover_named_pfs");
-            passed += 1;
-        }
-        Ok(host) => {
-            println!("QATKIT-CHECK FAIL discover_named_pfs: found {:?}", host.pfs.iter().map(|p| p.pci.bdf).collect::<Vec<_>>());
-            failed += 1;
-        }
-        Err(e) => {
-            println!("QATKIT-CHECK FAIL discover_named_pfs: {e}");
-            failed += 1;
+    let env = Env {
+        sysfs: &sysfs,
+        ops: Arc::new(KernelOps),
+        vfio_dir: Path::new("/dev/vfio"),
+        lock: Path::new("/tmp/qatkit.lock"),
+        reset: &qatctl_reset,
+    };
+    let checks = run(&env);
+    let bad = mismatches(&checks, EXPECTED);
+    for check in &checks {
+        match bad.iter().find(|(name, _, _)| name == check.name) {
+            None => println!("QATKIT-CHECK ok {}: {}", check.name, check.observed),
+            Some((_, observed, expected)) => {
+                println!(
+                    "QATKIT-CHECK FAIL {}: observed {observed:?}, expected {expected:?}",
+                    check.name
+                );
+            }
         }
     }
-    println!("QATKIT-DONE {passed} {failed}");
+    for (name, observed, expected) in bad
+        .iter()
+        .filter(|(n, _, _)| !checks.iter().any(|c| c.name == n))
+    {
+        println!("QATKIT-CHECK FAIL {name}: {observed} (expected {expected:?})");
+    }
+    println!(
+        "QATKIT-OBSERVE checks_seconds {:.1}",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "QATKIT-DONE {} {}",
+        checks.len()
+            - bad
+                .iter()
+                .filter(|(n, _, _)| checks.iter().any(|c| c.name == n))
+                .count(),
+        bad.len()
+    );
 }

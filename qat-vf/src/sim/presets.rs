@@ -20,6 +20,9 @@ pub enum Preset {
     Igb,
     /// QEMU NVMe PFs with 4 VFs behind a port without ACS: PF and VFs share one IOMMU group.
     Nvme,
+    /// The QEMU test machine of tests/vm: an igb PF at 01:00.0 behind a root port with ACS and an
+    /// NVMe PF at 02:00.0 behind one without, sharing an IOMMU group with that port.
+    Qemu,
 }
 
 impl FromStr for Preset {
@@ -29,6 +32,7 @@ impl FromStr for Preset {
             "mixed" => Ok(Preset::Mixed),
             "igb" => Ok(Preset::Igb),
             "nvme" => Ok(Preset::Nvme),
+            "qemu" => Ok(Preset::Qemu),
             _ => QatFamily::by_name(s).map(Preset::Qat).ok_or_else(|| {
                 format!(
                     "unknown preset {s:?} (known: {})",
@@ -46,6 +50,7 @@ impl fmt::Display for Preset {
             Preset::Mixed => "mixed",
             Preset::Igb => "igb",
             Preset::Nvme => "nvme",
+            Preset::Qemu => "qemu",
         })
     }
 }
@@ -56,12 +61,13 @@ const IGB_PF: u16 = 0x10c9;
 const IGB_VF: u16 = 0x10ca;
 const REDHAT_VENDOR_ID: u16 = 0x1b36;
 const QEMU_NVME: u16 = 0x0010;
+const QEMU_ROOT_PORT: u16 = 0x000c;
 
 impl Preset {
     /// Every preset name.
     pub fn names() -> Vec<&'static str> {
         let mut names: Vec<_> = crate::pci::QAT_FAMILIES.iter().map(|f| f.name).collect();
-        names.extend(["mixed", "igb", "nvme"]);
+        names.extend(["mixed", "igb", "nvme", "qemu"]);
         names
     }
 
@@ -82,6 +88,7 @@ impl Preset {
             }
             Preset::Igb => (0..pfs).for_each(|i| b.igb_pf(i)),
             Preset::Nvme => (0..pfs).for_each(|i| b.nvme_pf(i)),
+            Preset::Qemu => b.qemu_machine(),
         }
         b.finish()
     }
@@ -222,8 +229,44 @@ impl Builder {
         self.ids_driver("igbvf", vec![(INTEL_VENDOR_ID, IGB_VF)], false, false);
     }
 
+    fn qemu_machine(&mut self) {
+        let port = |device| Bdf {
+            domain: 0,
+            bus: 0,
+            device,
+            function: 0,
+        };
+        let mut root_port = SimDevice::new(REDHAT_VENDOR_ID, QEMU_ROOT_PORT, -1, 0);
+        root_port.driver = Some("pcieport".into());
+        self.add(port(1), root_port.clone());
+        self.add(port(2), root_port);
+        self.ids_driver(
+            "pcieport",
+            vec![(REDHAT_VENDOR_ID, QEMU_ROOT_PORT)],
+            false,
+            false,
+        );
+        self.igb_pf(0);
+        self.nvme_pf_at(Bdf {
+            domain: 0,
+            bus: 2,
+            device: 0,
+            function: 0,
+        });
+        // No ACS on the NVMe's port: the port, the PF and its VFs form one group.
+        let shared = self.kernel.devices[&port(2)].iommu_group;
+        self.kernel
+            .devices
+            .values_mut()
+            .filter(|d| d.device == QEMU_NVME)
+            .for_each(|d| d.iommu_group = shared);
+    }
+
     fn nvme_pf(&mut self, index: usize) {
-        let bdf = generic_pf_address(0x20, index);
+        self.nvme_pf_at(generic_pf_address(0x20, index));
+    }
+
+    fn nvme_pf_at(&mut self, bdf: Bdf) {
         let mut dev = SimDevice::new(REDHAT_VENDOR_ID, QEMU_NVME, -1, 0);
         dev.driver = Some("nvme".into());
         dev.sriov = Some(SimSriov {

@@ -239,3 +239,10 @@ impl Drop for DmaMapping<'_> {
         }
     }
 }
+
+impl AsFd for Container {
+    /// The descriptor, for what qat-vf does not wrap (e.g. handing it to KVM).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

@@ -202,3 +202,10 @@ impl Drop for RequestNotifier<'_> {
             .set_irq_eventfd(d.fd.as_fd(), b::VFIO_PCI_REQ_IRQ_INDEX, None);
     }
 }
+
+impl AsFd for Device {
+    /// The descriptor, for what qat-vf does not wrap (e.g. handing it to KVM).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

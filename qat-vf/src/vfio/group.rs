@@ -104,3 +104,10 @@ impl Group {
             .map_err(|e| self.error("VFIO_GROUP_UNSET_CONTAINER", e))
     }
 }
+
+impl AsFd for Group {
+    /// The descriptor, for what qat-vf does not wrap (e.g. handing it to KVM).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

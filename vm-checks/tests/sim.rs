@@ -1,0 +1,42 @@
+//! The real-kernel scenario list against the simulated host of the same machine: the model must
+//! answer every check as expected.tsv says the real kernel does.
+
+use std::sync::Arc;
+
+use qat_vf::provision::{self, ProvisionLock};
+use qat_vf::sim::{Preset, SimHost};
+use qat_vf::{Bdf, Host};
+use vm_checks::{EXPECTED, Env, mismatches, run};
+
+#[test]
+fn the_model_answers_every_check_as_the_real_kernel_does() {
+    let sim = Arc::new(SimHost::preset("qemu".parse::<Preset>().unwrap(), 1));
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("lock");
+    let reset = |pfs: &[Bdf]| -> Result<(), String> {
+        let host = Host::discover(&*sim, pfs).map_err(|e| e.to_string())?;
+        let plan = provision::plan_reset(&host, pfs, false).map_err(|e| e.to_string())?;
+        let held = ProvisionLock::acquire(&lock).map_err(|e| e.to_string())?;
+        let report = provision::apply(&*sim, &plan, false, &held);
+        report
+            .ok
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", report.error))
+    };
+    let env = Env {
+        sysfs: &*sim,
+        ops: sim.clone(),
+        vfio_dir: std::path::Path::new("/dev/vfio"),
+        lock: &lock,
+        reset: &reset,
+    };
+    let checks = run(&env);
+    let bad = mismatches(&checks, EXPECTED);
+    for c in &checks {
+        println!("{}\t{}", c.name, c.observed);
+    }
+    assert!(
+        bad.is_empty(),
+        "the model disagrees with the real kernel: {bad:#?}"
+    );
+}
