@@ -56,6 +56,13 @@ enum Command {
     Plan(DesiredArgs),
     /// Bring the host to the desired state as one transaction, rolled back on any failure.
     Apply(DesiredArgs),
+    /// Open a VF through VFIO as a VM manager would and report what it needs: group and
+    /// viability, regions, irqs, whether DMA mapping works, RLIMIT_MEMLOCK.
+    VfioCheck {
+        /// The VF.
+        #[arg(long)]
+        vf: Bdf,
+    },
     /// Disable VFs and turn VF driver autoprobe back on; services are left as they are.
     Reset {
         /// Only these PFs [default: every QAT PF].
@@ -184,6 +191,16 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             }
             output::print_status(&found, global.json);
             Ok(())
+        }),
+        Command::VfioCheck { vf } => target::with_host(global, false, |host| {
+            let report = host.vfio_check(vf)?;
+            output::print_vfio_check(&report, global.json);
+            match &report.error {
+                None => Ok(()),
+                Some(error) => Err(Failure::Failed(format!(
+                    "{vf} is not usable through VFIO: {error}"
+                ))),
+            }
         }),
         Command::Plan(args) => target::with_host(global, false, |host| {
             let plan = plan(host, &args)?;

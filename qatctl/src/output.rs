@@ -3,6 +3,7 @@
 use qat_vf::device::PciInfo;
 use qat_vf::provision::{Plan, Report};
 use qat_vf::sim::WriteRecord;
+use qat_vf::vfio::VfioCheck;
 use qat_vf::{Bdf, Host, VirtualFunction};
 use serde::Serialize;
 use serde_json::json;
@@ -259,5 +260,110 @@ pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
             w.path.display(),
             w.value
         );
+    }
+}
+
+/// `qatctl vfio-check`.
+pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serialises")
+        );
+        return;
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    println!("VF {}  driver {}", report.vf, opt(report.driver.as_deref()));
+    println!(
+        "  IOMMU group {}  /dev/vfio node {}",
+        opt(report.iommu_group),
+        opt(report
+            .vfio_node
+            .map(|a| format!("{}:{} {:04o}", a.uid, a.gid, a.mode)))
+    );
+    if report.blockers.is_empty() {
+        println!("  group viable: yes");
+    } else {
+        println!("  group viable: no");
+        for b in &report.blockers {
+            println!(
+                "    {} is bound to {} (unbind it or bind it to vfio-pci)",
+                b.bdf, b.driver
+            );
+        }
+    }
+    if let Some(cdev) = &report.cdev {
+        println!("  iommufd cdev: {}", cdev.display());
+    }
+    if let Some(info) = report.device {
+        println!(
+            "  device: {} regions, {} irq indexes, reset {}",
+            info.num_regions,
+            info.num_irqs,
+            yes_no(report.resettable == Some(true))
+        );
+        let rows: Vec<Vec<String>> = report
+            .regions
+            .iter()
+            .filter(|r| r.size > 0)
+            .map(|r| {
+                vec![
+                    r.index.to_string(),
+                    format!("{:#x}", r.size),
+                    format!(
+                        "{}{}{}",
+                        if r.readable() { "r" } else { "-" },
+                        if r.writable() { "w" } else { "-" },
+                        if r.mappable() { "m" } else { "-" }
+                    ),
+                    r.sparse_mmap
+                        .as_ref()
+                        .map_or("-".into(), |a| format!("{} areas", a.len())),
+                ]
+            })
+            .collect();
+        for line in table(&["REGION", "SIZE", "RWM", "SPARSE"], &rows).lines() {
+            println!("    {line}");
+        }
+        let irqs: Vec<String> = report
+            .irqs
+            .iter()
+            .map(|i| format!("{}:{}", i.index, i.count))
+            .collect();
+        println!("  irqs (index:vectors): {}", irqs.join(" "));
+    }
+    if let Some(iommu) = &report.iommu {
+        let ranges: Vec<String> = iommu
+            .iova_ranges
+            .iter()
+            .map(|r| format!("{:#x}-{:#x}", r.start(), r.end()))
+            .collect();
+        println!(
+            "  IOMMU page sizes {:#x}, IOVA ranges {}",
+            iommu.iova_pgsizes,
+            ranges.join(" ")
+        );
+    }
+    if let Some(ok) = report.dma_map {
+        println!(
+            "  DMA map/unmap of 2 MiB: {}",
+            if ok { "works" } else { "FAILED" }
+        );
+    }
+    println!(
+        "  RLIMIT_MEMLOCK {}{}; enough for qatlib (16 MiB per VF): {}",
+        report
+            .memlock_limit
+            .map_or("unlimited".into(), |l| format!("{l} bytes")),
+        if report.cap_ipc_lock {
+            " (CAP_IPC_LOCK lifts it)"
+        } else {
+            ""
+        },
+        yes_no(report.memlock_enough_for_qatlib)
+    );
+    match &report.error {
+        None => println!("usable: yes"),
+        Some(error) => println!("usable: no: {error}"),
     }
 }

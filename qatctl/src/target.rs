@@ -2,10 +2,12 @@
 //! file; and the provisioning lock.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::sys::signal::{SigSet, Signal};
 use qat_vf::provision::{Plan, ProvisionLock, Report};
 use qat_vf::sim::SimHost;
+use qat_vf::vfio::{KernelOps, VfioCheck, VfioOps};
 use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
 
 use crate::Failure;
@@ -16,17 +18,28 @@ pub(crate) trait HostAccess {
     fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host>;
     fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report;
     fn resolve_group(&self, group: &str) -> qat_vf::Result<u32>;
+    fn vfio_check(&self, vf: Bdf) -> qat_vf::Result<VfioCheck>;
 }
 
-impl<S: Sysfs> HostAccess for S {
+/// A host: its files, its VFIO, and where its VFIO nodes are.
+struct Target<S> {
+    sysfs: Arc<S>,
+    vfio: Arc<dyn VfioOps>,
+    vfio_dir: PathBuf,
+}
+
+impl<S: Sysfs> HostAccess for Target<S> {
     fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host> {
-        Host::discover(self, pfs)
+        Host::discover(&*self.sysfs, pfs)
     }
     fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report {
-        qat_vf::provision::apply(self, plan, force, lock)
+        qat_vf::provision::apply(&*self.sysfs, plan, force, lock)
     }
     fn resolve_group(&self, group: &str) -> qat_vf::Result<u32> {
-        qat_vf::iommu::resolve_group(self, group)
+        qat_vf::iommu::resolve_group(&*self.sysfs, group)
+    }
+    fn vfio_check(&self, vf: Bdf) -> qat_vf::Result<VfioCheck> {
+        qat_vf::vfio::check(&*self.sysfs, Arc::clone(&self.vfio), &self.vfio_dir, vf)
     }
 }
 
@@ -39,8 +52,13 @@ pub(crate) fn with_host<T>(
 ) -> Result<T, Failure> {
     match &global.sim {
         Some(path) => {
-            let sim = SimHost::load(path)?;
-            let result = f(&sim);
+            let sim = Arc::new(SimHost::load(path)?);
+            let target = Target {
+                sysfs: Arc::clone(&sim),
+                vfio: sim.clone(),
+                vfio_dir: "/dev/vfio".into(),
+            };
+            let result = f(&target);
             if save {
                 // The host may have changed already: failing to record it is an operation
                 // failure (exit 1), not bad input.
@@ -54,7 +72,12 @@ pub(crate) fn with_host<T>(
                 .sysfs_root
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/"));
-            f(&HostSysfs::with_root(root))
+            let target = Target {
+                sysfs: Arc::new(HostSysfs::with_root(&root)),
+                vfio: Arc::new(KernelOps),
+                vfio_dir: root.join("dev/vfio"),
+            };
+            f(&target)
         }
     }
 }

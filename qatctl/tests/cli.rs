@@ -453,3 +453,34 @@ fn sim_create_refuses_to_overwrite_and_rejects_unknown_presets() {
     assert!(stderr(&out).contains("unknown preset"));
     assert!(Path::new(path).exists());
 }
+
+#[test]
+fn vfio_check_reports_what_a_vm_manager_needs() {
+    let sim = SimFile::create("qemu", 1);
+    assert!(sim.run(&["apply", "--pf", "0000:01:00.0"]).status.success());
+    let ok = sim.json(&["vfio-check", "--vf", "0000:01:10.0"]);
+    assert_eq!(ok["error"], Value::Null);
+    assert_eq!(ok["dma_map"], true);
+    assert_eq!(ok["device"]["num_regions"], 9);
+    assert_eq!(ok["regions"][0]["size"], 16384);
+    assert_eq!(ok["blockers"], serde_json::json!([]));
+    assert!(ok["memlock_enough_for_qatlib"].is_boolean());
+    // Not on vfio-pci: exit 1 and the reason; no such device: exit 2.
+    let pf = sim.run(&["vfio-check", "--vf", "0000:01:00.0"]);
+    assert_eq!(pf.status.code(), Some(1));
+    assert!(stderr(&pf).contains("not to vfio-pci"));
+    assert_bad_input(
+        &sim,
+        &["vfio-check", "--vf", "0000:07:00.0"],
+        2,
+        "no PCI device",
+    );
+    // A VF in a group its PF keeps: the culprit is named.
+    let out = sim.run(&["apply", "--pf", "0000:02:00.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("0000:02:00.0 is bound to nvme"),
+        "{}",
+        stderr(&out)
+    );
+}

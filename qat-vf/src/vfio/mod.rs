@@ -7,6 +7,7 @@
 //! [`iommufd`] is the cdev path for kernels built with it.
 
 mod caps;
+mod check;
 mod container;
 mod device;
 mod dma;
@@ -20,6 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use caps::{IommuInfo, RegionInfo, parse_iommu_info, parse_region_info};
+pub use check::{QATLIB_MEMLOCK_PER_VF, VfioCheck, check};
 pub use container::{Container, DmaMapping, Extensions};
 pub use device::{Device, RequestNotifier};
 pub use dma::{

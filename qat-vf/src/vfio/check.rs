@@ -1,0 +1,134 @@
+//! What a VM manager needs to know about a VF before it hands it over: one call that opens it
+//! the way QEMU does and reports every part, failures included.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::OpenedDevice;
+use super::caps::{IommuInfo, RegionInfo};
+use super::dma::{DmaBuffer, memlock_limit, status_has_ipc_lock};
+use super::iommufd::cdev_path;
+use super::ops::{DeviceInfo, IrqInfo, VfioOps};
+use crate::device::{read_driver, read_iommu_group};
+use crate::error::{Error, Result};
+use crate::iommu::{Blocker, viability_blockers};
+use crate::pci::Bdf;
+use crate::provision::error_chain;
+use crate::sysfs::{FileAccess, Sysfs, paths};
+
+/// What qatlib asks to pin per VF.
+pub const QATLIB_MEMLOCK_PER_VF: u64 = 16 << 20;
+
+/// The report of [`check`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VfioCheck {
+    /// The VF.
+    pub vf: Bdf,
+    /// Its driver.
+    pub driver: Option<String>,
+    /// Its IOMMU group.
+    pub iommu_group: Option<u32>,
+    /// Owner and mode of `/dev/vfio/<group>`.
+    pub vfio_node: Option<FileAccess>,
+    /// Devices of the group bound to host drivers (empty: viable).
+    pub blockers: Vec<Blocker>,
+    /// The VFIO cdev, where the kernel has iommufd.
+    pub cdev: Option<PathBuf>,
+    /// Device flags, region and irq counts, once opened.
+    pub device: Option<DeviceInfo>,
+    /// Whether `VFIO_DEVICE_RESET` is supported.
+    pub resettable: Option<bool>,
+    /// Every region.
+    pub regions: Vec<RegionInfo>,
+    /// Every irq index.
+    pub irqs: Vec<IrqInfo>,
+    /// The container's IOMMU.
+    pub iommu: Option<IommuInfo>,
+    /// Whether a 2 MiB DMA map and unmap worked.
+    pub dma_map: Option<bool>,
+    /// Soft RLIMIT_MEMLOCK of this process (`null`: unlimited).
+    pub memlock_limit: Option<u64>,
+    /// This process has CAP_IPC_LOCK (root), which lifts the limit.
+    pub cap_ipc_lock: bool,
+    /// The limit allows what qatlib pins for one VF (16 MiB).
+    pub memlock_enough_for_qatlib: bool,
+    /// The first thing that failed, with its causes.
+    pub error: Option<String>,
+}
+
+impl VfioCheck {
+    /// Whether a VM manager can use the VF.
+    pub fn usable(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Opens `vf` through VFIO and reports what a VM manager needs. Bad input (no such device) is
+/// an error; everything else, unusable VFs included, is in the report.
+pub fn check(
+    sysfs: &impl Sysfs,
+    ops: Arc<dyn VfioOps>,
+    vfio_dir: &Path,
+    vf: Bdf,
+) -> Result<VfioCheck> {
+    if !sysfs.exists(&paths::device(vf)) {
+        return Err(Error::NoSuchDevice(vf));
+    }
+    let iommu_group = read_iommu_group(sysfs, vf)?;
+    let cap_ipc_lock =
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| status_has_ipc_lock(&s));
+    let memlock_limit = memlock_limit();
+    let mut report = VfioCheck {
+        vf,
+        driver: read_driver(sysfs, vf)?,
+        iommu_group,
+        vfio_node: match iommu_group {
+            Some(group) => sysfs.access(&paths::vfio_group_node(group))?,
+            None => None,
+        },
+        blockers: match iommu_group {
+            Some(group) => viability_blockers(sysfs, group)?,
+            None => Vec::new(),
+        },
+        cdev: cdev_path(sysfs, vf)?,
+        device: None,
+        resettable: None,
+        regions: Vec::new(),
+        irqs: Vec::new(),
+        iommu: None,
+        dma_map: None,
+        memlock_limit,
+        cap_ipc_lock,
+        memlock_enough_for_qatlib: cap_ipc_lock
+            || memlock_limit.is_none_or(|l| l >= QATLIB_MEMLOCK_PER_VF),
+        error: None,
+    };
+    let opened = match OpenedDevice::open(sysfs, ops, vfio_dir, vf) {
+        Ok(opened) => opened,
+        Err(e) => {
+            report.error = Some(error_chain(&e));
+            return Ok(report);
+        }
+    };
+    let mut fill = || -> Result<()> {
+        report.device = Some(opened.device.info());
+        report.resettable = Some(opened.device.resettable());
+        report.regions = opened.device.regions()?;
+        report.irqs = opened.device.irqs()?;
+        report.iommu = Some(opened.container.iommu_info()?);
+        let mut buffer = DmaBuffer::new(2 << 20)?;
+        let iova = 1 << 30;
+        let mapped = opened
+            .container
+            .map_dma(buffer.as_mut_slice(), iova)
+            .and_then(|m| m.unmap());
+        report.dma_map = Some(mapped.is_ok());
+        mapped.map(drop)
+    };
+    if let Err(e) = fill() {
+        report.error = Some(error_chain(&e));
+    }
+    Ok(report)
+}
