@@ -197,7 +197,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             output::print_vfio_check(&report, global.json);
             match &report.error {
                 None => Ok(()),
-                Some(error) => Err(Failure::Failed(format!(
+                Some(error) => Err(Failure::ReportedBecause(format!(
                     "{vf} is not usable through VFIO: {error}"
                 ))),
             }

@@ -24,6 +24,8 @@ pub(crate) enum Failure {
     Failed(String),
     /// The failure was already reported (the apply report); just exit 1.
     Reported,
+    /// The output already holds the report (as JSON, too); say why on stderr and exit 1.
+    ReportedBecause(String),
 }
 
 impl From<Error> for Failure {
@@ -89,6 +91,10 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reported) => ExitCode::from(1),
+        Err(Failure::ReportedBecause(message)) => {
+            eprintln!("qatctl: error: {}", message.replace('\n', " "));
+            ExitCode::from(1)
+        }
         Err(Failure::Usage(message)) => {
             report_error(&message, json);
             ExitCode::from(2)

@@ -35,6 +35,51 @@ pub struct Env<'a, S: Sysfs> {
     pub lock: &'a Path,
     /// `qatctl reset --pf ...`: the binary in the VM, the library on the simulated host.
     pub reset: &'a dyn Fn(&[Bdf]) -> Result<(), String>,
+    /// `qatctl vfio-check --json --vf BDF`, parsed: the binary in the VM, the library on the
+    /// simulated host.
+    pub vfio_check: &'a dyn Fn(Bdf) -> Result<VfioCheckSummary, String>,
+}
+
+/// The parts of a `vfio-check` report the checks compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VfioCheckSummary {
+    /// No error: a VM manager can use the VF.
+    pub usable: bool,
+    /// The DMA map worked.
+    pub dma_map: Option<bool>,
+    /// Regions reported.
+    pub regions: usize,
+    /// Devices named as breaking the group's viability.
+    pub blockers: Vec<String>,
+}
+
+impl VfioCheckSummary {
+    /// From the library's report.
+    pub fn from_report(r: &qat_vf::vfio::VfioCheck) -> Self {
+        VfioCheckSummary {
+            usable: r.usable(),
+            dma_map: r.dma_map,
+            regions: r.regions.len(),
+            blockers: r
+                .blockers
+                .iter()
+                .map(|b| format!("{}={}", b.bdf, b.driver))
+                .collect(),
+        }
+    }
+}
+
+fn observe_check(result: Result<VfioCheckSummary, String>) -> String {
+    match result {
+        Ok(s) => format!(
+            "usable={} dma_map={:?} regions={} blockers=[{}]",
+            s.usable,
+            s.dma_map,
+            s.regions,
+            s.blockers.join(",")
+        ),
+        Err(e) => e,
+    }
 }
 
 /// One check's observation.
@@ -405,6 +450,17 @@ pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Check> {
         drop(container);
     }
 
+    // Provisioned again, a VF passes qatctl vfio-check.
+    let reprovisioned = converge(&want(igb, VfDriver::VfioPci, false)).map(|(_, r)| r.ok);
+    let first_igb_vf = list_vfs(sysfs, igb).ok().and_then(|v| v.first().copied());
+    record(
+        "qatctl_vfio_check_usable",
+        match (reprovisioned, first_igb_vf) {
+            (Ok(true), Some(vf)) => observe_check((env.vfio_check)(vf)),
+            (result, _) => format!("not provisioned: {}", observe(result, |ok| ok.to_string())),
+        },
+    );
+
     // NVMe: the PF keeps its driver, so its VFs' shared group is not viable.
     let before = fingerprint(sysfs, nvme);
     record(
@@ -467,6 +523,10 @@ pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Check> {
                 OpenedDevice::open(sysfs, Arc::clone(&env.ops), env.vfio_dir, a),
                 |_| "opened".into(),
             ),
+        );
+        record(
+            "qatctl_vfio_check_non_viable",
+            observe_check((env.vfio_check)(a)),
         );
         record("override_on_a_bound_device", {
             let o = paths::device_attr(nvme, "driver_override");

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use qat_vf::vfio::KernelOps;
 use qat_vf::{Bdf, HostSysfs};
-use vm_checks::{EXPECTED, Env, mismatches, run};
+use vm_checks::{EXPECTED, Env, VfioCheckSummary, mismatches, run};
 
 fn qatctl_reset(pfs: &[Bdf]) -> Result<(), String> {
     let mut command = Command::new("/bin/qatctl");
@@ -34,6 +34,44 @@ fn qatctl_reset(pfs: &[Bdf]) -> Result<(), String> {
     }
 }
 
+fn qatctl_vfio_check(vf: Bdf) -> Result<VfioCheckSummary, String> {
+    let out = Command::new("/bin/qatctl")
+        .args(["--json", "vfio-check", "--vf", &vf.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run qatctl: {e}"))?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "exit {:?}, no JSON ({e}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let usable = json["error"].is_null();
+    if usable != out.status.success() {
+        return Err(format!(
+            "exit {:?} disagrees with the report",
+            out.status.code()
+        ));
+    }
+    Ok(VfioCheckSummary {
+        usable,
+        dma_map: json["dma_map"].as_bool(),
+        regions: json["regions"].as_array().map_or(0, Vec::len),
+        blockers: json["blockers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                format!(
+                    "{}={}",
+                    b["bdf"].as_str().unwrap_or("?"),
+                    b["driver"].as_str().unwrap_or("?")
+                )
+            })
+            .collect(),
+    })
+}
+
 fn main() {
     let started = Instant::now();
     let sysfs = HostSysfs::new();
@@ -43,6 +81,7 @@ fn main() {
         vfio_dir: Path::new("/dev/vfio"),
         lock: Path::new("/tmp/qatkit.lock"),
         reset: &qatctl_reset,
+        vfio_check: &qatctl_vfio_check,
     };
     let checks = run(&env);
     let bad = mismatches(&checks, EXPECTED);

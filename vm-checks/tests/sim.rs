@@ -6,7 +6,7 @@ use std::sync::Arc;
 use qat_vf::provision::{self, ProvisionLock};
 use qat_vf::sim::{Preset, SimHost};
 use qat_vf::{Bdf, Host};
-use vm_checks::{EXPECTED, Env, mismatches, run};
+use vm_checks::{EXPECTED, Env, VfioCheckSummary, mismatches, run};
 
 #[test]
 fn the_model_answers_every_check_as_the_real_kernel_does() {
@@ -23,12 +23,18 @@ fn the_model_answers_every_check_as_the_real_kernel_does() {
             .then_some(())
             .ok_or_else(|| format!("{:?}", report.error))
     };
+    let vfio_check = |vf: Bdf| -> Result<VfioCheckSummary, String> {
+        let report = qat_vf::vfio::check(&*sim, sim.clone(), std::path::Path::new("/dev/vfio"), vf)
+            .map_err(|e| e.to_string())?;
+        Ok(VfioCheckSummary::from_report(&report))
+    };
     let env = Env {
         sysfs: &*sim,
         ops: sim.clone(),
         vfio_dir: std::path::Path::new("/dev/vfio"),
         lock: &lock,
         reset: &reset,
+        vfio_check: &vfio_check,
     };
     let checks = run(&env);
     let bad = mismatches(&checks, EXPECTED);

@@ -427,6 +427,8 @@ impl VfioOps for SimHost {
                 region_bytes(index, rw | b::VFIO_REGION_INFO_FLAG_MMAP, BAR0_SIZE)
             }
             b::VFIO_PCI_CONFIG_REGION_INDEX => region_bytes(index, rw, CONFIG_SIZE),
+            // A VF has no VGA region: vfio-pci answers EINVAL (seen on the real kernel).
+            b::VFIO_PCI_VGA_REGION_INDEX => return err(libc::EINVAL),
             i if i < b::VFIO_PCI_NUM_REGIONS => region_bytes(index, 0, 0),
             _ => return err(libc::EINVAL),
         })

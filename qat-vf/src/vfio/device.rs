@@ -68,9 +68,19 @@ impl Device {
         })
     }
 
-    /// Every region the device reports.
+    /// Every region the device has. Indexes the device lacks (vfio-pci answers EINVAL for the
+    /// VGA region of a non-VGA device) are left out.
     pub fn regions(&self) -> Result<Vec<RegionInfo>> {
-        (0..self.info.num_regions).map(|i| self.region(i)).collect()
+        let mut regions = Vec::new();
+        for index in 0..self.info.num_regions {
+            match self.region(index) {
+                Ok(region) => regions.push(region),
+                Err(Error::Vfio { source, .. })
+                    if source.raw_os_error() == Some(nix::libc::EINVAL) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(regions)
     }
 
     /// Irq index `index`.
