@@ -472,7 +472,12 @@ fn vfio_check_reports_what_a_vm_manager_needs() {
     // With --json, the report is the one JSON document, failure or not.
     let pf = sim.run(&["vfio-check", "--vf", "0000:01:00.0", "--json"]);
     let report: Value = serde_json::from_slice(&pf.stdout).expect("exactly one JSON document");
-    assert!(report["error"].as_str().unwrap().contains("not to vfio-pci"));
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("not to vfio-pci")
+    );
     assert_bad_input(
         &sim,
         &["vfio-check", "--vf", "0000:07:00.0"],
