@@ -40,7 +40,8 @@ fn a_vf_opens_like_a_vm_manager_opens_it() {
     let bar0 = vf.device.region(index::BAR0).unwrap();
     assert_eq!(bar0.size, 16 << 10);
     assert!(bar0.mappable());
-    assert_eq!(vf.device.regions().unwrap().len(), 9);
+    // Nine indexes, but a VF has no VGA region: the kernel answers EINVAL and it is left out.
+    assert_eq!(vf.device.regions().unwrap().len(), 8);
     assert_eq!(vf.device.irq(index::REQ).unwrap().count, 1);
     let mut id = [0u8; 4];
     vf.device.read_config(0, &mut id).unwrap();
