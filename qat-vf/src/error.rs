@@ -188,6 +188,32 @@ pub enum Error {
         /// Region length.
         len: usize,
     },
+    /// Fewer eligible VFs than requested.
+    #[error(
+        "{wanted} VFs requested, {eligible} eligible; left out: {}",
+        left_out_text(left_out)
+    )]
+    TooFewVfs {
+        /// Requested.
+        wanted: usize,
+        /// Eligible.
+        eligible: usize,
+        /// Every other VF and why it was left out.
+        left_out: Vec<(Bdf, String)>,
+    },
+    /// The domain XML cannot take the hostdevs.
+    #[error("domain XML: {0}")]
+    Domain(String),
+    /// A name (alias, resource name) that would not survive in XML, YAML or JSON as given.
+    #[error("invalid {what} {value:?}: {rule}")]
+    InvalidName {
+        /// Which kind of name.
+        what: &'static str,
+        /// What was given.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
     /// The advisory provisioning lock could not be taken.
     #[error("cannot lock {path}")]
     Lock {
@@ -222,4 +248,15 @@ fn blockers_text(blockers: &[crate::iommu::Blocker]) -> String {
         .map(|b| format!("{} is bound to {}", b.bdf, b.driver))
         .collect();
     format!("{}; unbind them or bind them to vfio-pci", list.join(", "))
+}
+
+fn left_out_text(left_out: &[(Bdf, String)]) -> String {
+    if left_out.is_empty() {
+        return "none (the host has no more VFs)".into();
+    }
+    let list: Vec<String> = left_out
+        .iter()
+        .map(|(vf, why)| format!("{vf} {why}"))
+        .collect();
+    list.join("; ")
 }

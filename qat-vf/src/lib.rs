@@ -7,6 +7,7 @@
 //! `sim` — the simulated host [`sim::SimHost`].
 
 pub mod device;
+pub mod domain;
 pub mod driver;
 mod error;
 pub mod holders;

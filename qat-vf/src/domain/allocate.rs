@@ -1,0 +1,158 @@
+//! Choosing VFs for a VM: `balanced` spreads them over PFs, `packed` fills one PF first; a NUMA
+//! node can be preferred. Only VFs on the requested driver, whose PF is up and healthy, that no
+//! VFIO user holds and that the domain does not use otherwise are eligible.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::device::{Heartbeat, Host, PhysicalFunction, QatState, VirtualFunction};
+use crate::error::{Error, Result};
+use crate::pci::Bdf;
+
+/// How VFs are spread over PFs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// One VF per PF in turn (Intel's device plugin calls it balanced).
+    #[default]
+    Balanced,
+    /// Fill one PF before the next.
+    Packed,
+}
+
+impl FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "balanced" => Ok(Policy::Balanced),
+            "packed" => Ok(Policy::Packed),
+            _ => Err(format!("unknown policy {s:?} (balanced or packed)")),
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Balanced => "balanced",
+            Policy::Packed => "packed",
+        })
+    }
+}
+
+/// What to allocate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// How many VFs.
+    pub count: usize,
+    /// Spread or fill.
+    pub policy: Policy,
+    /// Prefer VFs on this NUMA node; others are taken only when it has too few.
+    pub numa_node: Option<u32>,
+    /// The driver the VFs must be bound to (`vfio-pci`, `qat_vfio_pci`).
+    pub driver: String,
+    /// VFs the domain already has through qatkit: kept first, so that re-running is stable
+    /// (they may be held by the domain's own VM).
+    pub keep: Vec<Bdf>,
+    /// VFs the domain uses through other hostdevs: never chosen.
+    pub exclude: Vec<Bdf>,
+}
+
+/// A chosen VF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Allocated {
+    /// The VF.
+    pub vf: Bdf,
+    /// Its PF.
+    pub pf: Bdf,
+    /// Its NUMA node.
+    pub numa_node: Option<u32>,
+}
+
+/// Why a VF was not eligible.
+fn ineligible(pf: &PhysicalFunction, vf: &VirtualFunction, req: &Request) -> Option<String> {
+    if req.exclude.contains(&vf.pci.bdf) {
+        return Some("used by another hostdev of the domain".into());
+    }
+    if vf.pci.driver.as_deref() != Some(req.driver.as_str()) {
+        let driver = vf.pci.driver.as_deref().unwrap_or("no driver");
+        return Some(format!("bound to {driver}, not {}", req.driver));
+    }
+    if pf.state == Some(QatState::Down) {
+        return Some(format!("its PF {} is down", pf.pci.bdf));
+    }
+    if pf.heartbeat == Some(Heartbeat::Failed) {
+        return Some(format!("its PF {} failed its heartbeat", pf.pci.bdf));
+    }
+    if !vf.held_by.is_empty() && !req.keep.contains(&vf.pci.bdf) {
+        return Some(format!("held by pid {}", vf.held_by[0]));
+    }
+    None
+}
+
+/// Picks `req.count` VFs from the host's PFs, or says why too few are eligible.
+pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
+    let mut pool: BTreeMap<Bdf, Vec<Allocated>> = BTreeMap::new();
+    let mut left_out = Vec::new();
+    for pf in &host.pfs {
+        for vf in &pf.vfs {
+            match ineligible(pf, vf, req) {
+                Some(reason) => left_out.push((vf.pci.bdf, reason)),
+                None => pool.entry(pf.pci.bdf).or_default().push(Allocated {
+                    vf: vf.pci.bdf,
+                    pf: pf.pci.bdf,
+                    numa_node: vf.pci.numa_node,
+                }),
+            }
+        }
+    }
+    let eligible: usize = pool.values().map(Vec::len).sum();
+    if eligible < req.count {
+        return Err(Error::TooFewVfs {
+            wanted: req.count,
+            eligible,
+            left_out,
+        });
+    }
+    let mut chosen: Vec<Allocated> = Vec::new();
+    for keep in &req.keep {
+        if chosen.len() == req.count {
+            break;
+        }
+        for vfs in pool.values_mut() {
+            if let Some(i) = vfs.iter().position(|a| a.vf == *keep) {
+                chosen.push(vfs.remove(i));
+            }
+        }
+    }
+    // PFs on the preferred node first, then by address.
+    let mut pfs: Vec<(Bdf, Vec<Allocated>)> = pool.into_iter().collect();
+    pfs.sort_by_key(|(pf, vfs)| {
+        let on_node =
+            req.numa_node.is_some() && vfs.first().is_some_and(|a| a.numa_node == req.numa_node);
+        (!on_node, *pf)
+    });
+    let wanted = req.count - chosen.len();
+    let order: Vec<Allocated> = match req.policy {
+        Policy::Packed => pfs.into_iter().flat_map(|(_, vfs)| vfs).collect(),
+        Policy::Balanced => {
+            // Round robin over the preferred node's PFs, then over the others.
+            let (near, far): (Vec<_>, Vec<_>) = pfs.into_iter().partition(|(_, vfs)| {
+                req.numa_node.is_some() && vfs.first().is_some_and(|a| a.numa_node == req.numa_node)
+            });
+            [near, far].into_iter().flat_map(round_robin).collect()
+        }
+    };
+    chosen.extend(order.into_iter().take(wanted));
+    Ok(chosen)
+}
+
+fn round_robin(pfs: Vec<(Bdf, Vec<Allocated>)>) -> Vec<Allocated> {
+    let longest = pfs.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| pfs.iter().filter_map(move |(_, v)| v.get(i).copied()))
+        .collect()
+}

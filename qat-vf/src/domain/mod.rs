@@ -1,0 +1,39 @@
+//! Handing VFs to VMs: choose them ([`allocate`]), place them on guest buses by qatlib's rule
+//! ([`layout`]), write libvirt `<hostdev>`s and the controllers they need and insert them into a
+//! domain idempotently ([`xml`]), and the KubeVirt configuration ([`kubevirt`]).
+
+pub mod allocate;
+pub mod kubevirt;
+pub mod layout;
+pub mod xml;
+
+pub use allocate::{Allocated, Policy, Request, allocate};
+pub use layout::{GuestBus, Machine, Placement, layout};
+pub use xml::{DomainInfo, HostdevOptions, render, validate_alias_prefix};
+
+use crate::error::{Error, Result};
+
+/// The hostdev elements for `vfs` on their own (for a fresh q35 domain, whose `pcie-root` is
+/// controller 0: qatkit's controllers start at index 1).
+pub fn hostdev_xml(vfs: &[Allocated], machine: Machine, opts: &HostdevOptions) -> Result<String> {
+    let (buses, placements) = layout(vfs, machine, 1)?;
+    Ok(render(&buses, &placements, opts)?.join("\n") + "\n")
+}
+
+/// `domain_xml` with qatkit's hostdevs for `vfs` (replacing any it added before), the
+/// controllers placed after the domain's own, and every other byte unchanged. A VF that another
+/// hostdev of the domain passes through already is refused.
+pub fn insert(domain_xml: &str, vfs: &[Allocated], opts: &HostdevOptions) -> Result<String> {
+    validate_alias_prefix(&opts.alias_prefix)?;
+    let info = DomainInfo::parse(domain_xml, &opts.alias_prefix)?;
+    if let Some(taken) = vfs.iter().find(|a| info.other_sources.contains(&a.vf)) {
+        return Err(Error::Domain(format!(
+            "{} is passed to the domain by another <hostdev> already",
+            taken.vf
+        )));
+    }
+    let first = info.max_pci_index.map_or(1, |i| i + 1);
+    let (buses, placements) = layout(vfs, info.machine, first)?;
+    let elements = render(&buses, &placements, opts)?;
+    Ok(info.rewrite(domain_xml, &elements))
+}

@@ -1,0 +1,437 @@
+//! libvirt domain XML: the `<controller>`s and `<hostdev>`s for placed VFs, written with
+//! quick-xml, and their insertion into an existing domain that keeps every other byte.
+//!
+//! qatkit's elements carry a user alias starting with its prefix (`ua-qat-` by default), which is
+//! how a later run finds and replaces them: running twice gives the same document.
+
+use std::ops::Range;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use super::layout::{GuestBus, Machine, Placement};
+use crate::error::{Error, Result};
+use crate::pci::Bdf;
+
+/// How the hostdevs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostdevOptions {
+    /// `managed='yes'`: libvirt binds the VF to vfio-pci itself when the VM starts.
+    pub managed: bool,
+    /// `<driver name='vfio' model='...'/>`, e.g. `qat_vfio_pci` (libvirt ≥ 9.3).
+    pub model: Option<String>,
+    /// `<rom bar='off'/>`: VFs have no option ROM worth exposing.
+    pub rom_bar_off: bool,
+    /// Alias prefix of qatkit's elements; a libvirt user alias (`ua-`, letters, digits, `_-`).
+    pub alias_prefix: String,
+}
+
+impl Default for HostdevOptions {
+    fn default() -> Self {
+        HostdevOptions {
+            managed: true,
+            model: None,
+            rom_bar_off: false,
+            alias_prefix: "ua-qat-".into(),
+        }
+    }
+}
+
+/// Checks a libvirt user alias (prefix): `ua-` then letters, digits, `_` and `-` only.
+pub fn validate_alias_prefix(prefix: &str) -> Result<()> {
+    let ok = prefix.len() > 3
+        && prefix.len() <= 48
+        && prefix.starts_with("ua-")
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            what: "alias prefix",
+            value: prefix.to_owned(),
+            rule: "libvirt user aliases start with ua- and hold only letters, digits, _ and -",
+        })
+    }
+}
+
+/// Checks a hostdev driver model: a driver name.
+fn validate_model(model: &str) -> Result<()> {
+    crate::driver::validate_driver_name(model).map_err(|_| Error::InvalidName {
+        what: "driver model",
+        value: model.to_owned(),
+        rule: "a driver name: letters, digits, _ - .",
+    })
+}
+
+fn bdf_alias(prefix: &str, kind: &str, bdf: Bdf) -> String {
+    format!(
+        "{prefix}{kind}{:04x}-{:02x}-{:02x}-{:x}",
+        bdf.domain, bdf.bus, bdf.device, bdf.function
+    )
+}
+
+fn hex(value: u32, width: usize) -> String {
+    format!("0x{value:0width$x}")
+}
+
+fn element(name: &str, attrs: &[(&str, &str)]) -> BytesStart<'static> {
+    let mut start = BytesStart::new(name.to_owned());
+    for (k, v) in attrs {
+        start.push_attribute((*k, *v));
+    }
+    start
+}
+
+/// The controllers and hostdevs, each element as its own indented text.
+pub fn render(
+    buses: &[GuestBus],
+    placements: &[Placement],
+    opts: &HostdevOptions,
+) -> Result<Vec<String>> {
+    validate_alias_prefix(&opts.alias_prefix)?;
+    if let Some(model) = &opts.model {
+        validate_model(model)?;
+    }
+    let mut out = Vec::new();
+    let write = |build: &dyn Fn(&mut Writer<Vec<u8>>) -> std::io::Result<()>| -> Result<String> {
+        let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+        build(&mut writer).map_err(|e| Error::Domain(format!("writing XML: {e}")))?;
+        String::from_utf8(writer.into_inner()).map_err(|e| Error::Domain(e.to_string()))
+    };
+    for bus in buses {
+        if let Some(port) = bus.root_port {
+            let alias = bdf_alias(&opts.alias_prefix, "port-", bus.pf);
+            let index = port.to_string();
+            out.push(write(&|w| {
+                w.create_element("controller")
+                    .with_attributes([
+                        ("type", "pci"),
+                        ("index", index.as_str()),
+                        ("model", "pcie-root-port"),
+                    ])
+                    .write_inner_content(|w| {
+                        w.create_element("alias")
+                            .with_attribute(("name", alias.as_str()))
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+                Ok(())
+            })?);
+        }
+        let alias = bdf_alias(&opts.alias_prefix, "bridge-", bus.pf);
+        let index = bus.bridge.to_string();
+        let model = if bus.root_port.is_some() {
+            "pcie-to-pci-bridge"
+        } else {
+            "pci-bridge"
+        };
+        let port_bus = bus.root_port.map(|p| hex(p, 2));
+        out.push(write(&|w| {
+            w.create_element("controller")
+                .with_attributes([("type", "pci"), ("index", index.as_str()), ("model", model)])
+                .write_inner_content(|w| {
+                    w.create_element("alias")
+                        .with_attribute(("name", alias.as_str()))
+                        .write_empty()?;
+                    if let Some(port_bus) = &port_bus {
+                        w.write_event(Event::Empty(element(
+                            "address",
+                            &[
+                                ("type", "pci"),
+                                ("domain", "0x0000"),
+                                ("bus", port_bus),
+                                ("slot", "0x00"),
+                                ("function", "0x0"),
+                            ],
+                        )))?;
+                    }
+                    Ok(())
+                })?;
+            Ok(())
+        })?);
+    }
+    for place in placements {
+        let vf = place.vf;
+        let alias = bdf_alias(&opts.alias_prefix, "", vf);
+        let (domain, bus, slot, function) = (
+            hex(u32::from(vf.domain), 4),
+            hex(u32::from(vf.bus), 2),
+            hex(u32::from(vf.device), 2),
+            hex(u32::from(vf.function), 1),
+        );
+        let guest_bus = hex(place.bus, 2);
+        let guest_slot = hex(u32::from(place.slot), 2);
+        let guest_function = hex(u32::from(place.function), 1);
+        out.push(write(&|w| {
+            w.create_element("hostdev")
+                .with_attributes([
+                    ("mode", "subsystem"),
+                    ("type", "pci"),
+                    ("managed", if opts.managed { "yes" } else { "no" }),
+                ])
+                .write_inner_content(|w| {
+                    let mut driver = element("driver", &[("name", "vfio")]);
+                    if let Some(model) = &opts.model {
+                        driver.push_attribute(("model", model.as_str()));
+                    }
+                    w.write_event(Event::Empty(driver))?;
+                    w.create_element("source").write_inner_content(|w| {
+                        w.write_event(Event::Empty(element(
+                            "address",
+                            &[
+                                ("domain", &domain),
+                                ("bus", &bus),
+                                ("slot", &slot),
+                                ("function", &function),
+                            ],
+                        )))?;
+                        Ok(())
+                    })?;
+                    w.create_element("alias")
+                        .with_attribute(("name", alias.as_str()))
+                        .write_empty()?;
+                    if opts.rom_bar_off {
+                        w.create_element("rom")
+                            .with_attribute(("bar", "off"))
+                            .write_empty()?;
+                    }
+                    let mut address = element(
+                        "address",
+                        &[
+                            ("type", "pci"),
+                            ("domain", "0x0000"),
+                            ("bus", &guest_bus),
+                            ("slot", &guest_slot),
+                            ("function", &guest_function),
+                        ],
+                    );
+                    if place.multifunction {
+                        address.push_attribute(("multifunction", "on"));
+                    }
+                    w.write_event(Event::Empty(address))?;
+                    Ok(())
+                })?;
+            Ok(())
+        })?);
+    }
+    Ok(out)
+}
+
+/// What qatkit needs to know about an existing domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// From `<os><type machine=...>`: q35 unless it names i440fx/pc.
+    pub machine: Machine,
+    /// Highest `<controller type='pci' index>` not added by qatkit.
+    pub max_pci_index: Option<u32>,
+    /// PCI sources of hostdevs qatkit did not add.
+    pub other_sources: Vec<Bdf>,
+    /// PCI sources of qatkit's hostdevs.
+    pub own_sources: Vec<Bdf>,
+    /// Byte ranges of qatkit's elements, each with the whitespace before it.
+    own_spans: Vec<Range<usize>>,
+    /// Where `</devices>` begins, less the whitespace before it.
+    insert_at: usize,
+    /// Indentation of `<devices>`'s children.
+    child_indent: String,
+}
+
+fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
+    match e
+        .try_get_attribute(name)
+        .map_err(|err| Error::Domain(err.to_string()))?
+    {
+        Some(a) => Ok(Some(
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|err| Error::Domain(err.to_string()))?
+                .into_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+fn parse_pci_address(e: &BytesStart<'_>) -> Result<Option<Bdf>> {
+    let field = |name| -> Result<Option<u32>> {
+        attr(e, name)?
+            .map(|v| {
+                let hex = v.trim_start_matches("0x");
+                u32::from_str_radix(hex, if v.starts_with("0x") { 16 } else { 10 })
+                    .map_err(|_| Error::Domain(format!("bad PCI address field {name}={v:?}")))
+            })
+            .transpose()
+    };
+    let (Some(domain), Some(bus), Some(slot), Some(function)) = (
+        field("domain")?,
+        field("bus")?,
+        field("slot")?,
+        field("function")?,
+    ) else {
+        return Ok(None);
+    };
+    let narrow = |v: u32, max: u32| (v <= max).then_some(v);
+    match (
+        narrow(domain, 0xffff),
+        narrow(bus, 0xff),
+        narrow(slot, 0x1f),
+        narrow(function, 7),
+    ) {
+        (Some(d), Some(b), Some(s), Some(f)) => Ok(Some(Bdf {
+            domain: d as u16,
+            bus: b as u8,
+            device: s as u8,
+            function: f as u8,
+        })),
+        _ => Err(Error::Domain("PCI address out of range".into())),
+    }
+}
+
+/// A child of `<devices>` being read: where it starts (with its leading whitespace), its name,
+/// alias, hostdev source and PCI controller index.
+#[derive(Default)]
+struct Child {
+    start: usize,
+    name: String,
+    alias: Option<String>,
+    source: Option<Bdf>,
+    pci_index: Option<u32>,
+}
+
+impl DomainInfo {
+    /// Parses a domain, finding `<devices>` and what qatkit (recognised by `alias_prefix`) and
+    /// others put there.
+    pub fn parse(xml: &str, alias_prefix: &str) -> Result<Self> {
+        let mut reader = Reader::from_str(xml);
+        let mut info = DomainInfo::default();
+        let mut path: Vec<String> = Vec::new();
+        let mut child: Option<Child> = None;
+        // Whitespace right before the next child of <devices> (or before </devices>).
+        let mut pending_ws: Option<usize> = None;
+        let mut devices_closed = false;
+        loop {
+            let start = reader.buffer_position() as usize;
+            let event = reader
+                .read_event()
+                .map_err(|e| Error::Domain(format!("at byte {}: {e}", reader.error_position())))?;
+            let end = reader.buffer_position() as usize;
+            let in_devices = path.len() == 2 && path[0] == "domain" && path[1] == "devices";
+            match &event {
+                Event::Eof => break,
+                Event::Text(t) if in_devices && t.bytes().all(|b| b.is_ascii_whitespace()) => {
+                    pending_ws.get_or_insert(start);
+                    if info.child_indent.is_empty() {
+                        if let Some(newline) = xml[start..end].rfind('\n') {
+                            info.child_indent = xml[start + newline + 1..end].to_owned();
+                        }
+                    }
+                }
+                Event::Start(e) | Event::Empty(e) => {
+                    let name =
+                        String::from_utf8_lossy(e.local_name().as_ref().as_ref()).into_owned();
+                    if path.is_empty() && name != "domain" {
+                        return Err(Error::Domain(format!(
+                            "root element is <{name}>, not <domain>"
+                        )));
+                    }
+                    if path.len() == 2 && path[1] == "os" && name == "type" {
+                        let machine = attr(e, "machine")?.unwrap_or_default();
+                        if machine.starts_with("pc") && !machine.contains("q35") {
+                            info.machine = Machine::Pc;
+                        }
+                    }
+                    if in_devices {
+                        let pci_index =
+                            if name == "controller" && attr(e, "type")?.as_deref() == Some("pci") {
+                                attr(e, "index")?.and_then(|i| i.parse().ok())
+                            } else {
+                                None
+                            };
+                        child = Some(Child {
+                            start: pending_ws.take().unwrap_or(start),
+                            name: name.clone(),
+                            pci_index,
+                            ..Child::default()
+                        });
+                    } else if let Some(c) = child.as_mut() {
+                        if name == "alias" && path.len() == 3 {
+                            c.alias = attr(e, "name")?;
+                        }
+                        if name == "address" && path.len() == 4 && path[3] == "source" {
+                            c.source = parse_pci_address(e)?;
+                        }
+                    }
+                    if matches!(event, Event::Start(_)) {
+                        path.push(name);
+                    } else if in_devices {
+                        info.finish_child(child.take(), end, alias_prefix);
+                    }
+                }
+                Event::End(_) => {
+                    let name = path.pop().unwrap_or_default();
+                    let back_in_devices = path.len() == 2 && path[1] == "devices";
+                    if back_in_devices {
+                        info.finish_child(child.take(), end, alias_prefix);
+                    } else if path.len() == 1 && name == "devices" && !devices_closed {
+                        info.insert_at = pending_ws.take().unwrap_or(start);
+                        devices_closed = true;
+                    }
+                }
+                _ if in_devices => pending_ws = None,
+                _ => {}
+            }
+        }
+        if !devices_closed {
+            return Err(Error::Domain(
+                "no <devices>...</devices> element under <domain>".into(),
+            ));
+        }
+        if info.child_indent.is_empty() {
+            info.child_indent = "    ".into();
+        }
+        Ok(info)
+    }
+
+    fn finish_child(&mut self, child: Option<Child>, end: usize, prefix: &str) {
+        let Some(child) = child else { return };
+        if child
+            .alias
+            .as_deref()
+            .is_some_and(|a| a.starts_with(prefix))
+        {
+            self.own_spans.push(child.start..end);
+            self.own_sources.extend(child.source);
+        } else {
+            if child.name == "hostdev" {
+                self.other_sources.extend(child.source);
+            }
+            if let Some(i) = child.pci_index {
+                self.max_pci_index = Some(self.max_pci_index.map_or(i, |m| m.max(i)));
+            }
+        }
+    }
+
+    /// The document with qatkit's previous elements (and the whitespace before each) removed
+    /// and `elements` added at the end of `<devices>`, indented like its other children. Every
+    /// other byte is kept.
+    pub fn rewrite(&self, xml: &str, elements: &[String]) -> String {
+        let mut out =
+            String::with_capacity(xml.len() + elements.iter().map(String::len).sum::<usize>());
+        let mut pos = 0;
+        for span in &self.own_spans {
+            out.push_str(&xml[pos..span.start]);
+            pos = span.end;
+        }
+        out.push_str(&xml[pos..self.insert_at]);
+        for element in elements {
+            for line in element.lines() {
+                out.push('\n');
+                out.push_str(&self.child_indent);
+                out.push_str(line);
+            }
+        }
+        out.push_str(&xml[self.insert_at..]);
+        out
+    }
+}
