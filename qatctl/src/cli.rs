@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use qat_vf::domain::{self, Machine, Policy};
 use qat_vf::provision::{self, Desired, Plan, ProvisionLock, VfDriver, VfioAccess};
 use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Services};
@@ -63,6 +64,10 @@ enum Command {
         #[arg(long)]
         vf: Bdf,
     },
+    /// Choose VFs for a VM and print libvirt `<hostdev>` XML, or the updated domain.
+    Xml(XmlArgs),
+    /// Print the KubeVirt configuration for the host's QAT VFs (CR patch and VM snippet).
+    Kubevirt(KubevirtArgs),
     /// Disable VFs and turn VF driver autoprobe back on; services are left as they are.
     Reset {
         /// Only these PFs [default: every QAT PF].
@@ -94,6 +99,62 @@ struct DesiredArgs {
     /// Go ahead even when a VFIO user holds a VF that the plan removes.
     #[arg(long)]
     force: bool,
+}
+
+/// Which VFs a VM gets.
+#[derive(Debug, Args)]
+struct AllocArgs {
+    /// How many VFs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    count: u16,
+    /// balanced (spread over PFs) or packed (fill one PF first).
+    #[arg(long, default_value = "balanced")]
+    policy: Policy,
+    /// Prefer VFs on this NUMA node.
+    #[arg(long, value_name = "NODE")]
+    numa: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct XmlArgs {
+    #[command(flatten)]
+    alloc: AllocArgs,
+    /// managed='yes': libvirt binds the VFs itself when the VM starts.
+    #[arg(long, default_value = "yes", value_parser = ["yes", "no"])]
+    managed: String,
+    /// The hostdev driver model, e.g. qat_vfio_pci (libvirt ≥ 9.3); VFs must be bound to it.
+    #[arg(long, value_name = "DRIVER")]
+    model: Option<String>,
+    /// `off`: add <rom bar='off'/>.
+    #[arg(long, value_name = "off", value_parser = ["off"])]
+    rom_bar: Option<String>,
+    /// Alias prefix that marks qatkit's elements (a libvirt user alias: ua-...).
+    #[arg(long, default_value = "ua-qat-")]
+    alias_prefix: String,
+    /// Guest machine for standalone output (with --domain it is read from the domain).
+    #[arg(long, default_value = "q35")]
+    machine: Machine,
+    /// Insert into this domain XML (replacing what qatkit added before) and print the result.
+    #[arg(long, value_name = "FILE")]
+    domain: Option<PathBuf>,
+    /// Write the result back to the --domain file instead of printing it.
+    #[arg(long, requires = "domain")]
+    in_place: bool,
+}
+
+#[derive(Debug, Args)]
+struct KubevirtArgs {
+    #[command(flatten)]
+    alloc: AllocArgs,
+    /// Resource name for the VFs [default: intel.com/qat_<family>_vf].
+    #[arg(long, value_name = "NAME")]
+    resource_name: Option<String>,
+    /// Another device plugin (Intel's QAT plugin) advertises the resource.
+    #[arg(long)]
+    external_provider: bool,
+    /// Output format.
+    #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+    format: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +263,20 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 ))),
             }
         }),
+        Command::Xml(args) => {
+            target::with_host(global, false, |host| run_xml(host, &args, global.json))
+        }
+        Command::Kubevirt(args) => target::with_host(global, false, |host| {
+            let found = host.discover(&[])?;
+            let vfs = allocate(&found, &args.alloc, "vfio-pci", Vec::new(), Vec::new())?;
+            let config = domain::kubevirt::config(
+                &found,
+                &vfs,
+                args.resource_name.as_deref(),
+                args.external_provider,
+            )?;
+            output::print_kubevirt(&config, args.format == "json" || global.json)
+        }),
         Command::Plan(args) => target::with_host(global, false, |host| {
             let plan = plan(host, &args)?;
             output::print_plan(&plan, global.json);
@@ -227,6 +302,92 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             })
         }
     }
+}
+
+fn allocate(
+    host: &qat_vf::Host,
+    args: &AllocArgs,
+    driver: &str,
+    keep: Vec<Bdf>,
+    exclude: Vec<Bdf>,
+) -> Result<Vec<domain::Allocated>, Failure> {
+    let request = domain::Request {
+        count: usize::from(args.count),
+        policy: args.policy,
+        numa_node: args.numa,
+        driver: driver.to_owned(),
+        keep,
+        exclude,
+    };
+    // Too few VFs is about the host, not the arguments: exit 1.
+    domain::allocate(host, &request).map_err(|e| Failure::Failed(provision::error_chain(&e)))
+}
+
+fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Failure> {
+    let opts = domain::HostdevOptions {
+        managed: args.managed == "yes",
+        model: args.model.clone(),
+        rom_bar_off: args.rom_bar.is_some(),
+        alias_prefix: args.alias_prefix.clone(),
+    };
+    domain::validate_alias_prefix(&opts.alias_prefix)?;
+    let driver = args.model.clone().unwrap_or_else(|| "vfio-pci".into());
+    let found = host.discover(&[])?;
+    let (vfs, xml) = match &args.domain {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+            let info = domain::DomainInfo::parse(&text, &opts.alias_prefix)?;
+            let vfs = allocate(
+                &found,
+                &args.alloc,
+                &driver,
+                info.own_sources.clone(),
+                info.other_sources.clone(),
+            )?;
+            let xml = domain::insert(&text, &vfs, &opts)?;
+            if args.in_place {
+                write_atomically(path, &xml)?;
+            }
+            (vfs, xml)
+        }
+        None => {
+            let vfs = allocate(&found, &args.alloc, &driver, Vec::new(), Vec::new())?;
+            let xml = domain::hostdev_xml(&vfs, args.machine, &opts)?;
+            (vfs, xml)
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "vfs": vfs, "xml": xml, "written": args.in_place })
+        );
+    } else if args.in_place {
+        let list: Vec<String> = vfs.iter().map(|a| a.vf.to_string()).collect();
+        println!(
+            "{}: {} VFs ({})",
+            args.domain
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            vfs.len(),
+            list.join(" ")
+        );
+    } else {
+        print!("{xml}");
+    }
+    Ok(())
+}
+
+/// Replaces a file by writing a sibling and renaming it over, so a reader never sees half.
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), Failure> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".qatctl-tmp");
+    let tmp = PathBuf::from(tmp);
+    let failed =
+        |e: std::io::Error| Failure::Failed(format!("cannot write {}: {e}", path.display()));
+    std::fs::write(&tmp, text).map_err(failed)?;
+    std::fs::rename(&tmp, path).map_err(failed)
 }
 
 fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {

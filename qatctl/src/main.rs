@@ -36,6 +36,8 @@ impl From<Error> for Failure {
             | Error::ParseService(_)
             | Error::DuplicateService(_)
             | Error::NothingToManage
+            | Error::InvalidName { .. }
+            | Error::Domain(_)
             | Error::NoSuchDevice(_)
             | Error::NotSriov(_)
             | Error::Unsupported { .. }

@@ -1,6 +1,7 @@
 //! Human tables and JSON documents. The JSON shapes are a stable contract (README, "JSON").
 
 use qat_vf::device::PciInfo;
+use qat_vf::domain::kubevirt::KubevirtConfig;
 use qat_vf::provision::{Plan, Report};
 use qat_vf::sim::WriteRecord;
 use qat_vf::vfio::VfioCheck;
@@ -366,4 +367,27 @@ pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
         None => println!("usable: yes"),
         Some(error) => println!("usable: no: {error}"),
     }
+}
+
+/// `qatctl kubevirt`.
+pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), crate::Failure> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(config).expect("config serialises")
+        );
+        return Ok(());
+    }
+    println!(
+        "# Merge into the KubeVirt CR (kubectl patch kubevirt kubevirt -n kubevirt --type merge --patch-file ...):"
+    );
+    print!("{}", to_yaml(&config.kubevirt_patch)?);
+    println!("---");
+    println!("# Merge into the VirtualMachine's spec.template (or a VMI):");
+    print!("{}", to_yaml(&config.vm_host_devices)?);
+    Ok(())
+}
+
+fn to_yaml<T: Serialize>(value: &T) -> Result<String, crate::Failure> {
+    serde_norway::to_string(value).map_err(|e| crate::Failure::Failed(format!("YAML: {e}")))
 }

@@ -493,3 +493,84 @@ fn vfio_check_reports_what_a_vm_manager_needs() {
         stderr(&out)
     );
 }
+
+#[test]
+fn xml_prints_hostdevs_and_updates_a_domain_in_place_idempotently() {
+    let sim = SimFile::create("4xxx", 2);
+    assert!(sim.run(&["apply", "--services", "sym,dc"]).status.success());
+    let out = sim.run(&["xml", "--count", "3", "--rom-bar", "off", "--managed", "no"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(xml.matches("<hostdev ").count(), 3);
+    assert_eq!(xml.matches("managed=\"no\"").count(), 3);
+    assert_eq!(xml.matches("<rom bar=\"off\"/>").count(), 3);
+    assert_eq!(
+        xml.matches("model=\"pcie-to-pci-bridge\"").count(),
+        2,
+        "one bus per PF"
+    );
+
+    let domain = sim.path.with_file_name("vm.xml");
+    let original = "<domain type='kvm'>\n  <name>vm</name>\n  <!-- keep me -->\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>\n";
+    std::fs::write(&domain, original).unwrap();
+    let d = domain.to_str().unwrap();
+    assert!(
+        sim.run(&["xml", "--count", "2", "--domain", d, "--in-place"])
+            .status
+            .success()
+    );
+    let once = std::fs::read_to_string(&domain).unwrap();
+    assert!(
+        once.contains("<!-- keep me -->") && once.contains("index=\"1\" model=\"pcie-root-port\"")
+    );
+    assert!(
+        sim.run(&["xml", "--count", "2", "--domain", d, "--in-place"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&domain).unwrap(),
+        once,
+        "second run changed the domain"
+    );
+    let printed = sim.run(&["xml", "--count", "2", "--domain", d]);
+    assert_eq!(String::from_utf8(printed.stdout).unwrap(), once);
+
+    assert_bad_input(
+        &sim,
+        &["xml", "--alias-prefix", "ua-\"x"],
+        2,
+        "alias prefix",
+    );
+    assert_bad_input(
+        &sim,
+        &["xml", "--domain", "/nonexistent.xml"],
+        2,
+        "cannot read",
+    );
+    let too_many = sim.run(&["xml", "--count", "33"]);
+    assert_eq!(too_many.status.code(), Some(1));
+    assert!(stderr(&too_many).contains("33 VFs requested, 32 eligible"));
+}
+
+#[test]
+fn kubevirt_prints_yaml_or_json() {
+    let sim = SimFile::create("4xxx", 1);
+    assert!(sim.run(&["apply"]).status.success());
+    let json = sim.json(&["kubevirt", "--count", "2", "--external-provider"]);
+    let entry = &json["kubevirtPatch"]["spec"]["configuration"]["permittedHostDevices"]["pciHostDevices"]
+        [0];
+    assert_eq!(entry["pciVendorSelector"], "8086:4941");
+    assert_eq!(entry["externalResourceProvider"], true);
+    let devices = &json["vmHostDevices"]["spec"]["domain"]["devices"]["hostDevices"];
+    assert_eq!(devices.as_array().unwrap().len(), 2);
+    let yaml = sim.run(&["kubevirt", "--resource-name", "example.com/qat"]);
+    let text = String::from_utf8(yaml.stdout).unwrap();
+    assert!(text.contains("resourceName: example.com/qat") && text.contains("\n---\n"));
+    assert_bad_input(
+        &sim,
+        &["kubevirt", "--resource-name", "no slash"],
+        2,
+        "resource name",
+    );
+}
