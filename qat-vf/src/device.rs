@@ -143,6 +143,8 @@ pub struct VirtualFunction {
     pub vfio_node: Option<FileAccess>,
     /// Processes that have the VF's VFIO group or device open.
     pub held_by: Vec<u32>,
+    /// Those that have the device itself open: taking the VF away would block on them.
+    pub device_open_by: Vec<u32>,
 }
 
 impl PhysicalFunction {
@@ -359,6 +361,7 @@ pub fn read_vf(sysfs: &impl Sysfs, bdf: Bdf, holders: &VfioHolders) -> Result<Vi
         physfn,
         vfio_node,
         held_by: holders.of(bdf),
+        device_open_by: holders.device_open.get(&bdf).cloned().unwrap_or_default(),
     })
 }
 

@@ -72,8 +72,8 @@ pub fn set_override(sysfs: &impl Sysfs, bdf: Bdf, value: Option<&str>) -> Result
 /// link, because `drivers_probe` answers success even when nothing bound. Last, the override is
 /// set to its final value.
 ///
-/// Unbinding a device that a VFIO user holds blocks on a real kernel until the holder lets go,
-/// so that is refused unless `force`.
+/// Unbinding a device that a VFIO user has open blocks on a real kernel until the holder lets
+/// go, so that is refused; a holder of only its group is passed when `force`.
 pub fn set_driver(
     sysfs: &impl Sysfs,
     bdf: Bdf,
@@ -85,8 +85,8 @@ pub fn set_driver(
         tracing::info_span!("bind", bdf = %bdf, driver = driver.unwrap_or("none")).entered();
     let current = device::read_driver(sysfs, bdf)?;
     if current.as_deref() != driver {
-        if current.is_some() && !force {
-            VfioHolders::scan(sysfs)?.refuse_if_any_held([bdf])?;
+        if current.is_some() {
+            VfioHolders::scan(sysfs)?.refuse_to_take([bdf], force)?;
         }
         unbind(sysfs, bdf)?;
         if let Some(target) = driver {

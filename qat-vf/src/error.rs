@@ -88,10 +88,20 @@ pub enum Error {
         /// What it should have read.
         expected: String,
     },
-    /// A VF is open by a VFIO user and the operation would take it away.
-    #[error("{vf} is in use by a VFIO user (pid {pid}); stop it first or force")]
+    /// A VFIO user has the VF's group open and the operation would take the VF away.
+    #[error("{vf} is in use by a VFIO user (pid {pid} has its group open); stop it first or force")]
     HeldByVfioUser {
         /// The held VF.
+        vf: Bdf,
+        /// A process holding it.
+        pid: u32,
+    },
+    /// A VFIO user has the VF's device open: the kernel would wait for it to close it.
+    #[error(
+        "{vf} is open by a VFIO user (pid {pid}); the kernel would wait until it closes it, so stop it first (force does not override this)"
+    )]
+    DeviceOpenByVfioUser {
+        /// The VF.
         vf: Bdf,
         /// A process holding it.
         pid: u32,

@@ -1,4 +1,9 @@
-//! Who holds VFIO devices open, from `/proc/*/fd`: the processes qatkit must not pull a VF from.
+//! Who holds VFIO devices, from `/proc/*/fd`: the processes qatkit must not pull a VF from.
+//!
+//! Two strengths. A process with the *device* open makes the kernel wait, when the VF is
+//! disabled or unbound, until it closes it (forever, for a forked child): never done, even when
+//! forced. A process with only the *group* open loses it (its fd turns stale) but nothing
+//! blocks: refused unless forced.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -14,33 +19,50 @@ pub const VFIO_DEVICE_ANON_INODE: &str = "anon_inode:[vfio-device]";
 /// VFIO users found on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VfioHolders {
-    /// Devices held, each with the holders' pids (sorted, unique).
-    pub by_device: BTreeMap<Bdf, Vec<u32>>,
+    /// Devices open through VFIO (device fd, cdev), with the holders' pids (sorted, unique).
+    pub device_open: BTreeMap<Bdf, Vec<u32>>,
+    /// Devices whose group is open by a process that has no device fd.
+    pub group_open: BTreeMap<Bdf, Vec<u32>>,
     /// Processes holding a VFIO device fd that cannot be tied to a device (no group or cdev fd,
     /// no `vfio-device-syspath`). They might hold any VF.
     pub unidentified: Vec<u32>,
 }
 
+/// One process's VFIO descriptors.
+#[derive(Default)]
+struct ProcessFds {
+    groups: BTreeSet<u32>,
+    cdevs: BTreeSet<String>,
+    devices: BTreeSet<Bdf>,
+    anonymous_devices: usize,
+}
+
+fn add(map: &mut BTreeMap<Bdf, Vec<u32>>, bdf: Bdf, pid: u32) {
+    let pids = map.entry(bdf).or_default();
+    if !pids.contains(&pid) {
+        pids.push(pid);
+        pids.sort_unstable();
+    }
+}
+
 impl VfioHolders {
-    /// Scans every process's open files. A group fd (`/dev/vfio/N`) holds every device of the
-    /// group; a cdev fd (`/dev/vfio/devices/vfioN`) holds the device whose `vfio-dev` lists it; a
-    /// device fd holds the device fdinfo names.
+    /// Scans every process's open files: group fds (`/dev/vfio/N`), cdev fds
+    /// (`/dev/vfio/devices/vfioN`, for the device whose `vfio-dev` lists it), and device fds,
+    /// named by fdinfo where the kernel says, else taken to be devices of the process's groups.
     pub fn scan(sysfs: &impl Sysfs) -> Result<Self> {
-        let mut by_group: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
-        let mut by_cdev: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-        let mut by_device: BTreeMap<Bdf, BTreeSet<u32>> = BTreeMap::new();
-        let mut device_fd_users = BTreeSet::new();
+        let mut processes: BTreeMap<u32, ProcessFds> = BTreeMap::new();
         for open in sysfs.open_files()? {
             let target = open.target.to_string_lossy();
             // A node removed while open reads "/dev/vfio/12 (deleted)"; it is still held.
             let target = target.trim_end_matches(" (deleted)");
+            let fds = processes.entry(open.pid).or_default();
             if target == VFIO_DEVICE_ANON_INODE {
-                device_fd_users.insert(open.pid);
+                fds.anonymous_devices += 1;
             } else if let Some(cdev) = target.strip_prefix("/dev/vfio/devices/") {
-                by_cdev.entry(cdev.to_owned()).or_default().insert(open.pid);
+                fds.cdevs.insert(cdev.to_owned());
             } else if let Some(group) = target.strip_prefix("/dev/vfio/") {
                 if let Ok(group) = group.trim_start_matches("noiommu-").parse::<u32>() {
-                    by_group.entry(group).or_default().insert(open.pid);
+                    fds.groups.insert(group);
                 }
             } else if target.starts_with("/sys/") {
                 // A device fd resolved through fdinfo to the device's sysfs path.
@@ -48,61 +70,123 @@ impl VfioHolders {
                     .file_name()
                     .and_then(|n| n.to_str()?.parse::<Bdf>().ok())
                 {
-                    by_device.entry(bdf).or_default().insert(open.pid);
+                    fds.devices.insert(bdf);
                 }
             }
         }
-        for (group, pids) in &by_group {
-            for name in sysfs.list(&paths::iommu_group_devices(*group))? {
-                if let Ok(bdf) = name.parse() {
-                    by_device.entry(bdf).or_default().extend(pids);
+        let mut holders = VfioHolders::default();
+        let wants_cdevs = processes.values().any(|p| !p.cdevs.is_empty());
+        let cdev_owner = if wants_cdevs {
+            cdev_owners(sysfs)?
+        } else {
+            BTreeMap::new()
+        };
+        for (pid, fds) in &processes {
+            for bdf in &fds.devices {
+                add(&mut holders.device_open, *bdf, *pid);
+            }
+            for cdev in &fds.cdevs {
+                if let Some(bdf) = cdev_owner.get(cdev) {
+                    add(&mut holders.device_open, *bdf, *pid);
                 }
             }
-        }
-        if !by_cdev.is_empty() {
-            for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
-                let Ok(bdf) = name.parse::<Bdf>() else {
-                    continue;
-                };
-                for cdev in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
-                    if let Some(pids) = by_cdev.get(&cdev) {
-                        by_device.entry(bdf).or_default().extend(pids);
+            if fds.anonymous_devices > 0 && fds.groups.is_empty() && fds.devices.is_empty() {
+                holders.unidentified.push(*pid);
+            }
+            // Device fds fdinfo did not name: take them to be devices of the process's groups.
+            let unnamed_devices = fds.anonymous_devices > 0;
+            for group in &fds.groups {
+                for name in sysfs.list(&paths::iommu_group_devices(*group))? {
+                    let Ok(bdf) = name.parse::<Bdf>() else {
+                        continue;
+                    };
+                    if unnamed_devices {
+                        add(&mut holders.device_open, bdf, *pid);
+                    } else if !fds.devices.contains(&bdf) {
+                        add(&mut holders.group_open, bdf, *pid);
                     }
                 }
             }
         }
-        let identified: BTreeSet<u32> = by_group
-            .values()
-            .chain(by_cdev.values())
+        Ok(holders)
+    }
+
+    /// Every pid holding `bdf`, device or group.
+    pub fn of(&self, bdf: Bdf) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .device_open
+            .get(&bdf)
+            .into_iter()
+            .chain(self.group_open.get(&bdf))
             .flatten()
             .copied()
             .collect();
-        let unidentified = device_fd_users.difference(&identified).copied().collect();
-        Ok(VfioHolders {
-            by_device: by_device
-                .into_iter()
-                .map(|(b, pids)| (b, pids.into_iter().collect()))
-                .collect(),
-            unidentified,
-        })
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
-    /// The pids holding `bdf`.
-    pub fn of(&self, bdf: Bdf) -> Vec<u32> {
-        self.by_device.get(&bdf).cloned().unwrap_or_default()
+    /// Refuses to take `devices` away: always when a VFIO user has one open (the kernel would
+    /// wait for it); unless `force`, when one's group is open or an unidentified device fd
+    /// might be one of them.
+    pub fn refuse_to_take(
+        &self,
+        devices: impl IntoIterator<Item = Bdf>,
+        force: bool,
+    ) -> Result<()> {
+        let devices: Vec<Bdf> = devices.into_iter().collect();
+        refuse(
+            devices.iter().map(|bdf| {
+                (
+                    *bdf,
+                    self.device_open.get(bdf).and_then(|p| p.first().copied()),
+                    self.group_open.get(bdf).and_then(|p| p.first().copied()),
+                )
+            }),
+            &self.unidentified,
+            force,
+        )
     }
+}
 
-    /// Refuses when any of `devices` is held, or when a process holds a device qatkit cannot
-    /// identify (it might be one of them).
-    pub fn refuse_if_any_held(&self, devices: impl IntoIterator<Item = Bdf>) -> Result<()> {
-        for bdf in devices {
-            if let Some(&pid) = self.by_device.get(&bdf).and_then(|pids| pids.first()) {
-                return Err(Error::HeldByVfioUser { vf: bdf, pid });
-            }
+/// The refusal rule, shared with planning (which works on a snapshot): for each device, its first
+/// device-open holder and its first group-only holder.
+pub(crate) fn refuse(
+    devices: impl IntoIterator<Item = (Bdf, Option<u32>, Option<u32>)>,
+    unidentified: &[u32],
+    force: bool,
+) -> Result<()> {
+    let mut any = false;
+    let mut group_only = None;
+    for (vf, device_pid, group_pid) in devices {
+        any = true;
+        if let Some(pid) = device_pid {
+            return Err(Error::DeviceOpenByVfioUser { vf, pid });
         }
-        match self.unidentified.first() {
-            Some(&pid) => Err(Error::UnidentifiedVfioUser { pid }),
-            None => Ok(()),
+        group_only = group_only.or(group_pid.map(|pid| (vf, pid)));
+    }
+    if force || !any {
+        return Ok(());
+    }
+    if let Some((vf, pid)) = group_only {
+        return Err(Error::HeldByVfioUser { vf, pid });
+    }
+    match unidentified.first() {
+        Some(&pid) => Err(Error::UnidentifiedVfioUser { pid }),
+        None => Ok(()),
+    }
+}
+
+/// Which device each VFIO cdev (`vfioN`) belongs to, from the devices' `vfio-dev` directories.
+fn cdev_owners(sysfs: &impl Sysfs) -> Result<BTreeMap<String, Bdf>> {
+    let mut owners = BTreeMap::new();
+    for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
+        let Ok(bdf) = name.parse::<Bdf>() else {
+            continue;
+        };
+        for cdev in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
+            owners.insert(cdev, bdf);
         }
     }
+    Ok(owners)
 }

@@ -58,9 +58,10 @@ pub fn enable_vfs(sysfs: &impl Sysfs, pf: Bdf, count: u16, expected: u16) -> Res
 }
 
 /// Refuses when a VFIO user holds one of the PF's VFs: on a real kernel, disabling VFs whose
-/// device fd is open blocks until the holder lets go (forever, for a forked child).
-pub fn refuse_if_vfs_held(sysfs: &impl Sysfs, pf: Bdf) -> Result<()> {
-    VfioHolders::scan(sysfs)?.refuse_if_any_held(device::list_vfs(sysfs, pf)?)
+/// device fd is open blocks until the holder lets go (forever, for a forked child). `force`
+/// passes group-only holders, never device holders.
+pub fn refuse_if_vfs_held(sysfs: &impl Sysfs, pf: Bdf, force: bool) -> Result<()> {
+    VfioHolders::scan(sysfs)?.refuse_to_take(device::list_vfs(sysfs, pf)?, force)
 }
 
 /// Disables all VFs of a PF (`sriov_numvfs` ← 0). Unless `force`, refuses while a VFIO user holds
@@ -71,9 +72,7 @@ pub fn disable_vfs(sysfs: &impl Sysfs, pf: Bdf, force: bool) -> Result<()> {
     if sysfs.read_trimmed(&path)? == "0" {
         return Ok(());
     }
-    if !force {
-        refuse_if_vfs_held(sysfs, pf)?;
-    }
+    refuse_if_vfs_held(sysfs, pf, force)?;
     match sysfs.write(&path, "0") {
         Err(Error::Write { source, .. })
             if source.raw_os_error() == Some(nix::libc::EINVAL)
@@ -95,8 +94,8 @@ pub fn set_state(sysfs: &impl Sysfs, pf: Bdf, state: QatState, force: bool) -> R
     if device::read_state(sysfs, pf)? == Some(state) {
         return Ok(());
     }
-    if state == QatState::Down && !force {
-        refuse_if_vfs_held(sysfs, pf)?;
+    if state == QatState::Down {
+        refuse_if_vfs_held(sysfs, pf, force)?;
     }
     let path = paths::qat_attr(pf, "state");
     sysfs.write(&path, state.as_str())?;

@@ -48,6 +48,7 @@ fn vf(pci: PciInfo, physfn: Option<&str>) -> VirtualFunction {
         physfn: physfn.map(bdf),
         vfio_node: None,
         held_by: Vec::new(),
+        device_open_by: Vec::new(),
     }
 }
 
@@ -766,6 +767,9 @@ fn vfio_holders_by_group_and_by_cdev() {
         VirtualFunction {
             vfio_node: Some(nodes[0]),
             held_by: vec![999, 1000],
+            // 999 also has a device fd (fdinfo does not name it): it counts for its group's
+            // devices; 1000 only inherited the group fd.
+            device_open_by: vec![999],
             ..vf(
                 PciInfo {
                     driver: Some("vfio-pci".into()),
@@ -821,6 +825,7 @@ fn vfio_device_fds_are_tied_to_devices_through_fdinfo_or_reported_unidentified()
     );
     let host = fx.discover(&[]).unwrap();
     assert_eq!(host.pfs[0].vfs[1].held_by, [555]);
+    assert_eq!(host.pfs[0].vfs[1].device_open_by, [555]);
     assert!(host.pfs[0].vfs[0].held_by.is_empty());
     assert!(host.unidentified_vfio_users.is_empty());
 

@@ -232,7 +232,7 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     sim.hold(vf, 777).unwrap();
     let change = desired(Some("dc"), "vfio-pci");
     match plan(&sim, &change) {
-        Err(Error::HeldByVfioUser { vf: held, pid }) => assert_eq!((held, pid), (vf, 777)),
+        Err(Error::DeviceOpenByVfioUser { vf: held, pid }) => assert_eq!((held, pid), (vf, 777)),
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Planned before the VFIO user arrived: the step itself refuses, before writing anything.
@@ -247,7 +247,7 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
             .error
             .unwrap()
             .message
-            .contains("in use by a VFIO user")
+            .contains("is open by a VFIO user")
     );
     assert_eq!((sim.kernel(), sim.writes().len()), before);
     // Changes that do not remove VFs are fine while held.
@@ -259,22 +259,32 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
 }
 
 #[test]
-fn forcing_past_a_held_generic_vf_reaches_the_blocking_write_and_rolls_back() {
+fn force_never_passes_a_vfio_user_with_the_device_open() {
     let sim = preset("igb", 1);
     let mut want = desired(None, "vfio-pci");
     want.pfs = vec![bdf("01:00.0")];
     converge(&sim, &want);
-    sim.hold(bdf("0000:01:10.0"), 1).unwrap();
-    let before = sim.kernel();
     let host = Host::discover(&sim, &want.pfs).unwrap();
     let reset = provision::plan_reset(&host, &want.pfs, true).unwrap();
+    sim.hold(bdf("0000:01:10.0"), 1).unwrap();
+    // At plan time...
+    let host = Host::discover(&sim, &want.pfs).unwrap();
+    assert!(matches!(
+        provision::plan_reset(&host, &want.pfs, true),
+        Err(Error::DeviceOpenByVfioUser { pid: 1, .. })
+    ));
+    // ...and at run time, for a plan made before the user came, before any write.
+    let before = (sim.kernel(), sim.writes().len());
     let report = apply(&sim, &reset, true);
     assert!(!report.ok);
-    let blocked = std::io::Error::from_raw_os_error(qat_vf::sim::BLOCKS_FOREVER).to_string();
     let error = report.error.unwrap();
     assert!(matches!(error.step, Step::DisableVfs { .. }));
-    assert!(error.message.ends_with(&blocked), "{}", error.message);
-    assert_eq!(sim.kernel(), before);
+    assert!(
+        error.message.contains("force does not override"),
+        "{}",
+        error.message
+    );
+    assert_eq!((sim.kernel(), sim.writes().len()), before);
 }
 
 #[test]
@@ -547,7 +557,7 @@ fn rebinding_a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     sim.hold(vf, 31).unwrap();
     assert!(matches!(
         plan(&sim, &to_qat_vfio),
-        Err(Error::HeldByVfioUser { vf: held, pid: 31 }) if held == vf
+        Err(Error::DeviceOpenByVfioUser { vf: held, pid: 31 }) if held == vf
     ));
     // Planned before the holder came: the bind step refuses before unbinding, and the VFs
     // rebound before it are put back.

@@ -489,9 +489,14 @@ fn generic_numvfs_zero_while_vf_held_answers_blocks_forever() {
     // qatkit detects the holder and refuses before writing.
     let writes = sim.writes().len();
     match sriov::disable_vfs(&sim, pf, false) {
-        Err(Error::HeldByVfioUser { vf, pid }) => assert_eq!((vf, pid), (vfs_[1], 4242)),
-        other => panic!("expected HeldByVfioUser, got {other:?}"),
+        Err(Error::DeviceOpenByVfioUser { vf, pid }) => assert_eq!((vf, pid), (vfs_[1], 4242)),
+        other => panic!("expected DeviceOpenByVfioUser, got {other:?}"),
     }
+    // Not even when forced: the write would never return.
+    assert!(matches!(
+        sriov::disable_vfs(&sim, pf, true),
+        Err(Error::DeviceOpenByVfioUser { .. })
+    ));
     assert_eq!(sim.writes().len(), writes);
 }
 
@@ -1242,7 +1247,7 @@ fn unbinding_a_held_device_or_a_pf_with_held_vfs_blocks() {
     let writes = sim.writes().len();
     assert!(matches!(
         driver::set_driver(&sim, vfs_[0], None, None, false),
-        Err(Error::HeldByVfioUser { pid: 9, .. })
+        Err(Error::DeviceOpenByVfioUser { pid: 9, .. })
     ));
     assert_eq!(sim.writes().len(), writes);
 }

@@ -216,13 +216,24 @@ fn an_open_device_fd_blocks_disabling_its_vfs() {
     let vf = open(&sim, "0000:01:10.0").unwrap();
     let pf: Bdf = "0000:01:00.0".parse().unwrap();
     let host = Host::discover(&*sim, &[pf]).unwrap();
-    assert_eq!(host.pf(pf).unwrap().vfs[0].held_by, [std::process::id()]);
-    let reset = provision::plan_reset(&host, &[pf], true).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let lock = provision::ProvisionLock::acquire(&dir.path().join("l")).unwrap();
+    let me = std::process::id();
+    assert_eq!(host.pf(pf).unwrap().vfs[0].device_open_by, [me]);
+    // qat-vf refuses, forced or not...
+    assert!(matches!(
+        provision::plan_reset(&host, &[pf], true),
+        Err(Error::DeviceOpenByVfioUser { .. })
+    ));
+    // ...because the kernel (here its model) would not return from the write.
     let before = sim.kernel();
-    let report = provision::apply(&*sim, &reset, true, &lock);
-    assert!(!report.ok, "the model let a held device go");
+    let write = sim.write(&paths::device_attr(pf, "sriov_numvfs"), "0");
+    assert!(
+        matches!(write, Err(Error::Write { source, .. }) if source.raw_os_error() == Some(qat_vf::sim::BLOCKS_FOREVER))
+    );
     assert_eq!(sim.kernel(), before);
     drop(vf);
+    assert!(
+        Host::discover(&*sim, &[pf]).unwrap().pf(pf).unwrap().vfs[0]
+            .held_by
+            .is_empty()
+    );
 }

@@ -300,20 +300,25 @@ fn a_held_vf_exits_1_and_writes_nothing_unless_forced() {
         &sim,
         &["apply", "--services", "dc"],
         1,
-        "0000:6b:00.4 is in use by a VFIO user (pid 999)",
+        "0000:6b:00.4 is open by a VFIO user (pid 999)",
     );
-    assert_bad_input(&sim, &["reset"], 1, "in use by a VFIO user");
+    assert_bad_input(&sim, &["reset"], 1, "is open by a VFIO user");
     let status = sim.json(&["status"]);
     assert_eq!(
         status["pfs"][0]["vfs"][3]["held_by"],
         serde_json::json!([999])
     );
-    // Forced: the kernel would block on state=down until the holder lets go (the model answers
-    // EDEADLK there), and the apply rolls back.
-    let before = sim.kernel();
-    let out = sim.run(&["apply", "--services", "dc", "--force"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(sim.kernel(), before);
+    assert_eq!(
+        status["pfs"][0]["vfs"][3]["device_open_by"],
+        serde_json::json!([999])
+    );
+    // Forcing does not pass a user with the device open: the kernel would wait for it forever.
+    assert_bad_input(
+        &sim,
+        &["apply", "--services", "dc", "--force"],
+        1,
+        "force does not override",
+    );
     // Released: it goes through.
     sim.run(&[
         "sim",

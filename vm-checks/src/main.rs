@@ -82,9 +82,10 @@ fn main() {
         lock: Path::new("/tmp/qatkit.lock"),
         reset: &qatctl_reset,
         vfio_check: &qatctl_vfio_check,
+        real_kernel: true,
     };
     let checks = run(&env);
-    let bad = mismatches(&checks, EXPECTED);
+    let bad = mismatches(&checks, EXPECTED, true);
     for check in &checks {
         match bad.iter().find(|(name, _, _)| name == check.name) {
             None => println!("QATKIT-CHECK ok {}: {}", check.name, check.observed),

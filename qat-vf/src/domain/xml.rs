@@ -253,24 +253,22 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
     }
 }
 
+/// A `<hostdev type='pci'>` source address. Every field is optional and 0 when absent, as
+/// libvirt reads it (`<address bus='0x6b' function='1'/>` is 0000:6b:00.1).
 fn parse_pci_address(e: &BytesStart<'_>) -> Result<Option<Bdf>> {
-    let field = |name| -> Result<Option<u32>> {
-        attr(e, name)?
-            .map(|v| {
-                let hex = v.trim_start_matches("0x");
-                u32::from_str_radix(hex, if v.starts_with("0x") { 16 } else { 10 })
-                    .map_err(|_| Error::Domain(format!("bad PCI address field {name}={v:?}")))
-            })
-            .transpose()
+    let field = |name| -> Result<u32> {
+        attr(e, name)?.map_or(Ok(0), |v| {
+            let hex = v.trim_start_matches("0x");
+            u32::from_str_radix(hex, if v.starts_with("0x") { 16 } else { 10 })
+                .map_err(|_| Error::Domain(format!("bad PCI address field {name}={v:?}")))
+        })
     };
-    let (Some(domain), Some(bus), Some(slot), Some(function)) = (
+    let (domain, bus, slot, function) = (
         field("domain")?,
         field("bus")?,
         field("slot")?,
         field("function")?,
-    ) else {
-        return Ok(None);
-    };
+    );
     let narrow = |v: u32, max: u32| (v <= max).then_some(v);
     match (
         narrow(domain, 0xffff),
@@ -297,6 +295,8 @@ struct Child {
     alias: Option<String>,
     source: Option<Bdf>,
     pci_index: Option<u32>,
+    /// A `<hostdev type='pci'>`: only its source is a PCI address.
+    pci_hostdev: bool,
 }
 
 impl DomainInfo {
@@ -352,13 +352,19 @@ impl DomainInfo {
                             start: pending_ws.take().unwrap_or(start),
                             name: name.clone(),
                             pci_index,
+                            pci_hostdev: name == "hostdev"
+                                && attr(e, "type")?.as_deref() == Some("pci"),
                             ..Child::default()
                         });
                     } else if let Some(c) = child.as_mut() {
                         if name == "alias" && path.len() == 3 {
                             c.alias = attr(e, "name")?;
                         }
-                        if name == "address" && path.len() == 4 && path[3] == "source" {
+                        if c.pci_hostdev
+                            && name == "address"
+                            && path.len() == 4
+                            && path[3] == "source"
+                        {
                             c.source = parse_pci_address(e)?;
                         }
                     }

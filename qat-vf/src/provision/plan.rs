@@ -190,27 +190,26 @@ fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Resu
     Ok(Some(name))
 }
 
-/// Refuses, unless `force`, to take away `vfs` when a VFIO user holds one of them (or might:
-/// a holder that cannot be identified).
+/// Refuses to take away `vfs` while a VFIO user holds one (see `holders`: device holders
+/// always, group holders and unidentified device fds unless `force`).
 fn refuse_if_held<'v>(
     host: &Host,
     vfs: impl IntoIterator<Item = &'v VirtualFunction>,
     force: bool,
 ) -> Result<()> {
-    let mut vfs = vfs.into_iter().peekable();
-    if force || vfs.peek().is_none() {
-        return Ok(());
-    }
-    if let Some(vf) = vfs.find(|vf| !vf.held_by.is_empty()) {
-        return Err(Error::HeldByVfioUser {
-            vf: vf.pci.bdf,
-            pid: vf.held_by[0],
-        });
-    }
-    match host.unidentified_vfio_users.first() {
-        Some(&pid) => Err(Error::UnidentifiedVfioUser { pid }),
-        None => Ok(()),
-    }
+    crate::holders::refuse(
+        vfs.into_iter().map(|vf| {
+            let device_pid = vf.device_open_by.first().copied();
+            let group_pid = vf
+                .held_by
+                .iter()
+                .find(|p| !vf.device_open_by.contains(p))
+                .copied();
+            (vf.pci.bdf, device_pid, group_pid)
+        }),
+        &host.unidentified_vfio_users,
+        force,
+    )
 }
 
 /// Plans the steps from `host` to `desired`. Validates the whole request first: a bad request

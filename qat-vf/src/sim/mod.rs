@@ -461,7 +461,7 @@ impl Sysfs for SimHost {
     }
 
     fn write(&self, path: &Path, value: &str) -> Result<()> {
-        self.sync_vfio_holders();
+        self.live_vfio_handles();
         self.record_write(path, value.to_owned(), |kernel| {
             route_write(kernel, path, value)
         })
@@ -521,21 +521,34 @@ impl Sysfs for SimHost {
     }
 
     fn open_files(&self) -> Result<Vec<OpenFile>> {
-        let open_groups = self.sync_vfio_holders();
+        let (open_groups, open_devices) = self.live_vfio_handles();
         let kernel = &self.lock().kernel;
-        let held = kernel.holders.iter().filter_map(|(vf, pid)| {
-            let group = kernel.devices.get(vf)?.iommu_group;
-            Some(OpenFile {
-                pid: *pid,
-                target: crate::sysfs::paths::vfio_group_node(group),
-            })
-        });
+        let device_fd = || std::path::PathBuf::from(crate::holders::VFIO_DEVICE_ANON_INODE);
         let me = std::process::id();
-        let groups = open_groups.into_iter().map(|group| OpenFile {
+        let mut files = Vec::new();
+        // A VF marked held looks like QEMU holding it: its group fd and a device fd.
+        for (vf, pid) in kernel.holders.iter().filter(|(_, pid)| **pid != me) {
+            if let Some(dev) = kernel.devices.get(vf) {
+                files.push(OpenFile {
+                    pid: *pid,
+                    target: crate::sysfs::paths::vfio_group_node(dev.iommu_group),
+                });
+                files.push(OpenFile {
+                    pid: *pid,
+                    target: device_fd(),
+                });
+            }
+        }
+        // This process's own simulated VFIO descriptors.
+        files.extend(open_groups.into_iter().map(|g| OpenFile {
             pid: me,
-            target: crate::sysfs::paths::vfio_group_node(group),
-        });
-        Ok(held.chain(groups).collect())
+            target: crate::sysfs::paths::vfio_group_node(g),
+        }));
+        files.extend((0..open_devices).map(|_| OpenFile {
+            pid: me,
+            target: device_fd(),
+        }));
+        Ok(files)
     }
 
     fn group_id(&self, name: &str) -> Result<Option<u32>> {

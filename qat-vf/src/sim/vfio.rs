@@ -66,8 +66,8 @@ fn err<T>(errno: i32) -> io::Result<T> {
 impl SimHost {
     /// Forgets handles whose descriptor was closed, and makes the model's VFIO holders match the
     /// open device handles (an open device fd is what makes the kernel block on removing it).
-    /// Returns the groups this process has open.
-    pub(super) fn sync_vfio_holders(&self) -> Vec<u32> {
+    /// Returns the groups this process has open and how many device handles.
+    pub(super) fn live_vfio_handles(&self) -> (Vec<u32>, usize) {
         let me = std::process::id();
         let (devices, groups) = {
             let mut handles = self.vfio_handles();
@@ -83,6 +83,7 @@ impl SimHost {
             }
             (devices, groups)
         };
+        let count = devices.len();
         self.with_kernel(|k| {
             k.holders
                 .retain(|bdf, pid| *pid != me || devices.contains(bdf));
@@ -92,7 +93,7 @@ impl SimHost {
                 }
             }
         });
-        groups
+        (groups, count)
     }
 
     /// A real descriptor stands for the handle, so the types that own it work unchanged: a
@@ -195,17 +196,7 @@ impl VfioOps for SimHost {
                 if !self.kernel().vfio_nodes.contains_key(&number) {
                     return err(libc::ENOENT);
                 }
-                let open_groups: Vec<u32> = {
-                    let mut handles = self.vfio_handles();
-                    handles.retain(|fd, (name, _)| fd_names(*fd, name));
-                    handles
-                        .values()
-                        .filter_map(|(_, h)| match h {
-                            Handle::Group { number, .. } => Some(*number),
-                            _ => None,
-                        })
-                        .collect()
-                };
+                let (open_groups, _) = self.live_vfio_handles();
                 if open_groups.contains(&number) {
                     return err(libc::EBUSY);
                 }

@@ -142,7 +142,7 @@ impl Device {
     /// Maps a BAR (region `index`) into this process: the whole region, or, when it has a
     /// sparse-mmap capability, its largest mappable area. Returns the mapping and the offset of
     /// the mapped part within the region.
-    pub fn map_region(&self, index: u32) -> Result<(Mmio, u64)> {
+    pub fn map_region(&self, index: u32) -> Result<(Mmio<'_>, u64)> {
         let region = self.region(index)?;
         if !region.mappable() || region.size == 0 {
             return Err(self.error("mmap", std::io::Error::from_raw_os_error(nix::libc::EINVAL)));

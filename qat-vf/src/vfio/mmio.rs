@@ -1,41 +1,46 @@
 //! A BAR mapped into this process, read and written only through bounds-checked volatile
 //! accesses of 8, 16, 32 or 64 bits.
 
+use std::marker::PhantomData;
 use std::os::fd::BorrowedFd;
 
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::{Error, Result};
 
-/// A mapped device region.
+/// A mapped device region. It borrows the device: a mapping keeps the device open in the kernel
+/// (disabling the VF would block on it), so it must not outlive the `Device`.
 #[derive(Debug)]
-pub struct Mmio {
+pub struct Mmio<'d> {
     map: MmapRaw,
+    _device: PhantomData<&'d ()>,
 }
 
-/// Widths a register access can have.
-pub trait Register: Copy {
-    /// Bytes.
-    const WIDTH: usize;
-}
-impl Register for u8 {
-    const WIDTH: usize = 1;
-}
-impl Register for u16 {
-    const WIDTH: usize = 2;
-}
-impl Register for u32 {
-    const WIDTH: usize = 4;
-}
-impl Register for u64 {
-    const WIDTH: usize = 8;
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u8 {}
+    impl Sealed for u16 {}
+    impl Sealed for u32 {}
+    impl Sealed for u64 {}
 }
 
-impl Mmio {
-    /// Maps `len` bytes of `fd` from `offset` (a region's offset plus a sparse area's).
-    pub(super) fn map(fd: BorrowedFd<'_>, offset: u64, len: usize) -> std::io::Result<Self> {
+/// The register widths: u8, u16, u32 and u64 (sealed: the accesses rely on plain integers).
+pub trait Register: Copy + sealed::Sealed {}
+impl Register for u8 {}
+impl Register for u16 {}
+impl Register for u32 {}
+impl Register for u64 {}
+
+impl<'d> Mmio<'d> {
+    /// Maps `len` bytes of `fd` from `offset` (a region's offset plus a sparse area's). The
+    /// mapping is not inherited by forked children, which would otherwise hold the device.
+    pub(super) fn map(fd: BorrowedFd<'d>, offset: u64, len: usize) -> std::io::Result<Self> {
         let map = MmapOptions::new().offset(offset).len(len).map_raw(&fd)?;
-        Ok(Mmio { map })
+        map.advise(memmap2::Advice::DontFork)?;
+        Ok(Mmio {
+            map,
+            _device: PhantomData,
+        })
     }
 
     /// Length of the mapping.
@@ -49,15 +54,17 @@ impl Mmio {
     }
 
     fn check<T: Register>(&self, offset: usize) -> Result<()> {
+        let width = std::mem::size_of::<T>();
         let fits = offset
-            .checked_add(T::WIDTH)
+            .checked_add(width)
             .is_some_and(|end| end <= self.len());
-        if fits && offset % T::WIDTH == 0 {
+        // The mapping starts page-aligned, so an aligned offset is an aligned address.
+        if fits && offset % std::mem::align_of::<T>() == 0 {
             Ok(())
         } else {
             Err(Error::MmioOutOfBounds {
                 offset,
-                width: T::WIDTH,
+                width,
                 len: self.len(),
             })
         }
@@ -66,15 +73,16 @@ impl Mmio {
     /// Reads a register.
     pub fn read<T: Register>(&self, offset: usize) -> Result<T> {
         self.check::<T>(offset)?;
-        // SAFETY: offset..offset+WIDTH is inside the live mapping and aligned to WIDTH (checked
-        // above); device memory must be read with one volatile access of the register's width.
+        // SAFETY: offset..offset+size_of::<T>() lies inside the live mapping and is aligned for
+        // T (checked above); T is a plain integer (the trait is sealed), valid for any bits.
+        // Device memory is read with one volatile access of the register's width.
         Ok(unsafe { self.map.as_ptr().add(offset).cast::<T>().read_volatile() })
     }
 
     /// Writes a register.
     pub fn write<T: Register>(&self, offset: usize, value: T) -> Result<()> {
         self.check::<T>(offset)?;
-        // SAFETY: as in `read`; the mapping is writable (mapped shared read-write).
+        // SAFETY: as in `read`; the mapping is shared and read-write.
         unsafe {
             self.map
                 .as_mut_ptr()
