@@ -178,11 +178,13 @@ pub enum Error {
     },
     /// Pinning would exceed RLIMIT_MEMLOCK.
     #[error(
-        "pinning {needed} bytes exceeds RLIMIT_MEMLOCK ({limit} bytes); raise it (ulimit -l, LimitMEMLOCK=) or run with CAP_IPC_LOCK"
+        "pinning {needed} more bytes ({locked} pinned already) exceeds RLIMIT_MEMLOCK ({limit} bytes); raise it (ulimit -l, LimitMEMLOCK=) or run with CAP_IPC_LOCK"
     )]
     MemlockTooLow {
         /// Bytes to pin.
         needed: u64,
+        /// Bytes pinned already.
+        locked: u64,
         /// The soft limit.
         limit: u64,
     },

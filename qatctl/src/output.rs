@@ -347,7 +347,7 @@ pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
     }
     if let Some(ok) = report.dma_map {
         println!(
-            "  DMA map/unmap of 2 MiB: {}",
+            "  DMA map/unmap of one page: {}",
             if ok { "works" } else { "FAILED" }
         );
     }

@@ -412,6 +412,20 @@ pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Check> {
         let _ = env
             .ops
             .unmap_dma(std::os::fd::AsFd::as_fd(&vf.container), 0x50_0000, 4096);
+        record(
+            "kernel_set_iommu_twice",
+            errno(
+                env.ops
+                    .set_iommu(std::os::fd::AsFd::as_fd(&vf.container), 3),
+            ),
+        );
+        record(
+            "kernel_unset_container_with_device_open",
+            errno(
+                env.ops
+                    .group_unset_container(std::os::fd::AsFd::as_fd(&vf.group)),
+            ),
+        );
         record("device_reset", observe(vf.device.reset(), |()| "ok".into()));
         record(
             "req_irq_eventfd",
@@ -550,6 +564,33 @@ pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Check> {
                 |_| "opened".into(),
             ),
         );
+        // The kernel's own answers for a non-viable group, below qat-vf's checks.
+        record("kernel_non_viable_group", {
+            let group = qat_vf::device::read_iommu_group(sysfs, a)
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            let container = env.ops.open(&env.vfio_dir.join("vfio"));
+            let group_fd = env.ops.open(&env.vfio_dir.join(group.to_string()));
+            match (&container, &group_fd) {
+                (Ok(c), Ok(g)) => {
+                    use std::os::fd::AsFd;
+                    let flags = env
+                        .ops
+                        .group_status(g.as_fd())
+                        .map_or_else(|e| e.to_string(), |f| f.to_string());
+                    format!(
+                        "status_flags={flags} set_container={}",
+                        errno(env.ops.group_set_container(g.as_fd(), c.as_fd()))
+                    )
+                }
+                _ => format!(
+                    "open failed: {:?} {:?}",
+                    container.as_ref().err(),
+                    group_fd.as_ref().err()
+                ),
+            }
+        });
         record(
             "qatctl_vfio_check_non_viable",
             observe_check((env.vfio_check)(a)),

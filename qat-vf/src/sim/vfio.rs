@@ -225,6 +225,8 @@ impl VfioOps for SimHost {
     fn set_iommu(&self, container: BorrowedFd<'_>, kind: u32) -> io::Result<()> {
         self.update(container, |h| match h {
             Handle::Container { groups, .. } if groups.is_empty() => err(libc::EINVAL),
+            // The IOMMU model is set once per container.
+            Handle::Container { iommu: true, .. } => err(libc::EINVAL),
             Handle::Container { iommu, .. }
                 if matches!(kind, b::VFIO_TYPE1v2_IOMMU | b::VFIO_TYPE1_IOMMU) =>
             {
@@ -359,6 +361,13 @@ impl VfioOps for SimHost {
         let Some(container) = container else {
             return err(libc::EINVAL);
         };
+        // A group with a device fd open stays attached.
+        let device_open = self.vfio_handles().values().any(|(_, h)| {
+            matches!(h, Handle::Device { bdf } if self.kernel().devices.get(bdf).is_some_and(|d| d.iommu_group == number))
+        });
+        if device_open {
+            return err(libc::EBUSY);
+        }
         if let Some((_, Handle::Container { groups, iommu, dma })) =
             self.vfio_handles().get_mut(&container)
         {

@@ -46,7 +46,7 @@ pub struct VfioCheck {
     pub irqs: Vec<IrqInfo>,
     /// The container's IOMMU.
     pub iommu: Option<IommuInfo>,
-    /// Whether a 2 MiB DMA map and unmap worked.
+    /// Whether a one-page DMA map and unmap worked (`null`: not tried, RLIMIT_MEMLOCK too low).
     pub dma_map: Option<bool>,
     /// Soft RLIMIT_MEMLOCK of this process (`null`: unlimited).
     pub memlock_limit: Option<u64>,
@@ -117,15 +117,29 @@ pub fn check(
         report.resettable = Some(opened.device.resettable());
         report.regions = opened.device.regions()?;
         report.irqs = opened.device.irqs()?;
-        report.iommu = Some(opened.container.iommu_info()?);
-        let mut buffer = DmaBuffer::new(2 << 20)?;
-        let iova = 1 << 30;
-        let mapped = opened
+        let iommu = opened.container.iommu_info()?;
+        // One IOMMU page at the start of the first usable range: what any VM manager can map.
+        let page = iommu.min_page_size();
+        let iova = iommu
+            .iova_ranges
+            .first()
+            .map_or(page, |r| r.start().div_ceil(page).max(1) * page);
+        report.iommu = Some(iommu);
+        let mut buffer = DmaBuffer::new(page as usize)?;
+        match opened
             .container
             .map_dma(buffer.as_mut_slice(), iova)
-            .and_then(|m| m.unmap());
-        report.dma_map = Some(mapped.is_ok());
-        mapped.map(drop)
+            .and_then(|m| m.unmap())
+        {
+            Ok(_) => report.dma_map = Some(true),
+            // This process's limit, not the VF's fault: reported in memlock_*, not as unusable.
+            Err(Error::MemlockTooLow { .. }) => report.dma_map = None,
+            Err(e) => {
+                report.dma_map = Some(false);
+                return Err(e);
+            }
+        }
+        Ok(())
     };
     if let Err(e) = fill() {
         report.error = Some(error_chain(&e));

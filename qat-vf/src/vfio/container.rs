@@ -224,11 +224,21 @@ impl DmaMapping<'_> {
         result
     }
 
+    /// Unmaps, and checks that the kernel unmapped exactly the mapping.
     fn unmap_inner(&self) -> Result<u64> {
         let c = self.container;
-        c.ops
+        let unmapped = c
+            .ops
             .unmap_dma(c.fd.as_fd(), self.iova, self.size)
-            .map_err(|e| c.error("VFIO_IOMMU_UNMAP_DMA", e))
+            .map_err(|e| c.error("VFIO_IOMMU_UNMAP_DMA", e))?;
+        if unmapped == self.size {
+            Ok(unmapped)
+        } else {
+            Err(c.error(
+                "VFIO_IOMMU_UNMAP_DMA",
+                std::io::Error::other(format!("unmapped {unmapped} of {} bytes", self.size)),
+            ))
+        }
     }
 }
 

@@ -63,12 +63,26 @@ pub fn memlock_limit() -> Option<u64> {
     (soft != nix::libc::RLIM_INFINITY).then_some(soft)
 }
 
-/// Checks that pinning `len` more bytes fits RLIMIT_MEMLOCK, unless the process has
-/// `CAP_IPC_LOCK` (root has), which the type1 IOMMU driver honours.
-pub fn check_memlock(len: u64, limit: Option<u64>, has_ipc_lock: bool) -> Result<()> {
+/// `VmLck` of a `/proc/<pid>/status` text in bytes: what is pinned already (VFIO's type1 driver
+/// charges its pins there).
+pub(super) fn status_locked_bytes(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Checks that pinning `len` more bytes on top of `locked` fits RLIMIT_MEMLOCK, unless the
+/// process has `CAP_IPC_LOCK` (root has), which the type1 IOMMU driver honours.
+pub fn check_memlock(len: u64, locked: u64, limit: Option<u64>, has_ipc_lock: bool) -> Result<()> {
     match limit {
-        Some(limit) if !has_ipc_lock && len > limit => {
-            Err(Error::MemlockTooLow { needed: len, limit })
+        Some(limit) if !has_ipc_lock && locked.saturating_add(len) > limit => {
+            Err(Error::MemlockTooLow {
+                needed: len,
+                locked,
+                limit,
+            })
         }
         _ => Ok(()),
     }
@@ -76,10 +90,13 @@ pub fn check_memlock(len: u64, limit: Option<u64>, has_ipc_lock: bool) -> Result
 
 /// The check for this process.
 pub fn check_memlock_here(len: u64) -> Result<()> {
-    let has_ipc_lock = std::fs::read_to_string("/proc/self/status")
-        .map(|s| status_has_ipc_lock(&s))
-        .unwrap_or(false);
-    check_memlock(len, memlock_limit(), has_ipc_lock)
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    check_memlock(
+        len,
+        status_locked_bytes(&status),
+        memlock_limit(),
+        status_has_ipc_lock(&status),
+    )
 }
 
 #[cfg(test)]
@@ -88,11 +105,15 @@ mod tests {
 
     #[test]
     fn memlock_rules() {
-        assert!(check_memlock(1 << 20, Some(64 << 10), false).is_err());
-        assert!(check_memlock(1 << 20, Some(64 << 10), true).is_ok());
-        assert!(check_memlock(1 << 20, None, false).is_ok());
-        assert!(check_memlock(64 << 10, Some(64 << 10), false).is_ok());
-        let e = check_memlock(16 << 20, Some(8 << 20), false).unwrap_err();
+        assert!(check_memlock(1 << 20, 0, Some(64 << 10), false).is_err());
+        assert!(check_memlock(1 << 20, 0, Some(64 << 10), true).is_ok());
+        assert!(check_memlock(1 << 20, 0, None, false).is_ok());
+        assert!(check_memlock(64 << 10, 0, Some(64 << 10), false).is_ok());
+        // The second 16 MiB map does not fit a 24 MiB limit: pins add up.
+        assert!(check_memlock(16 << 20, 16 << 20, Some(24 << 20), false).is_err());
+        assert_eq!(status_locked_bytes("VmLck:\t   16384 kB\n"), 16 << 20);
+        assert_eq!(status_locked_bytes("Name:\tx\n"), 0);
+        let e = check_memlock(16 << 20, 0, Some(8 << 20), false).unwrap_err();
         assert!(e.to_string().contains("RLIMIT_MEMLOCK"), "{e}");
     }
 
