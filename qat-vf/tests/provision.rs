@@ -687,3 +687,32 @@ fn vfs_in_a_group_their_pf_keeps_unusable_fail_the_bind_and_roll_back() {
     assert!(report.rollback_failures.is_empty());
     assert_eq!(sim.kernel(), before);
 }
+
+#[test]
+fn switching_vfio_drivers_reapplies_dev_vfio_ownership() {
+    // Rebinding recreates /dev/vfio/N with the default owner: the plan sets it again.
+    let sim = preset("4xxx", 1);
+    let access = Some(VfioAccess {
+        gid: 990,
+        mode: 0o666,
+    });
+    converge(
+        &sim,
+        &Desired {
+            vfio_access: access,
+            ..desired(None, "vfio-pci")
+        },
+    );
+    let to_variant = Desired {
+        vfio_access: access,
+        ..desired(None, "qat_vfio_pci")
+    };
+    converge(&sim, &to_variant);
+    assert!(plan(&sim, &to_variant).unwrap().is_converged());
+    assert!(
+        sim.kernel()
+            .vfio_nodes
+            .values()
+            .all(|a| (a.gid, a.mode) == (990, 0o666))
+    );
+}

@@ -313,7 +313,8 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 .collect()
         };
         for (vf, current, current_override, access) in vfs {
-            if current != driver || current_override != driver {
+            let rebind = current != driver;
+            if rebind || current_override != driver {
                 steps.push(Step::SetDriver {
                     device: vf,
                     driver: driver.clone(),
@@ -321,6 +322,8 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
                 });
             }
             if let Some(want) = desired.vfio_access {
+                // Rebinding recreates /dev/vfio/N with the default owner and mode.
+                let access = if rebind { None } else { access };
                 if access.is_none_or(|a| a.gid != want.gid || a.mode != want.mode) {
                     steps.push(Step::SetVfioAccess {
                         vf,

@@ -84,63 +84,97 @@ fn argsz<T>() -> u32 {
 }
 
 /// An ioctl whose argument is a plain integer (or none).
-fn ioctl_int(
+///
+/// # Safety
+/// `request` must be a request that takes an integer argument or none.
+unsafe fn ioctl_int(
     fd: BorrowedFd<'_>,
     request: libc::c_ulong,
     arg: libc::c_ulong,
 ) -> io::Result<libc::c_int> {
-    // SAFETY: the request takes an integer argument (or ignores it); no memory is passed.
+    // SAFETY: the caller passes a request that takes an integer; no memory is passed.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) })
 }
 
 /// An ioctl whose argument points at `arg`, which the kernel reads and may write.
-fn ioctl_ptr<T>(
+///
+/// # Safety
+/// `request` must be a request whose argument is a pointer to a `T` (the uapi struct or int of
+/// that request), so the kernel reads and writes at most `size_of::<T>()` bytes.
+unsafe fn ioctl_ptr<T>(
     fd: BorrowedFd<'_>,
     request: libc::c_ulong,
     arg: &mut T,
 ) -> io::Result<libc::c_int> {
-    // SAFETY: `arg` is a live, exclusively borrowed value of the type the request expects
-    // (callers pair each request with its struct), and its argsz field bounds what the kernel
-    // touches to size_of::<T>().
+    // SAFETY: `arg` is live and exclusively borrowed for the call, and the caller guarantees it
+    // is the type the request reads and writes.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), request, std::ptr::from_mut(arg)) })
 }
 
-/// An ioctl whose argument is a byte buffer starting with an argsz-sized header.
-fn ioctl_buf(
+/// An ioctl whose argument is a byte buffer starting with a uapi struct whose first field,
+/// `argsz`, holds the buffer's length.
+///
+/// # Safety
+/// `request` must be an argsz-sized request (the kernel writes no more than argsz bytes, and
+/// reads at least its struct's minimum size, which `buf` must hold), and `buf` must start with
+/// that struct, argsz filled.
+unsafe fn ioctl_buf(
     fd: BorrowedFd<'_>,
     request: libc::c_ulong,
     buf: &mut [u8],
 ) -> io::Result<libc::c_int> {
-    // SAFETY: the buffer is live and exclusively borrowed; the caller wrote its length into
-    // the leading argsz, so the kernel stays within it.
+    // SAFETY: the buffer is live and exclusively borrowed for the call; the caller guarantees
+    // its header and argsz.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), request, buf.as_mut_ptr()) })
 }
 
 pub(super) fn get_api_version(container: BorrowedFd<'_>) -> io::Result<i32> {
-    ioctl_int(container, GET_API_VERSION, 0)
+    // SAFETY: VFIO_GET_API_VERSION takes no argument.
+    unsafe { ioctl_int(container, GET_API_VERSION, 0) }
 }
 
 pub(super) fn check_extension(container: BorrowedFd<'_>, extension: u32) -> io::Result<bool> {
-    Ok(ioctl_int(container, CHECK_EXTENSION, libc::c_ulong::from(extension))? > 0)
+    // SAFETY: VFIO_CHECK_EXTENSION takes the extension as an integer.
+    Ok(unsafe { ioctl_int(container, CHECK_EXTENSION, libc::c_ulong::from(extension)) }? > 0)
 }
 
 pub(super) fn set_iommu(container: BorrowedFd<'_>, kind: u32) -> io::Result<()> {
-    ioctl_int(container, SET_IOMMU, libc::c_ulong::from(kind)).map(drop)
+    // SAFETY: VFIO_SET_IOMMU takes the IOMMU type as an integer.
+    unsafe { ioctl_int(container, SET_IOMMU, libc::c_ulong::from(kind)) }.map(drop)
 }
 
-/// `VFIO_IOMMU_GET_INFO` with its capability chain: asks once for the size, then reads it all.
-pub(super) fn iommu_get_info(container: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
-    let mut size = argsz::<b::vfio_iommu_type1_info>() as usize;
+/// A request that answers with a struct and a capability chain: asks with the struct's size,
+/// then again with the size the kernel says it needs. `prefill` sets the input fields.
+///
+/// # Safety
+/// `request` must be an argsz-sized request whose struct is at least `header` bytes long.
+unsafe fn ioctl_with_caps(
+    fd: BorrowedFd<'_>,
+    request: libc::c_ulong,
+    header: usize,
+    prefill: impl Fn(&mut [u8]),
+) -> io::Result<Vec<u8>> {
+    let mut size = header;
     loop {
         let mut buf = vec![0u8; size];
         buf[..4].copy_from_slice(&(size as u32).to_ne_bytes());
-        ioctl_buf(container, IOMMU_GET_INFO, &mut buf)?;
+        prefill(&mut buf);
+        // SAFETY: `buf` holds the request's struct (`header` bytes or more, per the caller),
+        // argsz is its length.
+        unsafe { ioctl_buf(fd, request, &mut buf) }?;
         let wanted = u32::from_ne_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
         if wanted <= size {
             return Ok(buf);
         }
         size = wanted;
     }
+}
+
+/// `VFIO_IOMMU_GET_INFO` with its capability chain.
+pub(super) fn iommu_get_info(container: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let header = argsz::<b::vfio_iommu_type1_info>() as usize;
+    // SAFETY: VFIO_IOMMU_GET_INFO answers with vfio_iommu_type1_info, `header` bytes.
+    unsafe { ioctl_with_caps(container, IOMMU_GET_INFO, header, |_| {}) }
 }
 
 pub(super) fn map_dma(
@@ -156,7 +190,8 @@ pub(super) fn map_dma(
         iova,
         size,
     };
-    ioctl_ptr(container, IOMMU_MAP_DMA, &mut map).map(drop)
+    // SAFETY: VFIO_IOMMU_MAP_DMA takes a vfio_iommu_type1_dma_map.
+    unsafe { ioctl_ptr(container, IOMMU_MAP_DMA, &mut map) }.map(drop)
 }
 
 /// Returns the number of bytes the kernel unmapped.
@@ -168,7 +203,8 @@ pub(super) fn unmap_dma(container: BorrowedFd<'_>, iova: u64, size: u64) -> io::
         size,
         data: Default::default(),
     };
-    ioctl_ptr(container, IOMMU_UNMAP_DMA, &mut unmap)?;
+    // SAFETY: VFIO_IOMMU_UNMAP_DMA takes a vfio_iommu_type1_dma_unmap.
+    unsafe { ioctl_ptr(container, IOMMU_UNMAP_DMA, &mut unmap) }?;
     Ok(unmap.size)
 }
 
@@ -177,7 +213,8 @@ pub(super) fn group_get_status(group: BorrowedFd<'_>) -> io::Result<u32> {
         argsz: argsz::<b::vfio_group_status>(),
         flags: 0,
     };
-    ioctl_ptr(group, GROUP_GET_STATUS, &mut status)?;
+    // SAFETY: VFIO_GROUP_GET_STATUS takes a vfio_group_status.
+    unsafe { ioctl_ptr(group, GROUP_GET_STATUS, &mut status) }?;
     Ok(status.flags)
 }
 
@@ -186,11 +223,13 @@ pub(super) fn group_set_container(
     container: BorrowedFd<'_>,
 ) -> io::Result<()> {
     let mut fd: libc::c_int = container.as_raw_fd();
-    ioctl_ptr(group, GROUP_SET_CONTAINER, &mut fd).map(drop)
+    // SAFETY: VFIO_GROUP_SET_CONTAINER takes a pointer to the container fd, an int.
+    unsafe { ioctl_ptr(group, GROUP_SET_CONTAINER, &mut fd) }.map(drop)
 }
 
 pub(super) fn group_unset_container(group: BorrowedFd<'_>) -> io::Result<()> {
-    ioctl_int(group, GROUP_UNSET_CONTAINER, 0).map(drop)
+    // SAFETY: VFIO_GROUP_UNSET_CONTAINER takes no argument.
+    unsafe { ioctl_int(group, GROUP_UNSET_CONTAINER, 0) }.map(drop)
 }
 
 pub(super) fn group_get_device_fd(group: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
@@ -207,24 +246,17 @@ pub(super) fn device_get_info(device: BorrowedFd<'_>) -> io::Result<b::vfio_devi
         argsz: argsz::<b::vfio_device_info>(),
         ..Default::default()
     };
-    ioctl_ptr(device, DEVICE_GET_INFO, &mut info)?;
+    // SAFETY: VFIO_DEVICE_GET_INFO takes a vfio_device_info.
+    unsafe { ioctl_ptr(device, DEVICE_GET_INFO, &mut info) }?;
     Ok(info)
 }
 
 /// `VFIO_DEVICE_GET_REGION_INFO` with its capability chain.
 pub(super) fn device_get_region_info(device: BorrowedFd<'_>, index: u32) -> io::Result<Vec<u8>> {
-    let mut size = argsz::<b::vfio_region_info>() as usize;
-    loop {
-        let mut buf = vec![0u8; size];
-        buf[..4].copy_from_slice(&(size as u32).to_ne_bytes());
-        buf[8..12].copy_from_slice(&index.to_ne_bytes());
-        ioctl_buf(device, DEVICE_GET_REGION_INFO, &mut buf)?;
-        let wanted = u32::from_ne_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
-        if wanted <= size {
-            return Ok(buf);
-        }
-        size = wanted;
-    }
+    let header = argsz::<b::vfio_region_info>() as usize;
+    let set_index = |buf: &mut [u8]| buf[8..12].copy_from_slice(&index.to_ne_bytes());
+    // SAFETY: VFIO_DEVICE_GET_REGION_INFO answers with vfio_region_info, `header` bytes.
+    unsafe { ioctl_with_caps(device, DEVICE_GET_REGION_INFO, header, set_index) }
 }
 
 pub(super) fn device_get_irq_info(
@@ -236,7 +268,8 @@ pub(super) fn device_get_irq_info(
         index,
         ..Default::default()
     };
-    ioctl_ptr(device, DEVICE_GET_IRQ_INFO, &mut info)?;
+    // SAFETY: VFIO_DEVICE_GET_IRQ_INFO takes a vfio_irq_info.
+    unsafe { ioctl_ptr(device, DEVICE_GET_IRQ_INFO, &mut info) }?;
     Ok(info)
 }
 
@@ -271,11 +304,13 @@ pub(super) fn device_set_irq_eventfd(
     if let Some(fd) = eventfd {
         buf[header..].copy_from_slice(&fd.as_raw_fd().to_ne_bytes());
     }
-    ioctl_buf(device, DEVICE_SET_IRQS, &mut buf[..len]).map(drop)
+    // SAFETY: `buf` is a vfio_irq_set header (20 bytes) and `count` eventfds, argsz set.
+    unsafe { ioctl_buf(device, DEVICE_SET_IRQS, &mut buf[..len]) }.map(drop)
 }
 
 pub(super) fn device_reset(device: BorrowedFd<'_>) -> io::Result<()> {
-    ioctl_int(device, DEVICE_RESET, 0).map(drop)
+    // SAFETY: VFIO_DEVICE_RESET takes no argument.
+    unsafe { ioctl_int(device, DEVICE_RESET, 0) }.map(drop)
 }
 
 pub(super) fn pread(fd: BorrowedFd<'_>, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
@@ -298,7 +333,8 @@ pub(super) fn device_bind_iommufd(
         out_devid: 0,
         token_uuid_ptr: 0,
     };
-    ioctl_ptr(device, DEVICE_BIND_IOMMUFD, &mut bind)?;
+    // SAFETY: VFIO_DEVICE_BIND_IOMMUFD takes a vfio_device_bind_iommufd.
+    unsafe { ioctl_ptr(device, DEVICE_BIND_IOMMUFD, &mut bind) }?;
     Ok(bind.out_devid)
 }
 
@@ -309,7 +345,8 @@ pub(super) fn device_attach_iommufd_pt(device: BorrowedFd<'_>, pt_id: u32) -> io
         pt_id,
         pasid: 0,
     };
-    ioctl_ptr(device, DEVICE_ATTACH_IOMMUFD_PT, &mut attach).map(drop)
+    // SAFETY: VFIO_DEVICE_ATTACH_IOMMUFD_PT takes a vfio_device_attach_iommufd_pt.
+    unsafe { ioctl_ptr(device, DEVICE_ATTACH_IOMMUFD_PT, &mut attach) }.map(drop)
 }
 
 pub(super) fn ioas_alloc(iommufd: BorrowedFd<'_>) -> io::Result<u32> {
@@ -317,7 +354,8 @@ pub(super) fn ioas_alloc(iommufd: BorrowedFd<'_>) -> io::Result<u32> {
         size: argsz::<IommuIoasAlloc>(),
         ..Default::default()
     };
-    ioctl_ptr(iommufd, IOMMU_IOAS_ALLOC, &mut alloc)?;
+    // SAFETY: IOMMU_IOAS_ALLOC takes a struct iommu_ioas_alloc.
+    unsafe { ioctl_ptr(iommufd, IOMMU_IOAS_ALLOC, &mut alloc) }?;
     Ok(alloc.out_ioas_id)
 }
 
@@ -337,7 +375,8 @@ pub(super) fn ioas_map(
         iova,
         ..Default::default()
     };
-    ioctl_ptr(iommufd, IOMMU_IOAS_MAP, &mut map).map(drop)
+    // SAFETY: IOMMU_IOAS_MAP takes a struct iommu_ioas_map.
+    unsafe { ioctl_ptr(iommufd, IOMMU_IOAS_MAP, &mut map) }.map(drop)
 }
 
 pub(super) fn ioas_unmap(
@@ -352,7 +391,8 @@ pub(super) fn ioas_unmap(
         iova,
         length: size,
     };
-    ioctl_ptr(iommufd, IOMMU_IOAS_UNMAP, &mut unmap)?;
+    // SAFETY: IOMMU_IOAS_UNMAP takes a struct iommu_ioas_unmap.
+    unsafe { ioctl_ptr(iommufd, IOMMU_IOAS_UNMAP, &mut unmap) }?;
     Ok(unmap.length)
 }
 
