@@ -604,7 +604,6 @@ fn generated_domains_pass_virt_xml_validate_and_virsh_define_shows_the_same_addr
         let dumped = parse_xml(&dumped_text).unwrap();
         // ... and so does what libvirt made of it.
         check_qatkit_devices(&dumped, &case.vfs, 1, case.q35, &case.opts);
-        assert_eq!(dumped.child("name").map(|_| ()), Some(()), "{dumped_text}");
         // Source and guest addresses, byte for byte as attributes, the same after libvirt
         // parsed and formatted them; the same for qatkit's controllers.
         let by_source = |d: &Elem| -> BTreeMap<Bdf, HostdevView> {
@@ -987,7 +986,7 @@ fn exclude_never_picks_an_excluded_vf() {
 /// Strings made of the characters that break XML, YAML and JSON, and mostly valid ones.
 fn nasty(valid: &'static str) -> impl Strategy<Value = String> {
     prop_oneof![
-        valid.prop_map(|s| s),
+        valid,
         "(ua-|intel\\.com/)?[\"'&<>\n\r\t :#{}\\[\\],*!|%@`a-z0-9é€😀/\\\\-]{0,24}",
         any::<String>(),
     ]
@@ -1221,9 +1220,8 @@ fn numa_preference_takes_the_preferred_node_first_and_falls_back() {
 #[test]
 fn held_wrong_driver_down_and_failed_heartbeat_vfs_are_left_out_with_reasons() {
     let sim = provisioned("4xxx", 4, "vfio-pci");
-    let (pf_6b, pf_70, pf_75, pf_7a) = (
+    let (pf_6b, pf_75, pf_7a) = (
         bdf("0000:6b:00.0"),
-        bdf("0000:70:00.0"),
         bdf("0000:75:00.0"),
         bdf("0000:7a:00.0"),
     );
@@ -1309,7 +1307,6 @@ fn held_wrong_driver_down_and_failed_heartbeat_vfs_are_left_out_with_reasons() {
         chosen(&domain::allocate(&host, &request(16, Policy::Packed)).unwrap()),
         (0..16).map(|i| vf(0x6b, i)).collect::<Vec<_>>()
     );
-    let _ = pf_70;
 }
 
 #[test]
@@ -1536,13 +1533,9 @@ fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
         "{err}"
     );
     // A host without QAT devices has nothing to permit.
-    let igb = discover(&sim_igb());
+    let igb = discover(&SimHost::preset("igb".parse().unwrap(), 1));
     assert!(matches!(
         kubevirt::config(&igb, &[], None, false),
         Err(Error::NothingToManage)
     ));
-}
-
-fn sim_igb() -> SimHost {
-    sim("igb", 1)
 }

@@ -6,6 +6,10 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use super::device::Device;
+use super::ops::KernelOps;
 use super::sys;
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
@@ -26,18 +30,18 @@ pub fn cdev_path(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// A device bound to an iommufd IOAS (its own I/O address space).
+/// A device bound to an iommufd IOAS (its own I/O address space). Fields drop in order: the
+/// device, then the iommufd.
 #[derive(Debug)]
 pub struct IommufdDevice {
+    device: Device,
     iommufd: OwnedFd,
-    device: OwnedFd,
     ioas: u32,
-    bdf: Bdf,
 }
 
 impl IommufdDevice {
-    /// Opens `/dev/iommu` and the cdev under `root`, binds the device, allocates an IOAS and
-    /// attaches the device to it.
+    /// Opens `/dev/iommu` and the cdev under `root` (`/` on a real host), binds the device,
+    /// allocates an IOAS and attaches the device to it.
     pub fn open(root: &Path, cdev: &Path, bdf: Bdf) -> Result<Self> {
         let err = |op, source| Error::Vfio {
             op,
@@ -53,48 +57,75 @@ impl IommufdDevice {
         let iommufd: OwnedFd = open(Path::new("/dev/iommu"))
             .map_err(|e| err("open /dev/iommu", e))?
             .into();
-        let device: OwnedFd = open(cdev).map_err(|e| err("open cdev", e))?.into();
-        sys::device_bind_iommufd(device.as_fd(), iommufd.as_fd())
+        let device_fd: OwnedFd = open(cdev).map_err(|e| err("open cdev", e))?.into();
+        sys::device_bind_iommufd(device_fd.as_fd(), iommufd.as_fd())
             .map_err(|e| err("VFIO_DEVICE_BIND_IOMMUFD", e))?;
         let ioas = sys::ioas_alloc(iommufd.as_fd()).map_err(|e| err("IOMMU_IOAS_ALLOC", e))?;
-        sys::device_attach_iommufd_pt(device.as_fd(), ioas)
+        sys::device_attach_iommufd_pt(device_fd.as_fd(), ioas)
             .map_err(|e| err("VFIO_DEVICE_ATTACH_IOMMUFD_PT", e))?;
+        // A bound cdev answers the same device requests as a group-opened device.
+        let device = Device::new(device_fd, bdf, Arc::new(KernelOps))?;
         Ok(IommufdDevice {
-            iommufd,
             device,
+            iommufd,
             ioas,
-            bdf,
         })
     }
 
-    /// The device fd: the same requests as a group-opened device's.
-    pub fn device_fd(&self) -> &OwnedFd {
+    /// The device: regions, irqs, config space, BARs, reset.
+    pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Maps memory at `iova` in the IOAS.
-    pub fn map_dma(&self, memory: &mut [u8], iova: u64) -> Result<()> {
-        super::dma::check_memlock_here(memory.len() as u64)?;
-        sys::ioas_map(
-            self.iommufd.as_fd(),
-            self.ioas,
-            memory.as_mut_ptr() as u64,
+    /// Maps `memory` for device DMA at `iova` until the mapping is dropped; the memory is
+    /// borrowed as long. Alignment and RLIMIT_MEMLOCK are checked first.
+    pub fn map_dma<'a>(&'a self, memory: &'a mut [u8], iova: u64) -> Result<IoasMapping<'a>> {
+        let page = super::dma::page_size() as u64;
+        let (vaddr, size) = (memory.as_mut_ptr() as u64, memory.len() as u64);
+        if size == 0 || vaddr % page != 0 || size % page != 0 || iova % page != 0 {
+            return Err(Error::DmaUnaligned { iova, size, page });
+        }
+        super::dma::check_memlock_here(size)?;
+        sys::ioas_map(self.iommufd.as_fd(), self.ioas, vaddr, iova, size).map_err(|source| {
+            match source.raw_os_error() {
+                Some(nix::libc::EEXIST) => Error::DmaOverlap { iova, size },
+                _ => Error::Vfio {
+                    op: "IOMMU_IOAS_MAP",
+                    target: self.device.bdf().to_string(),
+                    source,
+                },
+            }
+        })?;
+        Ok(IoasMapping {
+            owner: self,
             iova,
-            memory.len() as u64,
-        )
-        .map_err(|source| Error::Vfio {
-            op: "IOMMU_IOAS_MAP",
-            target: self.bdf.to_string(),
-            source,
+            size,
         })
     }
+}
 
-    /// Unmaps; returns the bytes unmapped.
-    pub fn unmap_dma(&self, iova: u64, size: u64) -> Result<u64> {
-        sys::ioas_unmap(self.iommufd.as_fd(), self.ioas, iova, size).map_err(|source| Error::Vfio {
-            op: "IOMMU_IOAS_UNMAP",
-            target: self.bdf.to_string(),
-            source,
-        })
+/// A DMA mapping in an IOAS; unmapped when dropped.
+#[derive(Debug)]
+pub struct IoasMapping<'a> {
+    owner: &'a IommufdDevice,
+    iova: u64,
+    size: u64,
+}
+
+impl IoasMapping<'_> {
+    /// Device-visible address.
+    pub fn iova(&self) -> u64 {
+        self.iova
+    }
+}
+
+impl Drop for IoasMapping<'_> {
+    fn drop(&mut self) {
+        let owner = self.owner;
+        match sys::ioas_unmap(owner.iommufd.as_fd(), owner.ioas, self.iova, self.size) {
+            Ok(n) if n == self.size => {}
+            Ok(n) => tracing::warn!(iova = self.iova, unmapped = n, "partial IOAS unmap"),
+            Err(e) => tracing::warn!(iova = self.iova, error = %e, "IOAS unmap failed"),
+        }
     }
 }

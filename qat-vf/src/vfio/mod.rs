@@ -100,3 +100,35 @@ impl OpenedDevice {
         Self::open(sysfs, Arc::new(KernelOps), Path::new("/dev/vfio"), bdf)
     }
 }
+
+/// A device opened the way the host offers: through its VFIO cdev and iommufd where the kernel
+/// has them, else through container and group.
+#[derive(Debug)]
+pub enum HostDevice {
+    /// `/dev/vfio/devices/vfioN` bound to `/dev/iommu`.
+    Iommufd(iommufd::IommufdDevice),
+    /// Container and group.
+    Group(OpenedDevice),
+}
+
+impl HostDevice {
+    /// Opens `bdf` on the running kernel, choosing the interface (see [`iommufd::cdev_path`]).
+    pub fn open(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Self> {
+        match iommufd::cdev_path(sysfs, bdf)? {
+            Some(cdev) => Ok(HostDevice::Iommufd(iommufd::IommufdDevice::open(
+                Path::new("/"),
+                &cdev,
+                bdf,
+            )?)),
+            None => Ok(HostDevice::Group(OpenedDevice::open_host(sysfs, bdf)?)),
+        }
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        match self {
+            HostDevice::Iommufd(d) => d.device(),
+            HostDevice::Group(d) => &d.device,
+        }
+    }
+}
