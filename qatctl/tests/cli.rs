@@ -516,7 +516,7 @@ fn xml_prints_hostdevs_and_updates_a_domain_in_place_idempotently() {
     );
 
     let domain = sim.path.with_file_name("vm.xml");
-    let original = "<domain type='kvm'>\n  <name>vm</name>\n  <!-- keep me -->\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>\n";
+    let original = "<domain type='kvm'>\n  <name>vm</name>\n  <os>\n    <type arch='x86_64' machine='pc-q35-8.2'>hvm</type>\n  </os>\n  <!-- keep me -->\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>\n";
     std::fs::write(&domain, original).unwrap();
     let d = domain.to_str().unwrap();
     assert!(

@@ -223,7 +223,7 @@ pub fn render(
 /// What qatkit needs to know about an existing domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DomainInfo {
-    /// From `<os><type machine=...>`: q35 unless it names i440fx/pc.
+    /// From `<os><type machine=...>`: q35 when it names q35, else i440fx (`pc`, QEMU's default).
     pub machine: Machine,
     /// Highest `<controller type='pci' index>` not added by qatkit.
     pub max_pci_index: Option<u32>,
@@ -255,12 +255,44 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
 
 /// A `<hostdev type='pci'>` source address. Every field is optional and 0 when absent, as
 /// libvirt reads it (`<address bus='0x6b' function='1'/>` is 0000:6b:00.1).
+/// An integer as libvirt reads address fields (strtol base 0): `0x` hex, a leading `0` octal,
+/// else decimal.
+fn parse_c_integer(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u32::from_str_radix(hex, 16).ok()
+    } else if text.len() > 1 && text.starts_with('0') {
+        u32::from_str_radix(&text[1..], 8).ok()
+    } else {
+        text.parse().ok()
+    }
+}
+
+/// Whether an alias is one qatkit writes: the prefix, then `port-`, `bridge-` or nothing, then
+/// a BDF as `dddd-bb-ss-f`. Only these are replaced, so a short prefix cannot take a user's
+/// element for qatkit's.
+fn is_own_alias(alias: &str, prefix: &str) -> bool {
+    let Some(rest) = alias.strip_prefix(prefix) else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix("port-")
+        .or_else(|| rest.strip_prefix("bridge-"))
+        .unwrap_or(rest);
+    let parts: Vec<&str> = rest.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    matches!(parts.as_slice(), [d, b, s, f] if hex(d, 4) && hex(b, 2) && hex(s, 2) && f.len() == 1 && (b'0'..=b'7').contains(&f.as_bytes()[0]))
+}
+
 fn parse_pci_address(e: &BytesStart<'_>) -> Result<Option<Bdf>> {
     let field = |name| -> Result<u32> {
         attr(e, name)?.map_or(Ok(0), |v| {
-            let hex = v.trim_start_matches("0x");
-            u32::from_str_radix(hex, if v.starts_with("0x") { 16 } else { 10 })
-                .map_err(|_| Error::Domain(format!("bad PCI address field {name}={v:?}")))
+            parse_c_integer(&v)
+                .ok_or_else(|| Error::Domain(format!("bad PCI address field {name}={v:?}")))
         })
     };
     let (domain, bus, slot, function) = (
@@ -304,7 +336,11 @@ impl DomainInfo {
     /// others put there.
     pub fn parse(xml: &str, alias_prefix: &str) -> Result<Self> {
         let mut reader = Reader::from_str(xml);
-        let mut info = DomainInfo::default();
+        // Without a machine type, QEMU's x86 default applies: i440fx (pc).
+        let mut info = DomainInfo {
+            machine: Machine::Pc,
+            ..DomainInfo::default()
+        };
         let mut path: Vec<String> = Vec::new();
         let mut child: Option<Child> = None;
         // Whitespace right before the next child of <devices> (or before </devices>).
@@ -337,8 +373,8 @@ impl DomainInfo {
                     }
                     if path.len() == 2 && path[1] == "os" && name == "type" {
                         let machine = attr(e, "machine")?.unwrap_or_default();
-                        if machine.starts_with("pc") && !machine.contains("q35") {
-                            info.machine = Machine::Pc;
+                        if machine.contains("q35") {
+                            info.machine = Machine::Q35;
                         }
                     }
                     if in_devices {
@@ -404,7 +440,7 @@ impl DomainInfo {
         if child
             .alias
             .as_deref()
-            .is_some_and(|a| a.starts_with(prefix))
+            .is_some_and(|a| is_own_alias(a, prefix))
         {
             self.own_spans.push(child.start..end);
             self.own_sources.extend(child.source);
@@ -439,5 +475,31 @@ impl DomainInfo {
         }
         out.push_str(&xml[self.insert_at..]);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_aliases_are_recognised_by_their_whole_shape() {
+        assert!(is_own_alias("ua-qat-0000-6b-00-1", "ua-qat-"));
+        assert!(is_own_alias("ua-qat-port-0000-6b-00-0", "ua-qat-"));
+        assert!(is_own_alias("ua-qat-bridge-0001-ff-1f-7", "ua-qat-"));
+        assert!(!is_own_alias("ua-qat-nic0", "ua-qat-"));
+        assert!(!is_own_alias("ua-nic0", "ua-n"));
+        assert!(!is_own_alias("ua-qat-0000-6b-00-8", "ua-qat-"));
+        assert!(!is_own_alias("ua-qat-0000-6B-00-1", "ua-qat-"));
+    }
+
+    #[test]
+    fn address_fields_read_like_strtol() {
+        assert_eq!(parse_c_integer("0x6b"), Some(0x6b));
+        assert_eq!(parse_c_integer("010"), Some(8));
+        assert_eq!(parse_c_integer("107"), Some(107));
+        assert_eq!(parse_c_integer("0"), Some(0));
+        assert_eq!(parse_c_integer("09"), None);
+        assert_eq!(parse_c_integer("x"), None);
     }
 }
