@@ -877,7 +877,7 @@ fn domains_written_on_one_line_or_with_tabs_round_trip_too() {
 }
 
 #[test]
-fn qatkit_controllers_come_after_the_domains_own() {
+fn qatkit_controllers_take_the_lowest_indexes_the_domain_leaves_free() {
     let vfs = two_pf_vfs(2);
     let original = template("ports", "q35").replace(
         "<controller type='pci' index='0' model='pcie-root'/>",
@@ -889,7 +889,8 @@ fn qatkit_controllers_come_after_the_domains_own() {
     check_qatkit_devices(
         &parse_xml(&out).unwrap(),
         &vfs,
-        8,
+        // 0 and 7 are the domain's; qatkit's four controllers take 1-4.
+        1,
         true,
         &HostdevOptions::default(),
     );
@@ -1073,7 +1074,7 @@ proptest! {
     ) {
         let host = four_xxx_host();
         let vfs = domain::allocate(host, &request(3, Policy::Packed)).unwrap();
-        match kubevirt::config(host, &vfs, Some(&name), external) {
+        match kubevirt::config(host, vfs.len(), Some(&name), external) {
             Err(Error::InvalidName { value, .. }) => prop_assert_eq!(value, name),
             Err(e) => prop_assert!(false, "{name:?}: unexpected error {e}"),
             Ok(cfg) => {
@@ -1435,7 +1436,7 @@ fn kubevirt_documents_have_kubevirts_field_names() {
     let host = discover(&provisioned("4xxx", 2, "vfio-pci"));
     let vfs = domain::allocate(&host, &request(3, Policy::Balanced)).unwrap();
 
-    let doc = documents(&kubevirt::config(&host, &vfs, None, false).unwrap());
+    let doc = documents(&kubevirt::config(&host, vfs.len(), None, false).unwrap());
     let (pci, wanted) = kubevirt_structure(&doc);
     assert_eq!(
         pci,
@@ -1455,8 +1456,9 @@ fn kubevirt_documents_have_kubevirts_field_names() {
     );
 
     // Asked for: an external provider and another resource name.
-    let doc =
-        documents(&kubevirt::config(&host, &vfs, Some("qat.intel.com/generic"), true).unwrap());
+    let doc = documents(
+        &kubevirt::config(&host, vfs.len(), Some("qat.intel.com/generic"), true).unwrap(),
+    );
     let (pci, wanted) = kubevirt_structure(&doc);
     assert_eq!(
         pci,
@@ -1473,8 +1475,10 @@ fn kubevirt_documents_have_kubevirts_field_names() {
     );
 
     // The YAML is plain: KubeVirt's field names as keys, no tags.
-    let yaml =
-        serde_norway::to_string(&kubevirt::config(&host, &vfs, None, true).unwrap()).unwrap();
+    let yaml = serde_norway::to_string(
+        &kubevirt::config(&host, vfs.len(), Some("intel.com/qat_4xxx_vf"), true).unwrap(),
+    )
+    .unwrap();
     for needle in [
         "kubevirtPatch:",
         "permittedHostDevices:",
@@ -1489,7 +1493,7 @@ fn kubevirt_documents_have_kubevirts_field_names() {
     assert!(!yaml.contains('!'), "{yaml}");
 
     // No VFs: still the permitted devices, and an empty hostDevices list.
-    let doc = documents(&kubevirt::config(&host, &[], None, false).unwrap());
+    let doc = documents(&kubevirt::config(&host, 0, None, false).unwrap());
     let (pci, wanted) = kubevirt_structure(&doc);
     assert_eq!(pci.len(), 1);
     assert!(wanted.is_empty());
@@ -1501,7 +1505,7 @@ fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
     provision_pfs(&sim, &["0000:6b:00.0"], "vfio-pci");
     let host = discover(&sim);
     let vfs = domain::allocate(&host, &request(2, Policy::Balanced)).unwrap();
-    let doc = documents(&kubevirt::config(&host, &vfs, None, false).unwrap());
+    let doc = documents(&kubevirt::config(&host, vfs.len(), None, false).unwrap());
     let (pci, wanted) = kubevirt_structure(&doc);
     let entries: BTreeMap<&str, &str> = pci
         .iter()
@@ -1527,7 +1531,7 @@ fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
     );
 
     // One --resource-name cannot name two families.
-    let err = kubevirt::config(&host, &vfs, Some("intel.com/qat"), false).unwrap_err();
+    let err = kubevirt::config(&host, vfs.len(), Some("intel.com/qat"), false).unwrap_err();
     assert!(
         matches!(&err, Error::Domain(m) if m.contains("2 QAT VF kinds")),
         "{err}"
@@ -1535,7 +1539,77 @@ fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
     // A host without QAT devices has nothing to permit.
     let igb = discover(&SimHost::preset("igb".parse().unwrap(), 1));
     assert!(matches!(
-        kubevirt::config(&igb, &[], None, false),
+        kubevirt::config(&igb, 0, None, false),
         Err(Error::NothingToManage)
+    ));
+}
+
+#[test]
+fn kept_vfs_keep_their_policy_and_their_guest_addresses() {
+    let sim = provisioned("4xxx", 2, "vfio-pci");
+    let host = discover(&sim);
+    let keep = vec![vf(0x6b, 4), vf(0x6b, 2)];
+    let req = |policy, count| Request {
+        count,
+        policy,
+        numa_node: None,
+        driver: "vfio-pci".into(),
+        keep: keep.clone(),
+        exclude: Vec::new(),
+    };
+    // Balanced counts the kept VFs: two more go to the other PF.
+    let balanced = domain::allocate(&host, &req(Policy::Balanced, 4)).unwrap();
+    let per_pf = |pf: u8| balanced.iter().filter(|a| a.pf.bus == pf).count();
+    assert_eq!((per_pf(0x6b), per_pf(0x70)), (2, 2));
+    // Packed continues the PF that holds them.
+    let packed = domain::allocate(&host, &req(Policy::Packed, 4)).unwrap();
+    assert!(packed.iter().all(|a| a.pf.bus == 0x6b));
+    // Kept VFs come first on their bus, in their old order.
+    let (_, places) = domain::layout(&packed, domain::Machine::Q35, 1..).unwrap();
+    assert_eq!((places[0].vf, places[0].function), (keep[0], 0));
+    assert_eq!((places[1].vf, places[1].function), (keep[1], 1));
+}
+
+#[test]
+fn odd_but_valid_domains_are_handled() {
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    // A self-closing <devices/> opens up, and closes again with no VFs.
+    let empty = "<domain type='kvm'>\n  <name>e</name>\n  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  <devices/>\n</domain>\n";
+    let out = domain::insert(empty, &vfs, &opts).unwrap();
+    assert!(
+        out.contains("\n  <devices>\n    <controller")
+            && out.contains("</hostdev>\n  </devices>\n"),
+        "{out}"
+    );
+    assert!(parse_xml(&out).is_ok());
+    assert_eq!(
+        domain::insert(&out, &[], &opts).unwrap(),
+        out.replace(
+            &out[out.find("<devices>").unwrap()..out.find("</devices>").unwrap() + 10],
+            "<devices>\n  </devices>"
+        )
+    );
+    // CRLF documents get CRLF lines.
+    let crlf = "<domain type='kvm'>\r\n  <os><type arch='x86_64' machine='q35'>hvm</type></os>\r\n  <devices>\r\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\r\n  </devices>\r\n</domain>\r\n";
+    let out = domain::insert(crlf, &vfs, &opts).unwrap();
+    assert!(
+        !out.replace("\r\n", "").contains('\n'),
+        "a bare LF in {out:?}"
+    );
+    assert_eq!(domain::insert(&out, &vfs, &opts).unwrap(), out);
+    // Non-x86 guests and unknown machines are refused.
+    let arm = empty.replace(
+        "arch='x86_64' machine='q35'",
+        "arch='aarch64' machine='virt'",
+    );
+    assert!(matches!(
+        domain::insert(&arm, &vfs, &opts),
+        Err(Error::Domain(_))
+    ));
+    let odd = empty.replace("machine='q35'", "machine='microvm'");
+    assert!(matches!(
+        domain::insert(&odd, &vfs, &opts),
+        Err(Error::Domain(_))
     ));
 }

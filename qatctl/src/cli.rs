@@ -144,13 +144,15 @@ struct XmlArgs {
 
 #[derive(Debug, Args)]
 struct KubevirtArgs {
-    #[command(flatten)]
-    alloc: AllocArgs,
+    /// How many VFs the VM asks for (KubeVirt and the device plugin pick which).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    count: u16,
     /// Resource name for the VFs [default: intel.com/qat_<family>_vf].
     #[arg(long, value_name = "NAME")]
     resource_name: Option<String>,
-    /// Another device plugin (Intel's QAT plugin) advertises the resource.
-    #[arg(long)]
+    /// Another device plugin (Intel's QAT plugin) advertises the resource; give its name with
+    /// --resource-name.
+    #[arg(long, requires = "resource_name")]
     external_provider: bool,
     /// Output format.
     #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
@@ -268,10 +270,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Kubevirt(args) => target::with_host(global, false, |host| {
             let found = host.discover(&[])?;
-            let vfs = allocate(&found, &args.alloc, "vfio-pci", Vec::new(), Vec::new())?;
             let config = domain::kubevirt::config(
                 &found,
-                &vfs,
+                usize::from(args.count),
                 args.resource_name.as_deref(),
                 args.external_provider,
             )?;
@@ -331,6 +332,9 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
         alias_prefix: args.alias_prefix.clone(),
     };
     domain::validate_alias_prefix(&opts.alias_prefix)?;
+    if let Some(model) = &args.model {
+        qat_vf::driver::validate_driver_name(model)?;
+    }
     let driver = args.model.clone().unwrap_or_else(|| "vfio-pci".into());
     let found = host.discover(&[])?;
     let (vfs, xml) = match &args.domain {
@@ -345,7 +349,7 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
                 info.own_sources.clone(),
                 info.other_sources.clone(),
             )?;
-            let xml = domain::insert(&text, &vfs, &opts)?;
+            let xml = domain::insert_parsed(&text, &info, &vfs, &opts)?;
             if args.in_place {
                 write_atomically(path, &xml)?;
             }
@@ -379,15 +383,27 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
     Ok(())
 }
 
-/// Replaces a file by writing a sibling and renaming it over, so a reader never sees half.
+/// Replaces a file so that a reader never sees half of it: a new file of a random name in the
+/// same directory (created exclusively, so no link is followed), with the original's mode and
+/// owner, synced, then renamed over it.
 fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), Failure> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".qatctl-tmp");
-    let tmp = PathBuf::from(tmp);
+    use std::io::Write as _;
+    use std::os::unix::fs::MetadataExt as _;
     let failed =
         |e: std::io::Error| Failure::Failed(format!("cannot write {}: {e}", path.display()));
-    std::fs::write(&tmp, text).map_err(failed)?;
-    std::fs::rename(&tmp, path).map_err(failed)
+    let meta = std::fs::metadata(path).map_err(failed)?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    tmp.write_all(text.as_bytes()).map_err(failed)?;
+    let file = tmp.as_file();
+    file.set_permissions(meta.permissions()).map_err(failed)?;
+    std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
 }
 
 fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {

@@ -379,7 +379,13 @@ pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), 
         return Ok(());
     }
     println!(
-        "# Merge into the KubeVirt CR (kubectl patch kubevirt kubevirt -n kubevirt --type merge --patch-file ...):"
+        "# For the KubeVirt CR. A merge patch (kubectl patch kubevirt kubevirt -n kubevirt --type merge)"
+    );
+    println!(
+        "# REPLACES spec.configuration.permittedHostDevices.pciHostDevices: add these entries to those"
+    );
+    println!(
+        "# the cluster permits already (kubectl get kubevirt -n kubevirt -o yaml) before applying."
     );
     print!("{}", to_yaml(&config.kubevirt_patch)?);
     println!("---");

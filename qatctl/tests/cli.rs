@@ -518,6 +518,7 @@ fn xml_prints_hostdevs_and_updates_a_domain_in_place_idempotently() {
     let domain = sim.path.with_file_name("vm.xml");
     let original = "<domain type='kvm'>\n  <name>vm</name>\n  <os>\n    <type arch='x86_64' machine='pc-q35-8.2'>hvm</type>\n  </os>\n  <!-- keep me -->\n  <devices>\n    <controller type='pci' index='0' model='pcie-root'/>\n  </devices>\n</domain>\n";
     std::fs::write(&domain, original).unwrap();
+    std::fs::set_permissions(&domain, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let d = domain.to_str().unwrap();
     assert!(
         sim.run(&["xml", "--count", "2", "--domain", d, "--in-place"])
@@ -525,6 +526,12 @@ fn xml_prints_hostdevs_and_updates_a_domain_in_place_idempotently() {
             .success()
     );
     let once = std::fs::read_to_string(&domain).unwrap();
+    // The rewrite keeps the file's mode (domain XML can hold secrets).
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&domain).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(
         once.contains("<!-- keep me -->") && once.contains("index=\"1\" model=\"pcie-root-port\"")
     );
@@ -562,7 +569,14 @@ fn xml_prints_hostdevs_and_updates_a_domain_in_place_idempotently() {
 fn kubevirt_prints_yaml_or_json() {
     let sim = SimFile::create("4xxx", 1);
     assert!(sim.run(&["apply"]).status.success());
-    let json = sim.json(&["kubevirt", "--count", "2", "--external-provider"]);
+    let json = sim.json(&[
+        "kubevirt",
+        "--count",
+        "2",
+        "--external-provider",
+        "--resource-name",
+        "qat.intel.com/generic",
+    ]);
     let entry = &json["kubevirtPatch"]["spec"]["configuration"]["permittedHostDevices"]["pciHostDevices"]
         [0];
     assert_eq!(entry["pciVendorSelector"], "8086:4941");
@@ -577,5 +591,11 @@ fn kubevirt_prints_yaml_or_json() {
         &["kubevirt", "--resource-name", "no slash"],
         2,
         "resource name",
+    );
+    assert_bad_input(
+        &sim,
+        &["kubevirt", "--external-provider"],
+        2,
+        "--resource-name",
     );
 }

@@ -128,31 +128,36 @@ pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
             }
         }
     }
-    // PFs on the preferred node first, then by address.
-    let mut pfs: Vec<(Bdf, Vec<Allocated>)> = pool.into_iter().collect();
-    pfs.sort_by_key(|(pf, vfs)| {
-        let on_node =
-            req.numa_node.is_some() && vfs.first().is_some_and(|a| a.numa_node == req.numa_node);
-        (!on_node, *pf)
-    });
-    let wanted = req.count - chosen.len();
-    let order: Vec<Allocated> = match req.policy {
-        Policy::Packed => pfs.into_iter().flat_map(|(_, vfs)| vfs).collect(),
-        Policy::Balanced => {
-            // Round robin over the preferred node's PFs, then over the others.
-            let (near, far): (Vec<_>, Vec<_>) = pfs.into_iter().partition(|(_, vfs)| {
-                req.numa_node.is_some() && vfs.first().is_some_and(|a| a.numa_node == req.numa_node)
-            });
-            [near, far].into_iter().flat_map(round_robin).collect()
-        }
+    let near = |vfs: &[Allocated]| {
+        req.numa_node.is_some() && vfs.first().is_some_and(|a| a.numa_node == req.numa_node)
     };
-    chosen.extend(order.into_iter().take(wanted));
+    // How many VFs each PF has given so far: the kept ones count, so policies continue them.
+    let mut given: BTreeMap<Bdf, usize> = BTreeMap::new();
+    for a in &chosen {
+        *given.entry(a.pf).or_default() += 1;
+    }
+    let mut pfs: Vec<(bool, Bdf, std::collections::VecDeque<Allocated>)> = pool
+        .into_iter()
+        .map(|(pf, vfs)| (!near(&vfs), pf, vfs.into()))
+        .collect();
+    while chosen.len() < req.count {
+        // Preferred node first; then packed continues the PF that gave most, balanced the one
+        // that gave fewest; then by address.
+        let pick = pfs
+            .iter_mut()
+            .filter(|(_, _, vfs)| !vfs.is_empty())
+            .min_by_key(|(far, pf, _)| {
+                let n = given.get(pf).copied().unwrap_or(0);
+                let rank = match req.policy {
+                    Policy::Packed => usize::MAX - n,
+                    Policy::Balanced => n,
+                };
+                (*far, rank, *pf)
+            });
+        let Some((_, pf, vfs)) = pick else { break };
+        let next = vfs.pop_front().expect("non-empty queue");
+        *given.entry(*pf).or_default() += 1;
+        chosen.push(next);
+    }
     Ok(chosen)
-}
-
-fn round_robin(pfs: Vec<(Bdf, Vec<Allocated>)>) -> Vec<Allocated> {
-    let longest = pfs.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
-    (0..longest)
-        .flat_map(|i| pfs.iter().filter_map(move |(_, v)| v.get(i).copied()))
-        .collect()
 }

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 
-use super::allocate::Allocated;
 use crate::device::Host;
 use crate::error::{Error, Result};
 use crate::pci::{INTEL_VENDOR_ID, QatFamily};
@@ -145,12 +144,13 @@ pub fn validate_resource_name(value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds both documents: one permitted entry per QAT VF device id on the host, and one
-/// `hostDevices` entry per allocated VF (`qat0`, `qat1`, ...). `resource_name` overrides the
-/// per-family default (only where the host has one family, so it stays unambiguous).
+/// Builds both documents: one permitted entry per QAT VF device id on the host, and `count`
+/// `hostDevices` entries (`qat0`, `qat1`, ...; KubeVirt and the device plugin choose the VFs).
+/// `resource_name` overrides the per-family default and must then be unambiguous (one family);
+/// with `external_provider` it is required, as the plugin decides the name.
 pub fn config(
     host: &Host,
-    vfs: &[Allocated],
+    count: usize,
     resource_name: Option<&str>,
     external_provider: bool,
 ) -> Result<KubevirtConfig> {
@@ -173,6 +173,10 @@ pub fn config(
                 families.len()
             )));
         }
+    } else if external_provider {
+        return Err(Error::Domain(
+            "an external provider names the resource: give it with --resource-name (Intel's QAT plugin: qat.intel.com/generic, or on gen4 qat.intel.com/<services>)".into(),
+        ));
     }
     let resource_of = |family: &QatFamily| {
         resource_name.map_or_else(|| default_resource_name(family), str::to_owned)
@@ -185,23 +189,17 @@ pub fn config(
             external_resource_provider: external_provider,
         })
         .collect();
-    let host_devices = vfs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let family =
-                host.pf(a.pf)
-                    .and_then(|pf| pf.family())
-                    .ok_or_else(|| Error::Unsupported {
-                        bdf: a.vf,
-                        reason: "not a QAT VF".into(),
-                    })?;
-            Ok(HostDevice {
+    // With two kinds on the host, which one a VM asks for is the operator's choice.
+    let host_devices = if families.len() == 1 {
+        (0..count)
+            .map(|i| HostDevice {
                 name: format!("qat{i}"),
-                device_name: resource_of(family),
+                device_name: resource_of(families[0]),
             })
-        })
-        .collect::<Result<_>>()?;
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(KubevirtConfig {
         kubevirt_patch: KubevirtPatch {
             spec: PatchSpec {

@@ -62,12 +62,12 @@ pub struct Placement {
 /// Slots a bridge offers (1–31; slot 0 is reserved).
 const SLOTS: u8 = 31;
 
-/// Lays out the VFs: one bus per PF (PFs in address order), controller indexes from
-/// `first_index` on.
+/// Lays out the VFs: one bus per PF (PFs in address order), controller indexes taken from
+/// `indexes` (free ones, ascending).
 pub fn layout(
     vfs: &[Allocated],
     machine: Machine,
-    first_index: u32,
+    mut indexes: impl Iterator<Item = u32>,
 ) -> Result<(Vec<GuestBus>, Vec<Placement>)> {
     let mut by_pf: BTreeMap<Bdf, Vec<Bdf>> = BTreeMap::new();
     for a in vfs {
@@ -75,19 +75,27 @@ pub fn layout(
     }
     let mut buses = Vec::new();
     let mut placements = Vec::new();
-    // q35 needs a root port and a bridge per PF, i440fx a bridge.
-    let per_pf = if machine == Machine::Q35 { 2 } else { 1 };
-    for (n, (pf, mut vfs)) in (0u32..).zip(by_pf) {
-        vfs.sort_unstable();
+    let mut next_index = || {
+        indexes
+            .next()
+            .ok_or_else(|| Error::Domain("no free controller index".into()))
+    };
+    // PFs in address order; each PF's VFs in the order given (kept ones first, so a re-run
+    // keeps their guest addresses).
+    for (pf, vfs) in by_pf {
         if vfs.len() > usize::from(SLOTS) * 8 {
             return Err(Error::Domain(format!(
                 "{} VFs of {pf} do not fit one guest bus",
                 vfs.len()
             )));
         }
-        let first = first_index + n * per_pf;
-        let root_port = (machine == Machine::Q35).then_some(first);
-        let bridge = first + per_pf - 1;
+        // q35 needs a root port and a bridge per PF, i440fx a bridge.
+        let root_port = if machine == Machine::Q35 {
+            Some(next_index()?)
+        } else {
+            None
+        };
+        let bridge = next_index()?;
         buses.push(GuestBus {
             pf,
             root_port,
@@ -125,7 +133,7 @@ mod tests {
 
     #[test]
     fn sixteen_vfs_of_one_pf_fill_two_slots_of_one_bus() {
-        let (buses, places) = layout(&vfs("0000:6b:00.0", 16), Machine::Q35, 1).unwrap();
+        let (buses, places) = layout(&vfs("0000:6b:00.0", 16), Machine::Q35, 1..).unwrap();
         assert_eq!(
             buses,
             vec![GuestBus {
@@ -154,7 +162,7 @@ mod tests {
     fn one_bus_per_pf_and_a_lone_function_is_not_multifunction() {
         let mut both = vfs("0000:70:00.0", 1);
         both.extend(vfs("0000:6b:00.0", 9));
-        let (buses, places) = layout(&both, Machine::Pc, 5).unwrap();
+        let (buses, places) = layout(&both, Machine::Pc, 5..).unwrap();
         assert_eq!(
             buses
                 .iter()

@@ -16,24 +16,39 @@ use crate::error::{Error, Result};
 /// The hostdev elements for `vfs` on their own (for a fresh q35 domain, whose `pcie-root` is
 /// controller 0: qatkit's controllers start at index 1).
 pub fn hostdev_xml(vfs: &[Allocated], machine: Machine, opts: &HostdevOptions) -> Result<String> {
-    let (buses, placements) = layout(vfs, machine, 1)?;
+    let (buses, placements) = layout(vfs, machine, 1..)?;
     Ok(render(&buses, &placements, opts)?.join("\n") + "\n")
 }
 
 /// `domain_xml` with qatkit's hostdevs for `vfs` (replacing any it added before), the
-/// controllers placed after the domain's own, and every other byte unchanged. A VF that another
+/// controllers on the lowest indexes the domain's own do not use (stable across re-runs, also
+/// after libvirt adds controllers of its own), and every other byte unchanged. A VF that another
 /// hostdev of the domain passes through already is refused.
 pub fn insert(domain_xml: &str, vfs: &[Allocated], opts: &HostdevOptions) -> Result<String> {
     validate_alias_prefix(&opts.alias_prefix)?;
-    let info = DomainInfo::parse(domain_xml, &opts.alias_prefix)?;
+    insert_parsed(
+        domain_xml,
+        &DomainInfo::parse(domain_xml, &opts.alias_prefix)?,
+        vfs,
+        opts,
+    )
+}
+
+/// [`insert`] with the domain parsed already (with the same alias prefix).
+pub fn insert_parsed(
+    domain_xml: &str,
+    info: &DomainInfo,
+    vfs: &[Allocated],
+    opts: &HostdevOptions,
+) -> Result<String> {
     if let Some(taken) = vfs.iter().find(|a| info.other_sources.contains(&a.vf)) {
         return Err(Error::Domain(format!(
             "{} is passed to the domain by another <hostdev> already",
             taken.vf
         )));
     }
-    let first = info.max_pci_index.map_or(1, |i| i + 1);
-    let (buses, placements) = layout(vfs, info.machine, first)?;
+    let free = (1..).filter(|i| !info.used_pci_indexes.contains(i));
+    let (buses, placements) = layout(vfs, info.machine, free)?;
     let elements = render(&buses, &placements, opts)?;
     Ok(info.rewrite(domain_xml, &elements))
 }

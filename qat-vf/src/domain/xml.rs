@@ -225,8 +225,8 @@ pub fn render(
 pub struct DomainInfo {
     /// From `<os><type machine=...>`: q35 when it names q35, else i440fx (`pc`, QEMU's default).
     pub machine: Machine,
-    /// Highest `<controller type='pci' index>` not added by qatkit.
-    pub max_pci_index: Option<u32>,
+    /// `<controller type='pci' index>`es not added by qatkit.
+    pub used_pci_indexes: std::collections::BTreeSet<u32>,
     /// PCI sources of hostdevs qatkit did not add.
     pub other_sources: Vec<Bdf>,
     /// PCI sources of qatkit's hostdevs.
@@ -237,6 +237,12 @@ pub struct DomainInfo {
     insert_at: usize,
     /// Indentation of `<devices>`'s children.
     child_indent: String,
+    /// The document's line ending.
+    newline: &'static str,
+    /// A self-closing `<devices/>`, to be opened up.
+    empty_devices: Option<Range<usize>>,
+    /// Indentation of `<devices>` itself.
+    devices_indent: String,
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
@@ -346,6 +352,8 @@ impl DomainInfo {
         // Whitespace right before the next child of <devices> (or before </devices>).
         let mut pending_ws: Option<usize> = None;
         let mut devices_closed = false;
+        // Whitespace directly under <domain>, for the indentation of <devices>.
+        let mut last_domain_ws: Option<(usize, usize)> = None;
         loop {
             let start = reader.buffer_position() as usize;
             let event = reader
@@ -357,11 +365,9 @@ impl DomainInfo {
                 Event::Eof => break,
                 Event::Text(t) if in_devices && t.bytes().all(|b| b.is_ascii_whitespace()) => {
                     pending_ws.get_or_insert(start);
-                    if info.child_indent.is_empty() {
-                        if let Some(newline) = xml[start..end].rfind('\n') {
-                            info.child_indent = xml[start + newline + 1..end].to_owned();
-                        }
-                    }
+                }
+                Event::Text(t) if path.len() == 1 && t.bytes().all(|b| b.is_ascii_whitespace()) => {
+                    last_domain_ws = Some((start, end));
                 }
                 Event::Start(e) | Event::Empty(e) => {
                     let name =
@@ -372,12 +378,43 @@ impl DomainInfo {
                         )));
                     }
                     if path.len() == 2 && path[1] == "os" && name == "type" {
+                        let arch = attr(e, "arch")?.unwrap_or_else(|| "x86_64".into());
                         let machine = attr(e, "machine")?.unwrap_or_default();
+                        if !matches!(arch.as_str(), "x86_64" | "i686") {
+                            return Err(Error::Domain(format!("architecture {arch} is not x86")));
+                        }
                         if machine.contains("q35") {
                             info.machine = Machine::Q35;
+                        } else if !(machine.is_empty()
+                            || machine.starts_with("pc")
+                            || machine.contains("i440fx"))
+                        {
+                            return Err(Error::Domain(format!(
+                                "machine type {machine:?} is neither q35 nor i440fx (pc)"
+                            )));
+                        }
+                    }
+                    if path.len() == 1 && name == "devices" {
+                        info.devices_indent = last_domain_ws
+                            .filter(|(_, ws_end)| *ws_end == start)
+                            .and_then(|(ws_start, _)| {
+                                xml[ws_start..start]
+                                    .rsplit_once('\n')
+                                    .map(|(_, i)| i.to_owned())
+                            })
+                            .unwrap_or_default();
+                        if matches!(event, Event::Empty(_)) && !devices_closed {
+                            info.empty_devices = Some(start..end);
+                            devices_closed = true;
                         }
                     }
                     if in_devices {
+                        // The first child's leading whitespace sets the children's indentation.
+                        if let (Some(ws), true) = (pending_ws, info.child_indent.is_empty()) {
+                            if let Some((_, indent)) = xml[ws..start].rsplit_once('\n') {
+                                info.child_indent = indent.to_owned();
+                            }
+                        }
                         let pci_index =
                             if name == "controller" && attr(e, "type")?.as_deref() == Some("pci") {
                                 attr(e, "index")?.and_then(|i| i.parse().ok())
@@ -430,8 +467,9 @@ impl DomainInfo {
             ));
         }
         if info.child_indent.is_empty() {
-            info.child_indent = "    ".into();
+            info.child_indent = format!("{}  ", info.devices_indent);
         }
+        info.newline = if xml.contains("\r\n") { "\r\n" } else { "\n" };
         Ok(info)
     }
 
@@ -449,7 +487,7 @@ impl DomainInfo {
                 self.other_sources.extend(child.source);
             }
             if let Some(i) = child.pci_index {
-                self.max_pci_index = Some(self.max_pci_index.map_or(i, |m| m.max(i)));
+                self.used_pci_indexes.insert(i);
             }
         }
     }
@@ -460,19 +498,33 @@ impl DomainInfo {
     pub fn rewrite(&self, xml: &str, elements: &[String]) -> String {
         let mut out =
             String::with_capacity(xml.len() + elements.iter().map(String::len).sum::<usize>());
+        let lines = |out: &mut String| {
+            for line in elements.iter().flat_map(|e| e.lines()) {
+                out.push_str(self.newline);
+                out.push_str(&self.child_indent);
+                out.push_str(line);
+            }
+        };
+        if let Some(empty) = &self.empty_devices {
+            if elements.is_empty() {
+                return xml.to_owned();
+            }
+            out.push_str(&xml[..empty.start]);
+            out.push_str("<devices>");
+            lines(&mut out);
+            out.push_str(self.newline);
+            out.push_str(&self.devices_indent);
+            out.push_str("</devices>");
+            out.push_str(&xml[empty.end..]);
+            return out;
+        }
         let mut pos = 0;
         for span in &self.own_spans {
             out.push_str(&xml[pos..span.start]);
             pos = span.end;
         }
         out.push_str(&xml[pos..self.insert_at]);
-        for element in elements {
-            for line in element.lines() {
-                out.push('\n');
-                out.push_str(&self.child_indent);
-                out.push_str(line);
-            }
-        }
+        lines(&mut out);
         out.push_str(&xml[self.insert_at..]);
         out
     }
