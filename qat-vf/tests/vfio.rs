@@ -237,3 +237,26 @@ fn an_open_device_fd_blocks_disabling_its_vfs() {
             .is_empty()
     );
 }
+
+#[test]
+fn detaching_a_group_needs_its_devices_closed_and_unsets_the_iommu() {
+    let sim = provisioned("igb", "0000:01:00.0");
+    let OpenedDevice {
+        device,
+        group,
+        mut container,
+    } = open(&sim, "0000:01:10.0").unwrap();
+    match container.detach(&group) {
+        Err(Error::Vfio { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(nix::libc::EBUSY))
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(device);
+    container.detach(&group).unwrap();
+    assert!(
+        container.set_iommu(3).is_err(),
+        "no group left: the IOMMU cannot be set"
+    );
+    assert!(container.iommu_info().is_err());
+}

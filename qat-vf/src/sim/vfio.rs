@@ -361,7 +361,8 @@ impl VfioOps for SimHost {
         let Some(container) = container else {
             return err(libc::EINVAL);
         };
-        // A group with a device fd open stays attached.
+        // A group with a device fd open stays attached (closed descriptors forgotten first).
+        self.live_vfio_handles();
         let device_open = self.vfio_handles().values().any(|(_, h)| {
             matches!(h, Handle::Device { bdf } if self.kernel().devices.get(bdf).is_some_and(|d| d.iommu_group == number))
         });

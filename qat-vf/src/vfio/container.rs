@@ -130,6 +130,20 @@ impl Container {
         Ok(())
     }
 
+    /// Detaches a group (the kernel also does when the group is closed). The last group's
+    /// leaving unsets the IOMMU and drops every DMA mapping. EBUSY while a device of the group
+    /// is open.
+    pub fn detach(&mut self, group: &Group) -> Result<()> {
+        self.ops
+            .group_unset_container(group.fd())
+            .map_err(|e| group.error("VFIO_GROUP_UNSET_CONTAINER", e))?;
+        self.groups.retain(|g| *g != group.number());
+        if self.groups.is_empty() {
+            self.iommu = None;
+        }
+        Ok(())
+    }
+
     /// Sets the IOMMU model. Needs an attached group first (the kernel answers EINVAL).
     pub fn set_iommu(&mut self, kind: u32) -> Result<()> {
         if self.groups.is_empty() {

@@ -96,13 +96,6 @@ impl Group {
             .map_err(|e| self.error("VFIO_GROUP_GET_DEVICE_FD", e))?;
         Device::new(fd, bdf, Arc::clone(&self.ops))
     }
-
-    /// Detaches from the container (also done by the kernel when the group is closed).
-    pub fn detach(&self) -> Result<()> {
-        self.ops
-            .group_unset_container(self.fd.as_fd())
-            .map_err(|e| self.error("VFIO_GROUP_UNSET_CONTAINER", e))
-    }
 }
 
 impl AsFd for Group {
