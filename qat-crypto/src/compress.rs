@@ -150,29 +150,42 @@ mod isal {
     }
 }
 
+thread_local! {
+    /// libdeflate's compressors, one per level, and its decompressor, kept per thread: creating
+    /// one allocates its state, which costs more than compressing a small request.
+    static LIBDEFLATE: std::cell::RefCell<(Vec<Option<libdeflater::Compressor>>, Option<libdeflater::Decompressor>)> =
+        const { std::cell::RefCell::new((Vec::new(), None)) };
+}
+
 fn libdeflate_compress(format: Format, level: u32, input: &[u8]) -> Result<Vec<u8>, Error> {
     let lvl = libdeflater::CompressionLvl::new(level as i32).map_err(|_| Error::Compress {
         format,
         reason: format!("libdeflate has no level {level}"),
     })?;
-    let mut compressor = libdeflater::Compressor::new(lvl);
-    let bound = match format {
-        Format::Gzip => compressor.gzip_compress_bound(input.len()),
-        Format::Zlib => compressor.zlib_compress_bound(input.len()),
-        _ => compressor.deflate_compress_bound(input.len()),
-    };
-    let mut output = vec![0u8; bound];
-    let written = match format {
-        Format::Gzip => compressor.gzip_compress(input, &mut output),
-        Format::Zlib => compressor.zlib_compress(input, &mut output),
-        _ => compressor.deflate_compress(input, &mut output),
-    }
-    .map_err(|e| Error::Compress {
-        format,
-        reason: e.to_string(),
-    })?;
-    output.truncate(written);
-    Ok(output)
+    LIBDEFLATE.with_borrow_mut(|(compressors, _)| {
+        if compressors.len() <= level as usize {
+            compressors.resize_with(level as usize + 1, || None);
+        }
+        let compressor =
+            compressors[level as usize].get_or_insert_with(|| libdeflater::Compressor::new(lvl));
+        let bound = match format {
+            Format::Gzip => compressor.gzip_compress_bound(input.len()),
+            Format::Zlib => compressor.zlib_compress_bound(input.len()),
+            _ => compressor.deflate_compress_bound(input.len()),
+        };
+        let mut output = vec![0u8; bound];
+        let written = match format {
+            Format::Gzip => compressor.gzip_compress(input, &mut output),
+            Format::Zlib => compressor.zlib_compress(input, &mut output),
+            _ => compressor.deflate_compress(input, &mut output),
+        }
+        .map_err(|e| Error::Compress {
+            format,
+            reason: e.to_string(),
+        })?;
+        output.truncate(written);
+        Ok(output)
+    })
 }
 
 fn lz4_compress(input: &[u8]) -> Result<Vec<u8>, Error> {
@@ -195,7 +208,18 @@ pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>,
 }
 
 fn libdeflate_decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
-    let mut decompressor = libdeflater::Decompressor::new();
+    LIBDEFLATE.with_borrow_mut(|(_, decompressor)| {
+        let decompressor = decompressor.get_or_insert_with(libdeflater::Decompressor::new);
+        inflate(decompressor, format, input, limit)
+    })
+}
+
+fn inflate(
+    decompressor: &mut libdeflater::Decompressor,
+    format: Format,
+    input: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
     // Grow the output until the data fits or the limit is reached.
     let mut capacity = limit.min(input.len().saturating_mul(4).max(64 << 10));
     loop {
