@@ -304,6 +304,24 @@ fn expected(vfs: &[Allocated], first_index: u32, q35: bool) -> Expected {
     Expected { buses, guest }
 }
 
+/// Whether an alias is one qatkit writes: the prefix, `port-`/`bridge-` or nothing, then a BDF
+/// as `dddd-bb-ss-f` (a user's `ua-nic0` is not, whatever the prefix).
+fn is_qatkit_alias(alias: &str, prefix: &str) -> bool {
+    let Some(rest) = alias.strip_prefix(prefix) else {
+        return false;
+    };
+    let rest = rest
+        .strip_prefix("port-")
+        .or_else(|| rest.strip_prefix("bridge-"))
+        .unwrap_or(rest);
+    let parts: Vec<&str> = rest.split('-').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .zip([4, 2, 2, 1])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Checks qatkit's hostdevs and controllers in `domain` (qatkit's output or libvirt's dumpxml)
 /// against the rule and the options.
 fn check_qatkit_devices(
@@ -317,7 +335,11 @@ fn check_qatkit_devices(
     let prefix = opts.alias_prefix.as_str();
     let ours: Vec<HostdevView> = hostdevs(domain)
         .into_iter()
-        .filter(|h| h.alias.as_deref().is_some_and(|a| a.starts_with(prefix)))
+        .filter(|h| {
+            h.alias
+                .as_deref()
+                .is_some_and(|a| is_qatkit_alias(a, prefix))
+        })
         .collect();
     assert_eq!(ours.len(), vfs.len(), "{ours:#?}");
     let controllers = pci_controllers(domain);
@@ -377,7 +399,11 @@ fn check_qatkit_devices(
     assert_eq!(sources, vfs.iter().map(|a| a.vf).collect());
     let own_controllers = controllers
         .values()
-        .filter(|c| c.alias.as_deref().is_some_and(|a| a.starts_with(prefix)))
+        .filter(|c| {
+            c.alias
+                .as_deref()
+                .is_some_and(|a| is_qatkit_alias(a, prefix))
+        })
         .count();
     assert_eq!(own_controllers, want.buses.len() * if q35 { 2 } else { 1 });
     // A slot is never used twice on a bus.
@@ -1045,12 +1071,21 @@ proptest! {
                     .filter(|e| e.name == "alias")
                     .filter_map(|e| e.attr("name").map(str::to_owned))
                     .collect();
-                let ours: Vec<&String> =
-                    aliases.iter().filter(|a| a.starts_with(&prefix)).collect();
+                // The document's own aliases (e.g. a user's `ua-nic0`, which a prefix like `ua-n`
+                // also starts) are kept; every other alias is qatkit's.
+                let mut own_before = Vec::new();
+                parse_xml(&original).unwrap().walk(&mut own_before);
+                let before: Vec<String> = own_before
+                    .iter()
+                    .filter(|e| e.name == "alias")
+                    .filter_map(|e| e.attr("name").map(str::to_owned))
+                    .collect();
+                prop_assert!(before.iter().all(|a| aliases.contains(a)), "{:?}", aliases);
+                let ours: Vec<&String> = aliases.iter().filter(|a| !before.contains(a)).collect();
                 // 3 hostdevs, 2 PFs with a root port and a bridge each.
                 prop_assert_eq!(ours.len(), 3 + 4, "{:?}", aliases);
                 for a in &ours {
-                    prop_assert!(libvirt_alias_ok(a) && a.starts_with("ua-"), "{a:?}");
+                    prop_assert!(libvirt_alias_ok(a) && a.starts_with(&prefix), "{a:?}");
                     let rest = &a[prefix.len()..];
                     prop_assert!(
                         rest.starts_with("port-") || rest.starts_with("bridge-") || rest.starts_with("0000-"),
@@ -1058,8 +1093,8 @@ proptest! {
                     );
                 }
                 check_qatkit_devices(&root, &vfs, 1, true, &o);
-                // The user's hostdev stays unless the prefix claims its alias too.
-                prop_assert_eq!(aliases.contains(&"ua-nic0".to_owned()), !"ua-nic0".starts_with(&prefix));
+                // The user's hostdev stays, even when its alias starts with the prefix.
+                prop_assert!(aliases.contains(&"ua-nic0".to_owned()));
                 prop_assert_eq!(domain::insert(&out, &vfs, &o).unwrap(), out.clone());
             }
         }
