@@ -197,19 +197,24 @@ impl Host {
             let Ok(bdf) = name.parse::<Bdf>() else {
                 continue;
             };
+            // VFs with a visible PF are read through their PF, named PFs below: skip them here
+            // rather than read them twice.
+            if explicit_pfs.contains(&bdf)
+                || sysfs
+                    .read_link(&paths::device_attr(bdf, "physfn"))?
+                    .is_some()
+            {
+                continue;
+            }
             let (vendor, device) = read_ids(sysfs, bdf)?;
             if QatFamily::by_pf_device(vendor, device).is_some() {
                 pfs.insert(bdf, read_pf(sysfs, bdf, &holders, false)?);
-            } else if QatFamily::by_vf_device(vendor, device).is_some()
-                && sysfs
-                    .read_link(&paths::device_attr(bdf, "physfn"))?
-                    .is_none()
-            {
+            } else if QatFamily::by_vf_device(vendor, device).is_some() {
                 guest_vfs.push(read_vf(sysfs, bdf, &holders)?);
             }
         }
         for &bdf in explicit_pfs {
-            // Read again as named: a named PF without SR-IOV is an error, not a PF with 0 VFs.
+            // Read as named: a named PF without SR-IOV is an error, not a PF with 0 VFs.
             pfs.insert(bdf, read_pf(sysfs, bdf, &holders, true)?);
         }
         Ok(Host {

@@ -403,10 +403,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Write { .. }), "{err}");
         assert_eq!(
-            sysfs.list(Path::new(PCI_DEVICES_FOR_TEST)).unwrap(),
+            sysfs.list(Path::new(paths::PCI_DEVICES)).unwrap(),
             vec!["0000:01:00.0"]
         );
     }
-
-    const PCI_DEVICES_FOR_TEST: &str = paths::PCI_DEVICES;
 }

@@ -78,6 +78,22 @@ impl<'a> ListedDevice<'a> {
     }
 }
 
+/// A JSON document on stdout, pretty-printed.
+fn print_json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("qatctl's documents serialise")
+    );
+}
+
+/// The VF table of `status`, indented under its PF.
+fn print_vf_table(vfs: &[VirtualFunction]) {
+    let rows: Vec<_> = vfs.iter().map(vf_row).collect();
+    for line in table(&["VF", "DRIVER", "IOMMU", "/dev/vfio", "HELD"], &rows).lines() {
+        println!("    {line}");
+    }
+}
+
 /// `qatctl list`.
 pub(crate) fn print_list(host: &Host, json: bool) {
     let mut devices = Vec::new();
@@ -127,10 +143,7 @@ pub(crate) fn print_list(host: &Host, json: bool) {
 /// `qatctl status`.
 pub(crate) fn print_status(host: &Host, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(host).expect("host serialises")
-        );
+        print_json(host);
         return;
     }
     if host.pfs.is_empty() && host.guest_vfs.is_empty() {
@@ -167,28 +180,19 @@ pub(crate) fn print_status(host: &Host, json: bool) {
             );
         }
         if !pf.vfs.is_empty() {
-            let rows: Vec<_> = pf.vfs.iter().map(vf_row).collect();
-            for line in table(&["VF", "DRIVER", "IOMMU", "/dev/vfio", "HELD"], &rows).lines() {
-                println!("    {line}");
-            }
+            print_vf_table(&pf.vfs);
         }
     }
     if !host.guest_vfs.is_empty() {
         println!("VFs without a visible PF (guest):");
-        let rows: Vec<_> = host.guest_vfs.iter().map(vf_row).collect();
-        for line in table(&["VF", "DRIVER", "IOMMU", "/dev/vfio", "HELD"], &rows).lines() {
-            println!("    {line}");
-        }
+        print_vf_table(&host.guest_vfs);
     }
 }
 
 /// `qatctl plan`.
 pub(crate) fn print_plan(plan: &Plan, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(plan).expect("plan serialises")
-        );
+        print_json(plan);
     } else {
         print!("{plan}");
     }
@@ -208,10 +212,7 @@ pub(crate) fn print_report(report: &Report, json: bool) {
         );
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).expect("report serialises")
-        );
+        print_json(report);
         return;
     }
     let Some(error) = &report.error else {
@@ -267,10 +268,7 @@ pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
 /// `qatctl vfio-check`.
 pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).expect("report serialises")
-        );
+        print_json(report);
         return;
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
@@ -372,10 +370,7 @@ pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
 /// `qatctl kubevirt`.
 pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), crate::Failure> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(config).expect("config serialises")
-        );
+        print_json(config);
         return Ok(());
     }
     println!(

@@ -106,10 +106,9 @@ impl SimHost {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let fd = memfd_create(name.as_str(), MFdFlags::MFD_CLOEXEC).map_err(io::Error::from)?;
-        let mut handles = self.vfio_handles();
-        // Forget handles whose descriptor was closed: their groups are free to open again.
-        handles.retain(|fd, (name, _)| fd_names(*fd, name));
-        handles.insert(fd.as_raw_fd(), (name, handle));
+        // A reused descriptor number replaces the closed handle it had; other closed handles
+        // are forgotten by `live_vfio_handles`, which every reader of the table goes through.
+        self.vfio_handles().insert(fd.as_raw_fd(), (name, handle));
         Ok(fd)
     }
 

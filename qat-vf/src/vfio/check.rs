@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::OpenedDevice;
 use super::caps::{IommuInfo, RegionInfo};
-use super::dma::{DmaBuffer, memlock_limit, status_has_ipc_lock};
+use super::dma::{DmaBuffer, Memlock};
 use super::iommufd::cdev_path;
 use super::ops::{DeviceInfo, IrqInfo, VfioOps};
 use crate::device::{read_driver, read_iommu_group};
@@ -77,9 +77,7 @@ pub fn check(
         return Err(Error::NoSuchDevice(vf));
     }
     let iommu_group = read_iommu_group(sysfs, vf)?;
-    let cap_ipc_lock =
-        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| status_has_ipc_lock(&s));
-    let memlock_limit = memlock_limit();
+    let memlock = Memlock::here();
     let mut report = VfioCheck {
         vf,
         driver: read_driver(sysfs, vf)?,
@@ -99,10 +97,9 @@ pub fn check(
         irqs: Vec::new(),
         iommu: None,
         dma_map: None,
-        memlock_limit,
-        cap_ipc_lock,
-        memlock_enough_for_qatlib: cap_ipc_lock
-            || memlock_limit.is_none_or(|l| l >= QATLIB_MEMLOCK_PER_VF),
+        memlock_limit: memlock.limit,
+        cap_ipc_lock: memlock.cap_ipc_lock,
+        memlock_enough_for_qatlib: memlock.check(QATLIB_MEMLOCK_PER_VF).is_ok(),
         error: None,
     };
     let opened = match OpenedDevice::open(sysfs, ops, vfio_dir, vf) {

@@ -88,15 +88,37 @@ pub fn check_memlock(len: u64, locked: u64, limit: Option<u64>, has_ipc_lock: bo
     }
 }
 
+/// This process's locked-memory situation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memlock {
+    /// Soft RLIMIT_MEMLOCK; `None` when unlimited.
+    pub limit: Option<u64>,
+    /// Bytes pinned already (`VmLck`).
+    pub locked: u64,
+    /// `CAP_IPC_LOCK`, which lifts the limit.
+    pub cap_ipc_lock: bool,
+}
+
+impl Memlock {
+    /// Reads it from `/proc/self/status` and getrlimit.
+    pub fn here() -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        Memlock {
+            limit: memlock_limit(),
+            locked: status_locked_bytes(&status),
+            cap_ipc_lock: status_has_ipc_lock(&status),
+        }
+    }
+
+    /// Whether `len` more bytes can be pinned.
+    pub fn check(&self, len: u64) -> Result<()> {
+        check_memlock(len, self.locked, self.limit, self.cap_ipc_lock)
+    }
+}
+
 /// The check for this process.
 pub fn check_memlock_here(len: u64) -> Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    check_memlock(
-        len,
-        status_locked_bytes(&status),
-        memlock_limit(),
-        status_has_ipc_lock(&status),
-    )
+    Memlock::here().check(len)
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ pub use check::{QATLIB_MEMLOCK_PER_VF, VfioCheck, check};
 pub use container::{Container, DmaMapping, Extensions};
 pub use device::{Device, RequestNotifier};
 pub use dma::{
-    DmaBuffer, check_memlock, check_memlock_here, memlock_limit, page_size, status_has_ipc_lock,
+    DmaBuffer, Memlock, check_memlock, check_memlock_here, memlock_limit, page_size,
+    status_has_ipc_lock,
 };
 pub use group::{Group, GroupStatus};
 pub use mmio::{Mmio, Register};
