@@ -14,7 +14,9 @@ mod generate {
 
     /// An install prefix to search first (e.g. /opt/qat), before pkg-config's own paths.
     const PREFIX_VAR: &str = "QAT_SYS_PREFIX";
+    #[cfg(feature = "qatzip")]
     const QATZIP_MIN: &str = "1.2.0";
+    #[cfg(feature = "qatlib")]
     const QATLIB_MIN: &str = "24.02.0";
 
     pub(super) fn run() {
@@ -46,7 +48,7 @@ mod generate {
             QATZIP_MIN,
             "QATzip (Fedora/RHEL: qatzip-devel; Ubuntu 24.04+/Debian 13: libqatzip-dev), or set QAT_SYS_PREFIX to its install prefix",
             "#include <qatzip.h>\n",
-            &["qz.*", "Qz.*", "QZ_.*"],
+            &["qz.*", "Qz.*", "QZ_.*", "PinMem_.*"],
             &out.join("qatzip.rs"),
         );
         #[cfg(feature = "qatlib")]

@@ -1,7 +1,6 @@
-//! qat-crypto: compression offload for QAT VFs, with the fastest CPU path when no device is
-//! there. This first part is the CPU backend's one-shot API ([`compress`]); the QATzip backend,
-//! streaming and batch submission follow (issue 5).
+//! qat-crypto: compression offload for QAT VFs inside the guest, with the fastest CPU path
+//! when no device is there. See [`compress`].
 
 pub mod compress;
 
-pub use compress::{Error, Format, compress, decompress};
+pub use compress::{Backend, Codec, Error, Format, compress, decompress};

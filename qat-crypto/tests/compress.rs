@@ -1,13 +1,32 @@
-//! The CPU backend: round trips for every format and level, interop with zlib (flate2) and the
-//! standard tools, and decoders that never panic and respect their output limit.
+//! The compression suite, run on every backend built in: `cpu` and `auto` always, `qat` (the
+//! real QATzip, its software path where there is no device) with `--features qatzip`. Round
+//! trips, interop between backends and with zlib, gzip and lz4, output limits, corrupt and
+//! truncated input, batches, streams, and property tests.
 
-use std::io::{Read as _, Write as _};
+use std::io::{BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
-use qat_crypto::compress::{Error, Format, compress, decompress};
+use qat_crypto::compress::{Backend, Codec, Error, Format, Served};
 
 const FORMATS: [Format; 4] = [Format::Gzip, Format::Zlib, Format::Raw, Format::Lz4];
+
+fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Cpu, Backend::Auto];
+    if cfg!(feature = "qatzip") {
+        all.push(Backend::Qat);
+    }
+    all
+}
+
+/// The codec, or `None` when the backend has no such level (QATzip: deflate 1–9).
+fn codec(format: Format, level: u32, backend: Backend) -> Option<Codec> {
+    match Codec::new(format, level).unwrap().with_backend(backend) {
+        Ok(codec) => Some(codec),
+        Err(Error::Backend { .. }) if backend == Backend::Qat => None,
+        Err(e) => panic!("{format} {level} {backend}: {e}"),
+    }
+}
 
 fn sample(len: usize) -> Vec<u8> {
     // Text-like data with repeats, as a compressor sees in practice.
@@ -30,171 +49,418 @@ fn sample(len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn every_format_and_level_round_trips() {
+fn every_format_level_and_backend_round_trips() {
     let data = sample(200_000);
-    for format in FORMATS {
-        for level in format.levels() {
-            let packed = compress(format, level, &data).unwrap();
-            assert!(
-                packed.len() < data.len() / 2,
-                "{format} level {level}: {} bytes",
-                packed.len()
-            );
-            assert_eq!(
-                decompress(format, &packed, data.len()).unwrap(),
-                data,
-                "{format} {level}"
-            );
+    for backend in backends() {
+        for format in FORMATS {
+            for level in format.levels() {
+                let Some(codec) = codec(format, level, backend) else {
+                    continue;
+                };
+                let packed = codec.compress(&data).unwrap();
+                assert!(
+                    packed.len() < data.len() / 2,
+                    "{backend} {format} level {level}: {} bytes",
+                    packed.len()
+                );
+                assert_eq!(
+                    codec.decompress(&packed).unwrap(),
+                    data,
+                    "{backend} {format} {level}"
+                );
+            }
         }
     }
 }
 
 #[test]
-fn levels_outside_the_format_are_refused() {
+fn levels_and_backends_that_do_not_exist_are_refused() {
     assert!(matches!(
-        compress(Format::Gzip, 13, b"x"),
+        Codec::new(Format::Gzip, 13),
         Err(Error::InvalidLevel { .. })
     ));
     assert!(matches!(
-        compress(Format::Lz4, 9, b"x"),
+        Codec::new(Format::Lz4, 9),
         Err(Error::InvalidLevel { .. })
     ));
+    // QATzip has deflate levels 1–9 only; without the feature it has none.
+    let qat_level_12 = Codec::new(Format::Gzip, 12)
+        .unwrap()
+        .with_backend(Backend::Qat);
+    assert!(matches!(qat_level_12, Err(Error::Backend { .. })));
+    let qat_level_1 = Codec::new(Format::Gzip, 1)
+        .unwrap()
+        .with_backend(Backend::Qat);
+    assert_eq!(qat_level_1.is_ok(), cfg!(feature = "qatzip"));
+    assert_eq!("qat".parse::<Backend>(), Ok(Backend::Qat));
+    assert!("gpu".parse::<Backend>().is_err());
 }
 
 #[test]
-fn zlib_reads_what_qatkit_writes_and_the_other_way() {
-    let data = sample(100_000);
-    for level in 0..=12 {
-        let gz = compress(Format::Gzip, level, &data).unwrap();
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data, "gzip level {level}");
-        let zl = compress(Format::Zlib, level, &data).unwrap();
-        out.clear();
-        flate2::read::ZlibDecoder::new(&zl[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data, "zlib level {level}");
-        let raw = compress(Format::Raw, level, &data).unwrap();
-        out.clear();
-        flate2::read::DeflateDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data, "raw level {level}");
+fn every_backend_reads_what_every_other_writes() {
+    let data = sample(300_000);
+    for format in FORMATS {
+        for writer in backends() {
+            let Some(w) = codec(format, 1, writer) else {
+                continue;
+            };
+            let packed = w.compress(&data).unwrap();
+            for reader in backends() {
+                let r = codec(format, 1, reader).unwrap();
+                assert_eq!(
+                    r.decompress(&packed).unwrap(),
+                    data,
+                    "{format}: {writer} wrote, {reader} read"
+                );
+                let streamed = read_stream(&r, &packed).unwrap();
+                assert_eq!(streamed, data, "{format}: {writer} wrote, stream read");
+            }
+        }
     }
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-    encoder.write_all(&data).unwrap();
-    assert_eq!(
-        decompress(Format::Gzip, &encoder.finish().unwrap(), data.len()).unwrap(),
-        data
-    );
 }
 
-/// Runs a standard tool on `input` (stdin → stdout); `None` when it is not installed.
-fn tool(program: &str, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
+fn read_stream(codec: &Codec, packed: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    codec
+        .decoder(BufReader::with_capacity(1000, packed))
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn zlib_reads_what_every_backend_writes_and_the_other_way() {
+    let data = sample(100_000);
+    for backend in backends() {
+        for level in 0..=12 {
+            let decode = |format: Format, packed: &[u8]| {
+                let mut out = Vec::new();
+                match format {
+                    Format::Gzip => flate2::read::MultiGzDecoder::new(packed).read_to_end(&mut out),
+                    Format::Zlib => flate2::read::ZlibDecoder::new(packed).read_to_end(&mut out),
+                    _ => flate2::read::DeflateDecoder::new(packed).read_to_end(&mut out),
+                }
+                .unwrap();
+                out
+            };
+            for format in [Format::Gzip, Format::Zlib, Format::Raw] {
+                let Some(c) = codec(format, level, backend) else {
+                    continue;
+                };
+                let packed = c.compress(&data).unwrap();
+                assert_eq!(decode(format, &packed), data, "{backend} {format} {level}");
+            }
+        }
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        encoder.write_all(&data).unwrap();
+        let c = codec(Format::Gzip, 1, backend).unwrap();
+        assert_eq!(c.decompress(&encoder.finish().unwrap()).unwrap(), data);
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(9));
+        encoder.write_all(&data).unwrap();
+        let c = codec(Format::Zlib, 1, backend).unwrap();
+        assert_eq!(c.decompress(&encoder.finish().unwrap()).unwrap(), data);
+    }
+}
+
+/// Runs a standard tool on `input` (stdin → stdout).
+fn tool(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .ok()?;
+        .unwrap_or_else(|e| panic!("{program}: {e} (Debian packages gzip and lz4)"));
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "{program} failed");
-    Some(out.stdout)
+    assert!(out.status.success(), "{program} {args:?} failed");
+    out.stdout
 }
 
 #[test]
-fn gzip_and_lz4_tools_read_what_qatkit_writes() {
+fn gzip_and_lz4_read_what_every_backend_writes_and_the_other_way() {
     let data = sample(300_000);
-    for level in [0, 1, 3, 6, 9, 12] {
-        let gz = compress(Format::Gzip, level, &data).unwrap();
-        let out = tool("gzip", &["-dc"], &gz).expect("gzip is on every Debian machine");
-        assert_eq!(out, data, "gzip -d, level {level}");
-    }
-    let lz = compress(Format::Lz4, 1, &data).unwrap();
-    match tool("lz4", &["-dc"], &lz) {
-        Some(out) => assert_eq!(out, data, "lz4 -d"),
-        None => println!("skipped lz4 -d: the lz4 tool is not installed (Debian package lz4)"),
+    for backend in backends() {
+        for level in [0, 1, 3, 6, 9, 12] {
+            let Some(c) = codec(Format::Gzip, level, backend) else {
+                continue;
+            };
+            let gz = c.compress(&data).unwrap();
+            assert_eq!(tool("gzip", &["-dc"], &gz), data, "{backend} level {level}");
+        }
+        let c = codec(Format::Lz4, 1, backend).unwrap();
+        assert_eq!(tool("lz4", &["-dc"], &c.compress(&data).unwrap()), data);
+        // The tools' own output, including several gzip members and lz4 frames in a row.
+        let gz = [tool("gzip", &["-c"], &data), tool("gzip", &["-9c"], &data)].concat();
+        let c = codec(Format::Gzip, 1, backend).unwrap();
+        assert_eq!(c.decompress(&gz).unwrap(), [&data[..], &data].concat());
+        assert_eq!(read_stream(&c, &gz).unwrap(), [&data[..], &data].concat());
+        let lz = [tool("lz4", &["-c"], &data), tool("lz4", &["-9c"], &data)].concat();
+        let c = codec(Format::Lz4, 1, backend).unwrap();
+        assert_eq!(c.decompress(&lz).unwrap(), [&data[..], &data].concat());
+        assert_eq!(read_stream(&c, &lz).unwrap(), [&data[..], &data].concat());
     }
 }
 
 #[test]
 fn the_output_limit_is_respected_exactly() {
     let data = sample(50_000);
-    for format in FORMATS {
-        let packed = compress(format, 1, &data).unwrap();
-        assert_eq!(
-            decompress(format, &packed, data.len()).unwrap().len(),
-            data.len()
-        );
-        assert!(
-            matches!(
-                decompress(format, &packed, data.len() - 1),
-                Err(Error::LimitExceeded { .. })
-            ),
-            "{format}"
-        );
+    for backend in backends() {
+        for format in FORMATS {
+            let c = codec(format, 1, backend).unwrap();
+            let packed = c.compress(&data).unwrap();
+            let exact = codec(format, 1, backend).unwrap().with_limit(data.len());
+            assert_eq!(exact.decompress(&packed).unwrap().len(), data.len());
+            let short = codec(format, 1, backend)
+                .unwrap()
+                .with_limit(data.len() - 1);
+            assert!(
+                matches!(short.decompress(&packed), Err(Error::LimitExceeded { .. })),
+                "{backend} {format}"
+            );
+            let stream_error = read_stream(&short, &packed).unwrap_err();
+            assert_eq!(stream_error.kind(), std::io::ErrorKind::InvalidData);
+            let mut buf = vec![0u8; data.len() - 1];
+            assert!(matches!(
+                c.decompress_into(&packed, &mut buf),
+                Err(Error::OutputTooSmall { .. })
+            ));
+            buf.push(0);
+            assert_eq!(c.decompress_into(&packed, &mut buf).unwrap(), data.len());
+            assert_eq!(buf, data);
+        }
+        // A small bomb: 64 MiB of zeros in a few KiB stops at 1 MiB.
+        let zeros = vec![0u8; 64 << 20];
+        let c = codec(Format::Gzip, 1, backend).unwrap().with_limit(1 << 20);
+        let bomb = c.compress(&zeros).unwrap();
+        assert!(bomb.len() < 1 << 20);
+        assert!(matches!(
+            c.decompress(&bomb),
+            Err(Error::LimitExceeded { .. })
+        ));
     }
-    // A small bomb: 64 MiB of zeros in a few KiB stops at 1 MiB.
-    let zeros = vec![0u8; 64 << 20];
-    let bomb = compress(Format::Gzip, 1, &zeros).unwrap();
-    assert!(bomb.len() < 1 << 20);
+}
+
+#[test]
+fn compress_into_a_buffer_that_is_too_small_is_an_error() {
+    let data = sample(10_000);
+    let c = Codec::new(Format::Zlib, 6).unwrap();
+    let mut small = [0u8; 16];
     assert!(matches!(
-        decompress(Format::Gzip, &bomb, 1 << 20),
-        Err(Error::LimitExceeded { .. })
+        c.compress_into(&data, &mut small),
+        Err(Error::OutputTooSmall { .. })
     ));
+    let mut big = vec![0u8; data.len()];
+    let n = c.compress_into(&data, &mut big).unwrap();
+    assert_eq!(c.decompress(&big[..n]).unwrap(), data);
 }
 
 #[test]
 fn truncated_input_is_an_error() {
     let data = sample(20_000);
-    for format in FORMATS {
-        let packed = compress(format, 1, &data).unwrap();
-        for cut in [1, packed.len() / 2, packed.len() - 1] {
-            let result = decompress(format, &packed[..cut], data.len());
-            assert!(
-                result.as_ref().map_or(true, |out| out != &data),
-                "{format} cut at {cut} gave the whole data"
-            );
+    for backend in backends() {
+        for format in FORMATS {
+            let c = codec(format, 1, backend).unwrap();
+            let packed = c.compress(&data).unwrap();
+            for cut in [0, 1, packed.len() / 2, packed.len() - 1] {
+                assert!(
+                    c.decompress(&packed[..cut]).is_err(),
+                    "{backend} {format} cut at {cut}"
+                );
+                assert!(
+                    read_stream(&c, &packed[..cut]).is_err(),
+                    "{backend} {format} stream cut at {cut}"
+                );
+            }
+            // Bytes after a zlib or raw stream are not part of it.
+            if matches!(format, Format::Zlib | Format::Raw) {
+                let trailing = [&packed[..], b"junk"].concat();
+                assert!(c.decompress(&trailing).is_err(), "{backend} {format}");
+                assert!(read_stream(&c, &trailing).is_err(), "{backend} {format}");
+            }
         }
     }
+}
+
+#[test]
+fn a_batch_keeps_its_order_and_fails_only_the_bad_inputs() {
+    for backend in backends() {
+        let c = codec(Format::Gzip, 6, backend).unwrap().with_in_flight(4);
+        let inputs: Vec<Vec<u8>> = (0..40).map(|i| sample(1000 + i * 997)).collect();
+        let packed: Vec<Vec<u8>> = c
+            .compress_batch(&inputs)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let mut with_bad = packed.clone();
+        with_bad[7] = b"not gzip at all".to_vec();
+        let results = c.decompress_batch(&with_bad);
+        assert_eq!(results.len(), inputs.len());
+        for (i, (result, input)) in results.iter().zip(&inputs).enumerate() {
+            match result {
+                Ok(out) => assert_eq!(out, input, "{backend} #{i}"),
+                Err(e) => assert!(i == 7 && matches!(e, Error::Corrupt { .. }), "#{i}: {e}"),
+            }
+        }
+        let served = c.served();
+        assert_eq!(
+            served.cpu + served.qat_device + served.qat_software,
+            79,
+            "{backend}: {served:?}"
+        );
+    }
+}
+
+#[test]
+fn which_backend_served_is_counted() {
+    let data = sample(100_000);
+    let cpu = codec(Format::Gzip, 1, Backend::Cpu).unwrap();
+    cpu.compress(&data).unwrap();
+    assert_eq!(
+        cpu.served(),
+        Served {
+            cpu: 1,
+            ..Served::default()
+        }
+    );
+    // No device on the test machines: auto stays on the CPU, never QATzip's software path.
+    let auto = codec(Format::Gzip, 1, Backend::Auto).unwrap();
+    auto.compress(&data).unwrap();
+    assert_eq!(auto.served().qat_software, 0);
+    if cfg!(feature = "qatzip") {
+        let qat = codec(Format::Gzip, 1, Backend::Qat).unwrap();
+        qat.compress(&data).unwrap();
+        let served = qat.served();
+        assert_eq!(served.cpu, 0);
+        assert_eq!(served.qat_device + served.qat_software, 1);
+    }
+}
+
+#[test]
+fn streams_cut_into_requests_read_back_everywhere() {
+    let data = sample(1_000_000);
+    for backend in backends() {
+        for format in FORMATS {
+            for in_flight in [1, 3] {
+                let Some(c) = codec(format, 1, backend) else {
+                    continue;
+                };
+                let c = c.with_request_size(64 << 10).with_in_flight(in_flight);
+                let mut encoder = c.encoder(Vec::new());
+                for piece in data.chunks(10_007) {
+                    encoder.write_all(piece).unwrap();
+                }
+                encoder.flush().unwrap();
+                let packed = encoder.finish().unwrap();
+                assert_eq!(
+                    read_stream(&c, &packed).unwrap(),
+                    data,
+                    "{backend} {format}"
+                );
+                assert_eq!(c.decompress(&packed).unwrap(), data, "{backend} {format}");
+                let tool_out = match format {
+                    Format::Gzip => tool("gzip", &["-dc"], &packed),
+                    Format::Lz4 => tool("lz4", &["-dc"], &packed),
+                    _ => continue,
+                };
+                assert_eq!(tool_out, data, "{backend} {format}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_empty_stream_is_a_valid_stream() {
+    for backend in backends() {
+        for format in FORMATS {
+            let Some(c) = codec(format, 1, backend) else {
+                continue;
+            };
+            let packed = c.encoder(Vec::new()).finish().unwrap();
+            assert!(!packed.is_empty(), "{format}");
+            assert_eq!(read_stream(&c, &packed).unwrap(), b"");
+            assert_eq!(c.decompress(&packed).unwrap(), b"");
+        }
+    }
+    assert_eq!(
+        tool(
+            "gzip",
+            &["-dc"],
+            &Codec::new(Format::Gzip, 1)
+                .unwrap()
+                .encoder(Vec::new())
+                .finish()
+                .unwrap()
+        ),
+        b""
+    );
+}
+
+/// A level every backend in the suite has for the format.
+fn common_level(format: Format, level: u32) -> u32 {
+    level.clamp(1, (*format.levels().end()).min(9))
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn arbitrary_data_round_trips(data in prop::collection::vec(any::<u8>(), 0..20_000), f in 0usize..4, l in 0u32..13) {
+    fn arbitrary_data_round_trips(
+        data in prop::collection::vec(any::<u8>(), 0..20_000),
+        f in 0usize..4,
+        l in 0u32..13,
+        b in 0usize..3,
+        request in 1usize..5000,
+    ) {
         let format = FORMATS[f];
-        let level = l.min(*format.levels().end());
-        let packed = compress(format, level, &data).unwrap();
-        prop_assert_eq!(decompress(format, &packed, data.len()).unwrap(), data);
+        let backends = backends();
+        let backend = backends[b % backends.len()];
+        let level = if backend == Backend::Qat { common_level(format, l) } else { l.min(*format.levels().end()) };
+        let c = codec(format, level, backend)
+            .unwrap()
+            .with_limit(data.len())
+            .with_request_size(request);
+        let packed = c.compress(&data).unwrap();
+        prop_assert_eq!(&c.decompress(&packed).unwrap(), &data);
+        let mut encoder = c.encoder(Vec::new());
+        encoder.write_all(&data).unwrap();
+        let streamed = encoder.finish().unwrap();
+        prop_assert_eq!(&read_stream(&c, &streamed).unwrap(), &data);
+        prop_assert_eq!(&c.decompress(&streamed).unwrap(), &data);
     }
 
     #[test]
     fn decoders_never_panic_and_respect_the_limit(
         data in prop::collection::vec(any::<u8>(), 0..4096),
         f in 0usize..4,
+        b in 0usize..3,
         flip in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
         limit in 0usize..10_000,
     ) {
         let format = FORMATS[f];
-        // Random bytes.
-        if let Ok(out) = decompress(format, &data, limit) {
-            prop_assert!(out.len() <= limit);
-        }
-        // A real stream with one bit flipped.
-        let mut packed = compress(format, 1, &data).unwrap();
-        let i = flip.index(packed.len());
-        packed[i] ^= 1 << (i % 8);
-        if let Ok(out) = decompress(format, &packed, limit) {
-            prop_assert!(out.len() <= limit);
-        }
+        let backends = backends();
+        let backend = backends[b % backends.len()];
+        let c = codec(format, 1, backend).unwrap().with_limit(limit);
+        let check = |input: &[u8]| -> Result<(), TestCaseError> {
+            if let Ok(out) = c.decompress(input) {
+                prop_assert!(out.len() <= limit);
+            }
+            if let Ok(out) = read_stream(&c, input) {
+                prop_assert!(out.len() <= limit);
+            }
+            Ok(())
+        };
+        // Random bytes, a real stream with one bit flipped, and one cut short.
+        check(&data)?;
+        let packed = codec(format, 1, backend).unwrap().compress(&data).unwrap();
+        let mut flipped = packed.clone();
+        let i = flip.index(flipped.len());
+        flipped[i] ^= 1 << (i % 8);
+        check(&flipped)?;
+        let cut = cut.index(packed.len());
+        prop_assert!(c.decompress(&packed[..cut]).is_err());
+        prop_assert!(read_stream(&c, &packed[..cut]).is_err());
     }
 }

@@ -1,0 +1,221 @@
+//! libdeflate through its C API: the compressor for deflate levels ISA-L does not serve, and the
+//! decompressor for every deflate format. Called through `libdeflate-sys` rather than the
+//! `libdeflater` wrapper for two things the wrapper lacks: the `_ex` calls that say how much
+//! input a gzip member used (gzip files are often several members), and writing into a `Vec`'s
+//! spare capacity without zero-filling it first. State is kept per thread and reused.
+
+use std::cell::RefCell;
+use std::ptr::NonNull;
+
+use libdeflate_sys as sys;
+
+use super::{Error, Format};
+
+struct Compressor(NonNull<sys::libdeflate_compressor>);
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from libdeflate_alloc_compressor and is freed once, here.
+        unsafe { sys::libdeflate_free_compressor(self.0.as_ptr()) }
+    }
+}
+
+struct Decompressor(NonNull<sys::libdeflate_decompressor>);
+
+impl Drop for Decompressor {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from libdeflate_alloc_decompressor and is freed once, here.
+        unsafe { sys::libdeflate_free_decompressor(self.0.as_ptr()) }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Index = level (1–12).
+    compressors: Vec<Option<Compressor>>,
+    decompressor: Option<Decompressor>,
+}
+
+thread_local! {
+    // Allocating a compressor costs more than compressing a small request.
+    static STATE: RefCell<State> = RefCell::default();
+}
+
+fn out_of_memory(format: Format) -> Error {
+    Error::Compress {
+        format,
+        reason: "libdeflate could not allocate its state".into(),
+    }
+}
+
+/// Appends `input` compressed at `level` (1–12) to `out`.
+pub(super) fn compress(
+    format: Format,
+    level: u32,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    STATE.with_borrow_mut(|state| {
+        let index = level as usize;
+        if state.compressors.len() <= index {
+            state.compressors.resize_with(index + 1, || None);
+        }
+        let compressor = match &mut state.compressors[index] {
+            Some(c) => c.0.as_ptr(),
+            slot => {
+                // SAFETY: plain allocation call; a null result is handled below.
+                let raw = unsafe { sys::libdeflate_alloc_compressor(level as i32) };
+                let c = NonNull::new(raw).ok_or_else(|| out_of_memory(format))?;
+                slot.insert(Compressor(c)).0.as_ptr()
+            }
+        };
+        // SAFETY: `compressor` is a live compressor owned by this thread's state.
+        let bound = unsafe {
+            match format {
+                Format::Gzip => sys::libdeflate_gzip_compress_bound(compressor, input.len()),
+                Format::Zlib => sys::libdeflate_zlib_compress_bound(compressor, input.len()),
+                _ => sys::libdeflate_deflate_compress_bound(compressor, input.len()),
+            }
+        };
+        out.reserve(bound);
+        let spare = out.spare_capacity_mut();
+        let (dst, avail) = (spare.as_mut_ptr().cast::<std::ffi::c_void>(), spare.len());
+        let src = input.as_ptr().cast::<std::ffi::c_void>();
+        // SAFETY: `src` is valid for input.len() bytes; `dst` for `avail` writable bytes of the
+        // Vec's spare capacity, which libdeflate only writes to.
+        let written = unsafe {
+            match format {
+                Format::Gzip => {
+                    sys::libdeflate_gzip_compress(compressor, src, input.len(), dst, avail)
+                }
+                Format::Zlib => {
+                    sys::libdeflate_zlib_compress(compressor, src, input.len(), dst, avail)
+                }
+                _ => sys::libdeflate_deflate_compress(compressor, src, input.len(), dst, avail),
+            }
+        };
+        if written == 0 {
+            return Err(Error::Compress {
+                format,
+                reason: "output larger than libdeflate's own bound".into(),
+            });
+        }
+        // SAFETY: libdeflate initialized the first `written` bytes of the spare capacity.
+        unsafe { out.set_len(out.len() + written) };
+        Ok(())
+    })
+}
+
+/// How one call of the decompressor ended.
+enum Step {
+    /// Used this many input bytes (the rest follows the end of the stream or member).
+    Done {
+        consumed: usize,
+    },
+    /// The output space ran out.
+    NoSpace,
+    Corrupt,
+}
+
+/// Decompresses one gzip member, or one zlib or raw stream, from the start of `input` into at
+/// most `capacity` bytes of `out`'s spare capacity (which must have that many).
+fn step(
+    d: *mut sys::libdeflate_decompressor,
+    format: Format,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    capacity: usize,
+) -> Step {
+    let spare = &mut out.spare_capacity_mut()[..capacity];
+    let dst = spare.as_mut_ptr().cast::<std::ffi::c_void>();
+    let src = input.as_ptr().cast::<std::ffi::c_void>();
+    let decompress_ex = match format {
+        Format::Gzip => sys::libdeflate_gzip_decompress_ex,
+        Format::Zlib => sys::libdeflate_zlib_decompress_ex,
+        _ => sys::libdeflate_deflate_decompress_ex,
+    };
+    let (mut consumed, mut produced) = (0usize, 0usize);
+    // SAFETY: `d` is a live decompressor; `src` is valid for input.len() bytes, `dst` for
+    // `capacity` writable bytes of the Vec's spare capacity; the result pointers are locals.
+    let result = unsafe {
+        decompress_ex(
+            d,
+            src,
+            input.len(),
+            dst,
+            capacity,
+            &mut consumed,
+            &mut produced,
+        )
+    };
+    match result {
+        sys::libdeflate_result_LIBDEFLATE_SUCCESS => {
+            // SAFETY: on success libdeflate initialized `produced` bytes of the spare capacity.
+            unsafe { out.set_len(out.len() + produced) };
+            Step::Done { consumed }
+        }
+        sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Step::NoSpace,
+        _ => Step::Corrupt,
+    }
+}
+
+/// The uncompressed size a gzip member's trailer records (ISIZE, modulo 2^32): exact when the
+/// input is one member under 4 GiB.
+fn gzip_size_hint(input: &[u8]) -> Option<usize> {
+    let trailer = input.get(input.len().checked_sub(4)?..)?;
+    Some(u32::from_le_bytes(trailer.try_into().ok()?) as usize)
+}
+
+/// Appends the decompressed `input` to `out`, writing at most `limit` bytes. Gzip input may
+/// be several members, as gzip itself allows; zlib and raw deflate are one stream each, and
+/// bytes after its end make the input corrupt.
+pub(super) fn decompress(
+    format: Format,
+    mut input: &[u8],
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    STATE.with_borrow_mut(|state| {
+        let d = match &state.decompressor {
+            Some(d) => d.0.as_ptr(),
+            None => {
+                // SAFETY: plain allocation call; a null result is handled below.
+                let raw = unsafe { sys::libdeflate_alloc_decompressor() };
+                let d = NonNull::new(raw).ok_or_else(|| out_of_memory(format))?;
+                state.decompressor.insert(Decompressor(d)).0.as_ptr()
+            }
+        };
+        let start = out.len();
+        loop {
+            let room = limit - (out.len() - start);
+            // First guess: the gzip trailer's size (exact for one member), else 4x the input.
+            let guess = match format {
+                Format::Gzip => gzip_size_hint(input),
+                _ => None,
+            }
+            .unwrap_or(input.len().saturating_mul(4))
+            .max(4096);
+            let mut capacity = guess.min(room);
+            loop {
+                out.reserve(capacity);
+                match step(d, format, input, out, capacity) {
+                    Step::Done { consumed } => {
+                        input = &input[consumed..];
+                        break;
+                    }
+                    Step::NoSpace if capacity < room => {
+                        capacity = capacity.saturating_mul(2).min(room);
+                    }
+                    Step::NoSpace => return Err(Error::LimitExceeded { format, limit }),
+                    Step::Corrupt => return Err(Error::Corrupt { format }),
+                }
+            }
+            if input.is_empty() {
+                return Ok(());
+            }
+            if format != Format::Gzip {
+                return Err(Error::Corrupt { format });
+            }
+        }
+    })
+}

@@ -1,0 +1,521 @@
+//! Compression offload: gzip, zlib, raw deflate and LZ4 frames, served by a QAT device through
+//! QATzip (backend `qat`, feature `qatzip`) or by the fastest CPU libraries (backend `cpu`);
+//! backend `auto` takes the device when there is one and the request is big enough, else the
+//! CPU — never QATzip's slower software path unless `qat` is asked for by name.
+//!
+//! A [`Codec`] holds the choices (format, level, backend, output limit, requests in flight)
+//! and offers one-shot calls, a batch call that keeps a bounded number of requests in flight
+//! and returns results in order (the one-shot calls are batches of one), and streaming
+//! [`Encoder`]s and [`Decoder`]s. Which backend served is counted ([`Codec::served`]) and
+//! traced (`tracing`, target `qat_crypto::compress`).
+//!
+//! ```
+//! use qat_crypto::compress::{Backend, Codec, Format};
+//!
+//! let codec = Codec::new(Format::Gzip, 1)?.with_backend(Backend::Auto)?;
+//! let packed = codec.compress(b"QuickAssist, or the CPU when there is none")?;
+//! assert_eq!(codec.decompress(&packed)?, b"QuickAssist, or the CPU when there is none");
+//! # Ok::<(), qat_crypto::compress::Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod cpu;
+#[cfg(feature = "isal")]
+mod isal;
+mod libdeflate;
+mod lz4;
+#[cfg(feature = "qatzip")]
+mod qatzip;
+mod stream;
+
+pub use stream::{Decoder, Encoder};
+
+/// The compressed formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// gzip (RFC 1952). Output may be several members, as gzip writes for concatenated files;
+    /// decoders read them all.
+    Gzip,
+    /// zlib (RFC 1950).
+    Zlib,
+    /// Raw deflate (RFC 1951).
+    Raw,
+    /// LZ4 frames, as the `lz4` tool writes them; decoders read concatenated frames.
+    Lz4,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Gzip => "gzip",
+            Format::Zlib => "zlib",
+            Format::Raw => "raw deflate",
+            Format::Lz4 => "lz4",
+        })
+    }
+}
+
+impl Format {
+    /// The levels this format takes: deflate 0–12 (0–3 ISA-L's levels, 4–12 libdeflate's; 0 is
+    /// the fastest, not "stored"); LZ4's fast levels 0–2 (lz4_flex has no HC levels).
+    pub fn levels(self) -> std::ops::RangeInclusive<u32> {
+        match self {
+            Format::Lz4 => 0..=2,
+            _ => 0..=12,
+        }
+    }
+
+    fn check_level(self, level: u32) -> Result<(), Error> {
+        let levels = self.levels();
+        if levels.contains(&level) {
+            return Ok(());
+        }
+        Err(Error::InvalidLevel {
+            format: self,
+            level,
+            min: *levels.start(),
+            max: *levels.end(),
+        })
+    }
+}
+
+/// Who compresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// The device when QATzip finds one, the level is one it has and the request is at least
+    /// [`Codec::with_auto_min_request`] bytes; the CPU otherwise.
+    #[default]
+    Auto,
+    /// The CPU libraries.
+    Cpu,
+    /// QATzip: the device, or QATzip's own software path (zlib) when there is none.
+    Qat,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::Cpu => "cpu",
+            Backend::Qat => "qat",
+        })
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Backend::Auto),
+            "cpu" => Ok(Backend::Cpu),
+            "qat" => Ok(Backend::Qat),
+            _ => Err(format!("unknown backend {s:?} (auto, cpu or qat)")),
+        }
+    }
+}
+
+/// What served one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServedBy {
+    /// The CPU backend.
+    Cpu,
+    /// A QAT device, through QATzip.
+    QatDevice,
+    /// QATzip's software path.
+    QatSoftware,
+}
+
+impl fmt::Display for ServedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServedBy::Cpu => "cpu",
+            ServedBy::QatDevice => "qat device",
+            ServedBy::QatSoftware => "qatzip software",
+        })
+    }
+}
+
+/// How many requests each server took, since the codec was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Served {
+    /// By the CPU backend.
+    pub cpu: u64,
+    /// By a QAT device.
+    pub qat_device: u64,
+    /// By QATzip's software path.
+    pub qat_software: u64,
+}
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A level the format does not have.
+    #[error("{format} has no level {level} (levels {min}-{max})")]
+    InvalidLevel {
+        /// The format.
+        format: Format,
+        /// The level asked for.
+        level: u32,
+        /// Lowest level.
+        min: u32,
+        /// Highest level.
+        max: u32,
+    },
+    /// The backend cannot serve: not built in, or not for this format and level.
+    #[error("backend {backend}: {reason}")]
+    Backend {
+        /// The backend.
+        backend: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The input is not valid data of the format (corrupt, truncated, another format).
+    #[error("{format} data is corrupt or truncated")]
+    Corrupt {
+        /// The format.
+        format: Format,
+    },
+    /// The decompressed data would exceed the output limit.
+    #[error("{format} data decompresses to more than the {limit}-byte limit")]
+    LimitExceeded {
+        /// The format.
+        format: Format,
+        /// The limit.
+        limit: usize,
+    },
+    /// The caller's buffer is too small for the result.
+    #[error("the output needs {needed} bytes, the buffer has {available}")]
+    OutputTooSmall {
+        /// Bytes the result needs.
+        needed: usize,
+        /// Bytes the buffer has.
+        available: usize,
+    },
+    /// The compressor failed.
+    #[error("{format} compression failed: {reason}")]
+    Compress {
+        /// The format.
+        format: Format,
+        /// What it said.
+        reason: String,
+    },
+}
+
+/// The default output limit of decompression: 1 GiB.
+pub const DEFAULT_LIMIT: usize = 1 << 30;
+
+/// Requests smaller than this go to the CPU under [`Backend::Auto`]: below it the round trip
+/// to the device costs more than ISA-L takes to compress (about 30 µs for 16 KiB).
+pub const DEFAULT_AUTO_MIN_REQUEST: usize = 16 << 10;
+
+/// Streams are cut into requests of this size: 1 MiB keeps the ratio within 0.1% of
+/// compressing whole files, bounds memory, and gives QATzip 16 of its 64 KiB hardware buffers
+/// to keep in flight per request.
+pub const DEFAULT_REQUEST_SIZE: usize = 1 << 20;
+
+/// A format, level and backend, with the limits that go with them. Cheap to make; the thread
+/// pool for batches of more than one request in flight is made on first use.
+#[derive(Debug)]
+pub struct Codec {
+    format: Format,
+    level: u32,
+    backend: Backend,
+    limit: usize,
+    in_flight: usize,
+    request_size: usize,
+    auto_min_request: usize,
+    served: [AtomicU64; 3],
+    pool: OnceLock<Option<rayon::ThreadPool>>,
+}
+
+impl Codec {
+    /// A codec for `format` at `level`, backend [`Backend::Auto`], one request in flight.
+    pub fn new(format: Format, level: u32) -> Result<Self, Error> {
+        format.check_level(level)?;
+        Ok(Codec {
+            format,
+            level,
+            backend: Backend::Auto,
+            limit: DEFAULT_LIMIT,
+            in_flight: 1,
+            request_size: DEFAULT_REQUEST_SIZE,
+            auto_min_request: DEFAULT_AUTO_MIN_REQUEST,
+            served: Default::default(),
+            pool: OnceLock::new(),
+        })
+    }
+
+    /// Chooses the backend. `qat` needs the `qatzip` feature and a level QATzip has (deflate
+    /// 1–9, LZ4 1–12).
+    pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
+        if backend == Backend::Qat {
+            qat_supports(self.format, self.level)?;
+        }
+        self.backend = backend;
+        Ok(self)
+    }
+
+    /// Decompression fails with [`Error::LimitExceeded`] past `limit` bytes of output.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Batches and streams keep up to `n` (at least 1) requests in flight, on as many threads.
+    pub fn with_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = n.max(1);
+        self.pool = OnceLock::new();
+        self
+    }
+
+    /// Streaming encoders cut their input into requests of `bytes` (at least 1).
+    pub fn with_request_size(mut self, bytes: usize) -> Self {
+        self.request_size = bytes.max(1);
+        self
+    }
+
+    /// Under [`Backend::Auto`], requests under `bytes` go to the CPU.
+    pub fn with_auto_min_request(mut self, bytes: usize) -> Self {
+        self.auto_min_request = bytes;
+        self
+    }
+
+    /// The format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The level.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// The backend asked for.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The decompression output limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How many requests each server has taken so far.
+    pub fn served(&self) -> Served {
+        let n = |i: usize| self.served[i].load(Ordering::Relaxed);
+        Served {
+            cpu: n(0),
+            qat_device: n(1),
+            qat_software: n(2),
+        }
+    }
+
+    fn count(&self, served_by: ServedBy, len: usize) {
+        let i = match served_by {
+            ServedBy::Cpu => 0,
+            ServedBy::QatDevice => 1,
+            ServedBy::QatSoftware => 2,
+        };
+        self.served[i].fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(%served_by, bytes = len, format = %self.format, "request served");
+    }
+
+    /// Whether a request of `len` bytes goes to QATzip.
+    fn to_qat(&self, len: usize) -> bool {
+        match self.backend {
+            Backend::Cpu => false,
+            Backend::Qat => true,
+            Backend::Auto => {
+                len >= self.auto_min_request
+                    && qat_supports(self.format, self.level).is_ok()
+                    && device_present()
+            }
+        }
+    }
+
+    /// Compresses one request, appending to `out`.
+    fn compress_request(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let served_by = if self.to_qat(input.len()) {
+            qat_compress(self.format, self.level, input, out)?
+        } else {
+            cpu::compress(self.format, self.level, input, out)?;
+            ServedBy::Cpu
+        };
+        self.count(served_by, input.len());
+        Ok(())
+    }
+
+    /// Decompresses one request, appending at most `limit` bytes to `out`.
+    fn decompress_request(
+        &self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let served_by = if self.to_qat(input.len()) {
+            qat_decompress(self.format, input, limit, out)?
+        } else {
+            cpu::decompress(self.format, input, limit, out)?;
+            ServedBy::Cpu
+        };
+        self.count(served_by, input.len());
+        Ok(())
+    }
+
+    /// Runs `op` on every input with up to `in_flight` at once; results in input order.
+    fn batch<T, R>(&self, inputs: &[T], op: impl Fn(&[u8]) -> R + Sync) -> Vec<R>
+    where
+        T: AsRef<[u8]> + Sync,
+        R: Send,
+    {
+        use rayon::prelude::*;
+        let pool = (self.in_flight > 1 && inputs.len() > 1)
+            .then(|| self.pool.get_or_init(|| self.build_pool()).as_ref())
+            .flatten();
+        match pool {
+            Some(pool) => pool.install(|| inputs.par_iter().map(|i| op(i.as_ref())).collect()),
+            None => inputs.iter().map(|i| op(i.as_ref())).collect(),
+        }
+    }
+
+    fn build_pool(&self) -> Option<rayon::ThreadPool> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.in_flight)
+            .thread_name(|i| format!("qat-crypto-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!("no thread pool ({e}): batches run one at a time"))
+            .ok()
+    }
+
+    /// Compresses each input independently, up to [`Codec::with_in_flight`] at once; the
+    /// results come back in input order.
+    pub fn compress_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[T],
+    ) -> Vec<Result<Vec<u8>, Error>> {
+        self.batch(inputs, |input| {
+            let mut out = Vec::new();
+            self.compress_request(input, &mut out).map(|()| out)
+        })
+    }
+
+    /// Decompresses each input independently, each within the output limit, up to
+    /// [`Codec::with_in_flight`] at once; the results come back in input order.
+    pub fn decompress_batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[T],
+    ) -> Vec<Result<Vec<u8>, Error>> {
+        self.batch(inputs, |input| {
+            let mut out = Vec::new();
+            self.decompress_request(input, self.limit, &mut out)
+                .map(|()| out)
+        })
+    }
+
+    /// Compresses `input` into a new buffer.
+    pub fn compress(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        one(self.compress_batch(&[input]))
+    }
+
+    /// Compresses `input` into `out`, returning the length written.
+    pub fn compress_into(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        copy_into(self.compress(input)?, out)
+    }
+
+    /// Decompresses `input` into a new buffer, within the output limit.
+    pub fn decompress(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        one(self.decompress_batch(&[input]))
+    }
+
+    /// Decompresses `input` into `out`, returning the length written; more output than `out`
+    /// holds (or than the limit) is [`Error::OutputTooSmall`] (or [`Error::LimitExceeded`]).
+    pub fn decompress_into(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+        let limit = self.limit.min(out.len());
+        let mut result = Vec::new();
+        match self.decompress_request(input, limit, &mut result) {
+            Err(Error::LimitExceeded { .. }) if limit < self.limit => Err(Error::OutputTooSmall {
+                needed: limit + 1,
+                available: out.len(),
+            }),
+            Err(e) => Err(e),
+            Ok(()) => copy_into(result, out),
+        }
+    }
+
+    /// A streaming encoder writing compressed data to `writer`.
+    pub fn encoder<W: std::io::Write>(&self, writer: W) -> Encoder<'_, W> {
+        Encoder::new(self, writer)
+    }
+
+    /// A streaming decoder reading compressed data from `reader`, within the output limit.
+    pub fn decoder<R: std::io::BufRead>(&self, reader: R) -> Decoder<R> {
+        Decoder::new(self.format, self.limit, reader)
+    }
+}
+
+fn one(mut results: Vec<Result<Vec<u8>, Error>>) -> Result<Vec<u8>, Error> {
+    results.pop().expect("a batch of one has one result")
+}
+
+fn copy_into(result: Vec<u8>, out: &mut [u8]) -> Result<usize, Error> {
+    let available = out.len();
+    let dst = out.get_mut(..result.len()).ok_or(Error::OutputTooSmall {
+        needed: result.len(),
+        available,
+    })?;
+    dst.copy_from_slice(&result);
+    Ok(result.len())
+}
+
+#[cfg(feature = "qatzip")]
+fn qat_supports(format: Format, level: u32) -> Result<(), Error> {
+    if qatzip::supports(format, level) {
+        return Ok(());
+    }
+    Err(Error::Backend {
+        backend: "qat",
+        reason: format!("QATzip has no {format} level {level}"),
+    })
+}
+
+#[cfg(not(feature = "qatzip"))]
+fn qat_supports(_: Format, _: u32) -> Result<(), Error> {
+    Err(Error::Backend {
+        backend: "qat",
+        reason: "qat-crypto was built without the `qatzip` feature".into(),
+    })
+}
+
+#[cfg(feature = "qatzip")]
+use qatzip::{compress as qat_compress, decompress as qat_decompress, device_present};
+
+#[cfg(not(feature = "qatzip"))]
+fn device_present() -> bool {
+    false
+}
+
+#[cfg(not(feature = "qatzip"))]
+fn qat_compress(format: Format, level: u32, _: &[u8], _: &mut Vec<u8>) -> Result<ServedBy, Error> {
+    qat_supports(format, level).map(|()| ServedBy::QatSoftware)
+}
+
+#[cfg(not(feature = "qatzip"))]
+fn qat_decompress(format: Format, _: &[u8], _: usize, _: &mut Vec<u8>) -> Result<ServedBy, Error> {
+    qat_supports(format, 1).map(|()| ServedBy::QatSoftware)
+}
+
+/// Compresses `input` with backend [`Backend::Auto`].
+pub fn compress(format: Format, level: u32, input: &[u8]) -> Result<Vec<u8>, Error> {
+    Codec::new(format, level)?.compress(input)
+}
+
+/// Decompresses `input` with backend [`Backend::Auto`], producing at most `limit` bytes: more
+/// is [`Error::LimitExceeded`].
+pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+    // The level does not matter to decompression.
+    Codec::new(format, 1)?.with_limit(limit).decompress(input)
+}
