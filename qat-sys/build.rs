@@ -14,8 +14,10 @@ mod generate {
 
     /// An install prefix to search first (e.g. /opt/qat), before pkg-config's own paths.
     const PREFIX_VAR: &str = "QAT_SYS_PREFIX";
+    /// 1.3.0 added the deflate-ext session (zlib format) and the end-of-stream query that
+    /// qat-crypto relies on.
     #[cfg(feature = "qatzip")]
-    const QATZIP_MIN: &str = "1.2.0";
+    const QATZIP_MIN: &str = "1.3.0";
     #[cfg(feature = "qatlib")]
     const QATLIB_MIN: &str = "24.02.0";
 

@@ -1,8 +1,10 @@
 //! qatkit: Intel QuickAssist (QAT) virtual functions from the host to the workload.
 //!
-//! This root crate is the facade over qatkit's layers. Today it re-exports the host side,
-//! [`qat_vf`]: discovery, SR-IOV, driver binding, IOMMU groups and transactional provisioning.
-//! Enable feature `sim` for the simulated host used by tests and demos.
+//! This root crate is the facade over qatkit's layers. It re-exports the host side,
+//! [`qat_vf`] (discovery, SR-IOV, driver binding, IOMMU groups and transactional provisioning;
+//! feature `sim` adds the simulated host used by tests and demos), and the guest side,
+//! [`qat_crypto`] (compression through a QAT VF, or the fastest CPU path without one; features
+//! `isal`, `qatzip` and `zlib-ng` choose its libraries).
 //!
 //! ```
 //! use qatkit::qat_vf::{Host, Services, provision, sim::SimHost};
@@ -27,4 +29,5 @@
 //! # }
 //! ```
 
+pub use qat_crypto;
 pub use qat_vf;

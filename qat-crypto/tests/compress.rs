@@ -168,7 +168,7 @@ fn tool(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e} (Debian packages gzip and lz4)"));
+        .unwrap_or_else(|e| panic!("{program}: {e} (Debian packages gzip, lz4, python3)"));
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
@@ -203,6 +203,38 @@ fn gzip_and_lz4_read_what_every_backend_writes_and_the_other_way() {
     }
 }
 
+/// Python's `zlib` module: the C zlib library itself, not a port.
+fn python_zlib(operation: &str, wbits: i32, input: &[u8]) -> Vec<u8> {
+    let script = format!(
+        "import sys, zlib; sys.stdout.buffer.write(zlib.{operation}(sys.stdin.buffer.read(), {}))",
+        if operation == "decompress" {
+            format!("{wbits}")
+        } else {
+            format!("6, {wbits}")
+        }
+    );
+    tool("python3", &["-c", &script], input)
+}
+
+#[test]
+fn the_c_zlib_reads_what_every_backend_writes_and_the_other_way() {
+    let data = sample(200_000);
+    for backend in backends() {
+        // gzip is the gzip tool's, above.
+        for (format, wbits) in [(Format::Zlib, 15), (Format::Raw, -15)] {
+            let c = codec(format, 1, backend).unwrap();
+            let packed = c.compress(&data).unwrap();
+            assert_eq!(
+                python_zlib("decompress", wbits, &packed),
+                data,
+                "{backend} {format}"
+            );
+            let theirs = python_zlib("compress", wbits, &data);
+            assert_eq!(c.decompress(&theirs).unwrap(), data, "{backend} {format}");
+        }
+    }
+}
+
 #[test]
 fn the_output_limit_is_respected_exactly() {
     let data = sample(50_000);
@@ -212,6 +244,9 @@ fn the_output_limit_is_respected_exactly() {
             let packed = c.compress(&data).unwrap();
             let exact = codec(format, 1, backend).unwrap().with_limit(data.len());
             assert_eq!(exact.decompress(&packed).unwrap().len(), data.len());
+            let unlimited = codec(format, 1, backend).unwrap().with_limit(usize::MAX);
+            assert_eq!(unlimited.decompress(&packed).unwrap(), data);
+            assert_eq!(read_stream(&unlimited, &packed).unwrap(), data);
             let short = codec(format, 1, backend)
                 .unwrap()
                 .with_limit(data.len() - 1);
@@ -223,11 +258,14 @@ fn the_output_limit_is_respected_exactly() {
             assert_eq!(stream_error.kind(), std::io::ErrorKind::InvalidData);
             let mut buf = vec![0u8; data.len() - 1];
             assert!(matches!(
-                c.decompress_into(&packed, &mut buf),
+                c.decompress_to_slice(&packed, &mut buf),
                 Err(Error::OutputTooSmall { .. })
             ));
             buf.push(0);
-            assert_eq!(c.decompress_into(&packed, &mut buf).unwrap(), data.len());
+            assert_eq!(
+                c.decompress_to_slice(&packed, &mut buf).unwrap(),
+                data.len()
+            );
             assert_eq!(buf, data);
         }
         // A small bomb: 64 MiB of zeros in a few KiB stops at 1 MiB.
@@ -248,12 +286,39 @@ fn compress_into_a_buffer_that_is_too_small_is_an_error() {
     let c = Codec::new(Format::Zlib, 6).unwrap();
     let mut small = [0u8; 16];
     assert!(matches!(
-        c.compress_into(&data, &mut small),
+        c.compress_to_slice(&data, &mut small),
         Err(Error::OutputTooSmall { .. })
     ));
     let mut big = vec![0u8; data.len()];
-    let n = c.compress_into(&data, &mut big).unwrap();
+    let n = c.compress_to_slice(&data, &mut big).unwrap();
     assert_eq!(c.decompress(&big[..n]).unwrap(), data);
+}
+
+#[test]
+fn into_a_vec_appends_and_leaves_it_alone_on_error() {
+    let data = sample(30_000);
+    for backend in backends() {
+        for format in FORMATS {
+            let c = codec(format, 1, backend).unwrap();
+            let mut packed = b"prefix".to_vec();
+            let n = c.compress_into(&data, &mut packed).unwrap();
+            assert_eq!(packed.len(), 6 + n);
+            let mut plain = b"keep".to_vec();
+            assert_eq!(
+                c.decompress_into(&packed[6..], &mut plain).unwrap(),
+                data.len()
+            );
+            assert_eq!(&plain[4..], &data[..]);
+            // A good stream followed by garbage: whatever was decoded before the error goes.
+            let bad = [&packed[6..], b"garbage after the stream"].concat();
+            let before = plain.clone();
+            assert!(
+                c.decompress_into(&bad, &mut plain).is_err(),
+                "{backend} {format}"
+            );
+            assert_eq!(plain, before, "{backend} {format}");
+        }
+    }
 }
 
 #[test]

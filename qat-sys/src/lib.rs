@@ -26,6 +26,12 @@ pub mod qatzip {
     pub const QZ_LZ4: i32 = b'4' as i32;
     /// `QZ_LZ4s`: the LZ4s data format (no software path).
     pub const QZ_LZ4s: i32 = b's' as i32;
+    /// `QZ_LZ4_BLOCK`: LZ4 blocks without the frame.
+    pub const QZ_LZ4_BLOCK: i32 = b'B' as i32;
+    /// `QZ_ZSTD`: zstd (device LZ4s plus software post-processing).
+    pub const QZ_ZSTD: i32 = b'Z' as i32;
+    /// `QZ_MAX_ALGORITHMS`: the length of `QzStatus_T`'s algorithm arrays.
+    pub const QZ_MAX_ALGORITHMS: i32 = 255;
 }
 
 /// qatlib: `qat/cpa.h`, `cpa_dc.h`, `cpa_cy_sym.h`, `cpa_cy_im.h`, `icp_sal_user.h`,

@@ -87,4 +87,10 @@ fn the_hand_written_constants_match_qatzip() {
     assert_eq!(QZ_DEFLATE, 8);
     assert_eq!(QZ_LZ4, 0x34);
     assert_eq!(QZ_LZ4s, 0x73);
+    assert_eq!(QZ_LZ4_BLOCK, 0x42);
+    assert_eq!(QZ_ZSTD, 0x5a);
+    // The header sizes QzStatus_T's arrays with QZ_MAX_ALGORITHMS.
+    // SAFETY: QzStatus_T is plain data; all-zero is a valid value.
+    let status: QzStatus_T = unsafe { std::mem::zeroed() };
+    assert_eq!(status.algo_sw.len(), QZ_MAX_ALGORITHMS as usize);
 }

@@ -44,7 +44,7 @@ pub(super) fn decompress(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Resul
         let room = limit - (out.len() - start);
         // One byte past the limit tells "exactly at the limit" from "over it".
         lz4_flex::frame::FrameDecoder::new(&mut rest)
-            .take(room as u64 + 1)
+            .take((room as u64).saturating_add(1))
             .read_to_end(out)
             .map_err(|_| Error::Corrupt { format })?;
         if out.len() - start > limit {

@@ -4,8 +4,9 @@
 //! CPU — never QATzip's slower software path unless `qat` is asked for by name.
 //!
 //! A [`Codec`] holds the choices (format, level, backend, output limit, requests in flight)
-//! and offers one-shot calls, a batch call that keeps a bounded number of requests in flight
-//! and returns results in order (the one-shot calls are batches of one), and streaming
+//! and offers one-shot calls (into a new `Vec`, appending to the caller's `Vec`, or into the
+//! caller's slice), a batch call that keeps a bounded number of requests in flight and returns
+//! results in order (the one-shot calls are batches of one), and streaming
 //! [`Encoder`]s and [`Decoder`]s. Which backend served is counted ([`Codec::served`]) and
 //! traced (`tracing`, target `qat_crypto::compress`).
 //!
@@ -304,7 +305,7 @@ impl Codec {
         self.limit
     }
 
-    /// How many requests each server has taken so far.
+    /// How many requests each server has completed so far.
     pub fn served(&self) -> Served {
         let n = |i: usize| self.served[i].load(Ordering::Relaxed);
         Served {
@@ -366,19 +367,31 @@ impl Codec {
         Ok(())
     }
 
-    /// Runs `op` on every input with up to `in_flight` at once; results in input order.
-    fn batch<T, R>(&self, inputs: &[T], op: impl Fn(&[u8]) -> R + Sync) -> Vec<R>
-    where
-        T: AsRef<[u8]> + Sync,
-        R: Send,
-    {
+    /// Runs `op` on every input and its output buffer, up to `in_flight` at once; the results
+    /// come back in input order.
+    fn batch<T: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[T],
+        outs: &mut [Vec<u8>],
+        op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
+    ) -> Vec<Result<(), Error>> {
         use rayon::prelude::*;
         let pool = (self.in_flight > 1 && inputs.len() > 1)
             .then(|| self.pool.get_or_init(|| self.build_pool()).as_ref())
             .flatten();
         match pool {
-            Some(pool) => pool.install(|| inputs.par_iter().map(|i| op(i.as_ref())).collect()),
-            None => inputs.iter().map(|i| op(i.as_ref())).collect(),
+            Some(pool) => pool.install(|| {
+                inputs
+                    .par_iter()
+                    .zip(outs.par_iter_mut())
+                    .map(|(i, o)| op(i.as_ref(), o))
+                    .collect()
+            }),
+            None => inputs
+                .iter()
+                .zip(outs.iter_mut())
+                .map(|(i, o)| op(i.as_ref(), o))
+                .collect(),
         }
     }
 
@@ -391,16 +404,49 @@ impl Codec {
             .ok()
     }
 
+    /// Runs a batch with a new buffer per input.
+    fn batch_to_vecs<T: AsRef<[u8]> + Sync>(
+        &self,
+        inputs: &[T],
+        op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
+    ) -> Vec<Result<Vec<u8>, Error>> {
+        let mut outs = vec![Vec::new(); inputs.len()];
+        let results = self.batch(inputs, &mut outs, op);
+        results
+            .into_iter()
+            .zip(outs)
+            .map(|(result, out)| result.map(|()| out))
+            .collect()
+    }
+
+    /// Runs a batch of one that appends to `out`, which is left as it was on error.
+    fn one_into(
+        &self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
+    ) -> Result<usize, Error> {
+        let start = out.len();
+        let result = self
+            .batch(&[input], std::slice::from_mut(out), op)
+            .pop()
+            .expect("a batch of one has one result");
+        match result {
+            Ok(()) => Ok(out.len() - start),
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// Compresses each input independently, up to [`Codec::with_in_flight`] at once; the
     /// results come back in input order.
     pub fn compress_batch<T: AsRef<[u8]> + Sync>(
         &self,
         inputs: &[T],
     ) -> Vec<Result<Vec<u8>, Error>> {
-        self.batch(inputs, |input| {
-            let mut out = Vec::new();
-            self.compress_request(input, &mut out).map(|()| out)
-        })
+        self.batch_to_vecs(inputs, |i, o| self.compress_request(i, o))
     }
 
     /// Decompresses each input independently, each within the output limit, up to
@@ -409,40 +455,55 @@ impl Codec {
         &self,
         inputs: &[T],
     ) -> Vec<Result<Vec<u8>, Error>> {
-        self.batch(inputs, |input| {
-            let mut out = Vec::new();
-            self.decompress_request(input, self.limit, &mut out)
-                .map(|()| out)
-        })
+        self.batch_to_vecs(inputs, |i, o| self.decompress_request(i, self.limit, o))
     }
 
     /// Compresses `input` into a new buffer.
     pub fn compress(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
-        one(self.compress_batch(&[input]))
+        let mut out = Vec::new();
+        self.compress_into(input, &mut out)?;
+        Ok(out)
     }
 
-    /// Compresses `input` into `out`, returning the length written.
-    pub fn compress_into(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    /// Compresses `input`, appending to `out` (whose capacity is reused: the fastest way to
+    /// make many calls); returns the length appended.
+    pub fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.one_into(input, out, |i, o| self.compress_request(i, o))
+    }
+
+    /// Compresses `input` into `out`, returning the length written; a result longer than `out`
+    /// is [`Error::OutputTooSmall`].
+    pub fn compress_to_slice(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         copy_into(self.compress(input)?, out)
     }
 
     /// Decompresses `input` into a new buffer, within the output limit.
     pub fn decompress(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
-        one(self.decompress_batch(&[input]))
+        let mut out = Vec::new();
+        self.decompress_into(input, &mut out)?;
+        Ok(out)
+    }
+
+    /// Decompresses `input` within the output limit, appending to `out` (whose capacity is
+    /// reused); returns the length appended.
+    pub fn decompress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.one_into(input, out, |i, o| self.decompress_request(i, self.limit, o))
     }
 
     /// Decompresses `input` into `out`, returning the length written; more output than `out`
     /// holds (or than the limit) is [`Error::OutputTooSmall`] (or [`Error::LimitExceeded`]).
-    pub fn decompress_into(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    pub fn decompress_to_slice(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
         let limit = self.limit.min(out.len());
         let mut result = Vec::new();
-        match self.decompress_request(input, limit, &mut result) {
+        match self.one_into(input, &mut result, |i, o| {
+            self.decompress_request(i, limit, o)
+        }) {
             Err(Error::LimitExceeded { .. }) if limit < self.limit => Err(Error::OutputTooSmall {
                 needed: limit + 1,
                 available: out.len(),
             }),
             Err(e) => Err(e),
-            Ok(()) => copy_into(result, out),
+            Ok(_) => copy_into(result, out),
         }
     }
 
@@ -455,10 +516,6 @@ impl Codec {
     pub fn decoder<R: std::io::BufRead>(&self, reader: R) -> Decoder<R> {
         Decoder::new(self.format, self.limit, reader)
     }
-}
-
-fn one(mut results: Vec<Result<Vec<u8>, Error>>) -> Result<Vec<u8>, Error> {
-    results.pop().expect("a batch of one has one result")
 }
 
 fn copy_into(result: Vec<u8>, out: &mut [u8]) -> Result<usize, Error> {

@@ -1,0 +1,167 @@
+//! Turns the results of `cargo bench --bench compress` into markdown tables: for each group and
+//! request size, every implementation's throughput (MB/s, 10^6 uncompressed bytes per second,
+//! from criterion's median), its compression ratio, and its speed relative to each baseline
+//! measured in the same group.
+//!
+//! `cargo run --example bench-table [CRITERION_DIR]` (default `target/criterion`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The implementations compared against, in column order.
+const BASELINES: [&str; 5] = [
+    "isal",
+    "libdeflate",
+    "flate2/zlib-ng",
+    "flate2/zlib-rs",
+    "qatzip",
+];
+const SIZES: [&str; 4] = ["4KiB", "64KiB", "1MiB", "whole"];
+
+struct Entry {
+    group: String,
+    function: String,
+    size: String,
+    mb_per_s: f64,
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every `<group>/<function>/<size>/new/` criterion wrote.
+fn entries(dir: &Path) -> Result<Vec<Entry>, String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(listing) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for item in listing.flatten() {
+            let path = item.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "new") {
+                    if let Some(e) = entry(&path)? {
+                        found.push(e);
+                    }
+                } else {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn entry(new: &Path) -> Result<Option<Entry>, String> {
+    let (Ok(benchmark), Ok(estimates)) = (
+        read_json(&new.join("benchmark.json")),
+        read_json(&new.join("estimates.json")),
+    ) else {
+        return Ok(None);
+    };
+    let text = |key: &str| benchmark[key].as_str().map(str::to_owned);
+    let (Some(group), Some(function), Some(size)) =
+        (text("group_id"), text("function_id"), text("value_str"))
+    else {
+        return Ok(None);
+    };
+    let bytes = benchmark["throughput"]["Bytes"].as_f64();
+    let ns = estimates["median"]["point_estimate"].as_f64();
+    let (Some(bytes), Some(ns)) = (bytes, ns) else {
+        return Err(format!("{}: no throughput or median", new.display()));
+    };
+    Ok(Some(Entry {
+        group,
+        function,
+        size,
+        mb_per_s: bytes / ns * 1e3,
+    }))
+}
+
+/// (group, function, size) → ratio, from the bench's ratio file; later lines win.
+fn ratios(dir: &Path) -> BTreeMap<(String, String, String), f64> {
+    let text = std::fs::read_to_string(dir.join("qatkit-ratios.tsv")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            let [group, function, size, ratio] = f[..] else {
+                return None;
+            };
+            Some((
+                (group.into(), function.into(), size.into()),
+                ratio.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn main() {
+    let dir = std::env::args_os()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/criterion"));
+    let entries = match entries(&dir) {
+        Ok(e) if !e.is_empty() => e,
+        Ok(_) => {
+            eprintln!(
+                "bench-table: no criterion results under {}: run `cargo bench --bench compress` first",
+                dir.display()
+            );
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("bench-table: {e}");
+            std::process::exit(1);
+        }
+    };
+    let ratios = ratios(&dir);
+    let mut groups: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in &entries {
+        groups.entry(&e.group).or_default().push(e);
+    }
+    for (group, mut rows) in groups {
+        rows.sort_by_key(|e| {
+            (
+                SIZES
+                    .iter()
+                    .position(|s| *s == e.size)
+                    .unwrap_or(SIZES.len()),
+                BASELINES.iter().position(|b| *b == e.function).is_some(),
+                e.function.clone(),
+            )
+        });
+        let baselines: Vec<&str> = BASELINES
+            .into_iter()
+            .filter(|b| rows.iter().any(|e| e.function == *b))
+            .collect();
+        println!("### {group}\n");
+        print!("| request | implementation | MB/s | ratio |");
+        for b in &baselines {
+            print!(" vs {b} |");
+        }
+        print!("\n|---|---|---:|---:|");
+        println!("{}", "---:|".repeat(baselines.len()));
+        for e in &rows {
+            let ratio = ratios
+                .get(&(e.group.clone(), e.function.clone(), e.size.clone()))
+                .map_or("-".into(), |r| format!("{r:.2}"));
+            print!(
+                "| {} | {} | {:.0} | {ratio} |",
+                e.size, e.function, e.mb_per_s
+            );
+            for b in &baselines {
+                let base = rows.iter().find(|o| o.function == *b && o.size == e.size);
+                match base {
+                    Some(base) => print!(" {:.2}x |", e.mb_per_s / base.mb_per_s),
+                    None => print!(" - |"),
+                }
+            }
+            println!();
+        }
+        println!();
+    }
+}
