@@ -25,6 +25,23 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// What `program ARGS` prints in `dir`; `None` when it is not installed (the check is skipped,
+/// unless `QATKIT_REQUIRE_TOOLS` is set, as CI does).
+fn tool(program: &str, args: &[&str], dir: &Path) -> Option<Vec<u8>> {
+    match Command::new(program).args(args).current_dir(dir).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "{program} {args:?} failed");
+            Some(out.stdout)
+        }
+        Err(e) => {
+            let why = format!("{program}: {e} (Debian package {program})");
+            assert!(std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(), "{why}");
+            eprintln!("skipped a check: {why}");
+            None
+        }
+    }
+}
+
 fn sample() -> Vec<u8> {
     (0..200_000u32)
         .map(|i| b"qat offload compress\n"[(i % 21) as usize] ^ ((i / 4096) as u8 & 1))
@@ -50,12 +67,9 @@ fn compresses_to_file_gz_and_gzip_reads_it() {
     assert!(line.contains("served by cpu"), "{line}");
     assert!(line.contains("MB/s"), "{line}");
     assert_eq!(line.lines().count(), 1, "{line}");
-    let gunzip = Command::new("gzip")
-        .args(["-dc", "data.gz"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(gunzip.stdout, sample());
+    if let Some(plain) = tool("gzip", &["-dc", "data.gz"], dir.path()) {
+        assert_eq!(plain, sample());
+    }
 }
 
 #[test]
@@ -77,12 +91,9 @@ fn every_format_round_trips_and_lz4_reads_its_output() {
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         assert_eq!(std::fs::read(dir.path().join(&back)).unwrap(), sample());
     }
-    let lz4 = Command::new("lz4")
-        .args(["-dc", "data.lz4"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(lz4.stdout, sample());
+    if let Some(plain) = tool("lz4", &["-dc", "data.lz4"], dir.path()) {
+        assert_eq!(plain, sample());
+    }
 }
 
 #[test]

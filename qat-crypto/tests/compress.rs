@@ -161,21 +161,41 @@ fn zlib_reads_what_every_backend_writes_and_the_other_way() {
     }
 }
 
-/// Runs a standard tool on `input` (stdin → stdout).
-fn tool(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(program)
+/// Runs a standard tool on `input` (stdin → stdout). `None` when the tool is not installed:
+/// the caller skips that check, unless `QATKIT_REQUIRE_TOOLS` is set (CI sets it), where a
+/// missing tool fails the test.
+fn tool(program: &str, args: &[&str], input: &[u8]) -> Option<Vec<u8>> {
+    let mut child = match Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e} (Debian packages gzip, lz4, python3)"));
+    {
+        Ok(child) => child,
+        Err(e) => {
+            let why = format!("{program}: {e} (Debian packages gzip, lz4, python3)");
+            assert!(std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(), "{why}");
+            eprintln!("skipped a check: {why}");
+            return None;
+        }
+    };
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(out.status.success(), "{program} {args:?} failed");
-    out.stdout
+    Some(out.stdout)
+}
+
+/// Checks that `program` turns `input` into `expected`, where it is installed.
+fn check_tool(program: &str, args: &[&str], input: &[u8], expected: &[u8], what: &str) {
+    if let Some(out) = tool(program, args, input) {
+        assert!(
+            out == expected,
+            "{program} {args:?} on {what}: wrong output"
+        );
+    }
 }
 
 #[test]
@@ -187,24 +207,40 @@ fn gzip_and_lz4_read_what_every_backend_writes_and_the_other_way() {
                 continue;
             };
             let gz = c.compress(&data).unwrap();
-            assert_eq!(tool("gzip", &["-dc"], &gz), data, "{backend} level {level}");
+            check_tool(
+                "gzip",
+                &["-dc"],
+                &gz,
+                &data,
+                &format!("{backend} level {level}"),
+            );
         }
         let c = codec(Format::Lz4, 1, backend).unwrap();
-        assert_eq!(tool("lz4", &["-dc"], &c.compress(&data).unwrap()), data);
+        let lz = c.compress(&data).unwrap();
+        check_tool("lz4", &["-dc"], &lz, &data, &format!("{backend}"));
         // The tools' own output, including several gzip members and lz4 frames in a row.
-        let gz = [tool("gzip", &["-c"], &data), tool("gzip", &["-9c"], &data)].concat();
-        let c = codec(Format::Gzip, 1, backend).unwrap();
-        assert_eq!(c.decompress(&gz).unwrap(), [&data[..], &data].concat());
-        assert_eq!(read_stream(&c, &gz).unwrap(), [&data[..], &data].concat());
-        let lz = [tool("lz4", &["-c"], &data), tool("lz4", &["-9c"], &data)].concat();
-        let c = codec(Format::Lz4, 1, backend).unwrap();
-        assert_eq!(c.decompress(&lz).unwrap(), [&data[..], &data].concat());
-        assert_eq!(read_stream(&c, &lz).unwrap(), [&data[..], &data].concat());
+        let twice = [&data[..], &data].concat();
+        for (format, program) in [(Format::Gzip, "gzip"), (Format::Lz4, "lz4")] {
+            let (Some(fast), Some(best)) = (
+                tool(program, &["-c"], &data),
+                tool(program, &["-9c"], &data),
+            ) else {
+                continue;
+            };
+            let theirs = [fast, best].concat();
+            let c = codec(format, 1, backend).unwrap();
+            assert_eq!(c.decompress(&theirs).unwrap(), twice, "{backend} {program}");
+            assert_eq!(
+                read_stream(&c, &theirs).unwrap(),
+                twice,
+                "{backend} {program}"
+            );
+        }
     }
 }
 
 /// Python's `zlib` module: the C zlib library itself, not a port.
-fn python_zlib(operation: &str, wbits: i32, input: &[u8]) -> Vec<u8> {
+fn python_zlib(operation: &str, wbits: i32, input: &[u8]) -> Option<Vec<u8>> {
     let script = format!(
         "import sys, zlib; sys.stdout.buffer.write(zlib.{operation}(sys.stdin.buffer.read(), {}))",
         if operation == "decompress" {
@@ -224,12 +260,13 @@ fn the_c_zlib_reads_what_every_backend_writes_and_the_other_way() {
         for (format, wbits) in [(Format::Zlib, 15), (Format::Raw, -15)] {
             let c = codec(format, 1, backend).unwrap();
             let packed = c.compress(&data).unwrap();
-            assert_eq!(
+            let (Some(ours), Some(theirs)) = (
                 python_zlib("decompress", wbits, &packed),
-                data,
-                "{backend} {format}"
-            );
-            let theirs = python_zlib("compress", wbits, &data);
+                python_zlib("compress", wbits, &data),
+            ) else {
+                return;
+            };
+            assert_eq!(ours, data, "{backend} {format}");
             assert_eq!(c.decompress(&theirs).unwrap(), data, "{backend} {format}");
         }
     }
@@ -424,12 +461,12 @@ fn streams_cut_into_requests_read_back_everywhere() {
                     "{backend} {format}"
                 );
                 assert_eq!(c.decompress(&packed).unwrap(), data, "{backend} {format}");
-                let tool_out = match format {
-                    Format::Gzip => tool("gzip", &["-dc"], &packed),
-                    Format::Lz4 => tool("lz4", &["-dc"], &packed),
-                    _ => continue,
-                };
-                assert_eq!(tool_out, data, "{backend} {format}");
+                let what = format!("{backend} {format} stream");
+                match format {
+                    Format::Gzip => check_tool("gzip", &["-dc"], &packed, &data, &what),
+                    Format::Lz4 => check_tool("lz4", &["-dc"], &packed, &data, &what),
+                    _ => {}
+                }
             }
         }
     }
@@ -448,18 +485,12 @@ fn an_empty_stream_is_a_valid_stream() {
             assert_eq!(c.decompress(&packed).unwrap(), b"");
         }
     }
-    assert_eq!(
-        tool(
-            "gzip",
-            &["-dc"],
-            &Codec::new(Format::Gzip, 1)
-                .unwrap()
-                .encoder(Vec::new())
-                .finish()
-                .unwrap()
-        ),
-        b""
-    );
+    let empty = Codec::new(Format::Gzip, 1)
+        .unwrap()
+        .encoder(Vec::new())
+        .finish()
+        .unwrap();
+    check_tool("gzip", &["-dc"], &empty, b"", "an empty stream");
 }
 
 /// A level every backend in the suite has for the format.

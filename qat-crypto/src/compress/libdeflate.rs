@@ -159,6 +159,9 @@ fn step(
     }
 }
 
+/// Deflate's largest expansion on decompression: a 258-byte match per code of at least 2 bits.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// The uncompressed size a gzip member's trailer records (ISIZE, modulo 2^32): exact when the
 /// input is one member under 4 GiB.
 fn gzip_size_hint(input: &[u8]) -> Option<usize> {
@@ -188,12 +191,15 @@ pub(super) fn decompress(
         let start = out.len();
         loop {
             let room = limit - (out.len() - start);
-            // First guess: the gzip trailer's size (exact for one member), else 4x the input.
+            // First guess: the gzip trailer's size (exact for one member), else 4x the input;
+            // never more than deflate can expand to (1032:1), so a forged trailer cannot make
+            // a tiny input reserve gigabytes.
             let guess = match format {
                 Format::Gzip => gzip_size_hint(input),
                 _ => None,
             }
             .unwrap_or(input.len().saturating_mul(4))
+            .min(input.len().saturating_mul(MAX_DEFLATE_RATIO))
             .max(4096);
             let mut capacity = guess.min(room);
             loop {

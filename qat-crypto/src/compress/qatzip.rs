@@ -292,10 +292,11 @@ pub(super) fn decompress(
         let mut capacity = input.len().saturating_mul(4).max(64 << 10).min(limit);
         while consumed < input.len() {
             let room = limit - (out.len() - start);
-            let space = capacity.min(room);
+            // QATzip counts in u32.
+            let space = capacity.min(room).min(u32::MAX as usize);
             s.dst.ensure(space.max(1)).map_err(failed)?;
             let mut src_len = (input.len() - consumed) as u32;
-            let mut dst_len = u32::try_from(space).unwrap_or(u32::MAX);
+            let mut dst_len = space as u32;
             // SAFETY: `src` holds `input` and `src_len` bytes remain from `consumed`; `dst` has
             // at least `dst_len` bytes.
             let rc = unsafe {
@@ -308,6 +309,7 @@ pub(super) fn decompress(
                 )
             };
             let progressed = src_len > 0 || dst_len > 0;
+            let no_progress = matches!(rc, qz::QZ_OK | qz::QZ_BUF_ERROR | qz::QZ_FAIL);
             match rc {
                 qz::QZ_OK | qz::QZ_BUF_ERROR if progressed && (dst_len as usize) <= space => {
                     // SAFETY: QATzip wrote `dst_len` bytes into `dst`.
@@ -316,11 +318,11 @@ pub(super) fn decompress(
                     });
                     consumed += src_len as usize;
                 }
-                // No progress: the next member does not fit the space given.
-                qz::QZ_OK | qz::QZ_BUF_ERROR | qz::QZ_FAIL if space < room => {
-                    capacity = capacity.saturating_mul(2)
+                // No progress: the next member does not fit the space given; give more.
+                _ if no_progress && space < room && space < u32::MAX as usize => {
+                    capacity = space.saturating_mul(2);
                 }
-                qz::QZ_OK | qz::QZ_BUF_ERROR | qz::QZ_FAIL => {
+                _ if no_progress && space >= room => {
                     return Err(Error::LimitExceeded { format, limit });
                 }
                 _ => return Err(Error::Corrupt { format }),
