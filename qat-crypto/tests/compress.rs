@@ -385,6 +385,167 @@ fn truncated_input_is_an_error() {
     }
 }
 
+/// Pseudo-random bytes: incompressible.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn incompressible_data_round_trips_on_every_backend() {
+    // Output larger than the input: each backend's bound must hold (QATzip's counts one
+    // gzip header for the whole request).
+    let data = noise(1 << 20);
+    for backend in backends() {
+        for format in FORMATS {
+            let c = codec(format, 1, backend).unwrap();
+            let packed = c.compress(&data).unwrap();
+            assert_eq!(c.decompress(&packed).unwrap(), data, "{backend} {format}");
+        }
+    }
+}
+
+#[test]
+fn a_forged_gzip_size_is_corrupt_input() {
+    for backend in backends() {
+        let c = codec(Format::Gzip, 1, backend)
+            .unwrap()
+            .with_limit(usize::MAX);
+        let mut packed = c.compress(b"hello, hello, hello").unwrap();
+        let at = packed.len() - 4;
+        packed[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            matches!(c.decompress(&packed), Err(Error::Corrupt { .. })),
+            "{backend}"
+        );
+    }
+}
+
+#[test]
+fn lz4_cut_at_a_block_boundary_or_followed_by_a_stray_magic_is_corrupt() {
+    // Ends in zeros, so its last block ends in zero bytes, like an end mark.
+    let mut data = sample(150_000);
+    data.extend([0u8; 5000]);
+    for backend in backends() {
+        let c = codec(Format::Lz4, 1, backend).unwrap();
+        let packed = c.compress(&data).unwrap();
+        let without_end_mark = &packed[..packed.len() - 4];
+        let stray_magic = [&packed[..], &[0x04, 0x22, 0x4d, 0x18]].concat();
+        for (what, input) in [
+            ("no end mark", without_end_mark),
+            ("stray magic", &stray_magic[..]),
+        ] {
+            assert!(c.decompress(input).is_err(), "{backend}: {what}");
+            assert!(read_stream(&c, input).is_err(), "{backend} stream: {what}");
+        }
+        // Skippable frames are not read (lz4_flex cannot): refused, not misread.
+        let skippable = [0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3];
+        let with_skippable = [&packed[..], &skippable, &packed].concat();
+        assert!(c.decompress(&with_skippable).is_err(), "{backend}");
+        assert!(read_stream(&c, &with_skippable).is_err(), "{backend}");
+    }
+}
+
+/// A writer that fails once `room` bytes are used up.
+struct Failing {
+    written: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for Failing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::other("disk full"));
+        }
+        let n = buf.len().min(self.room);
+        self.written.extend_from_slice(&buf[..n]);
+        self.room -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn after_an_error_the_encoder_writes_nothing_more() {
+    let data = noise(600_000);
+    for format in FORMATS {
+        let c = codec(format, 1, Backend::Cpu)
+            .unwrap()
+            .with_request_size(64 << 10);
+        let mut sink = Failing {
+            written: Vec::new(),
+            room: 10_000,
+        };
+        {
+            let mut encoder = c.encoder(&mut sink);
+            assert!(encoder.write_all(&data).is_err(), "{format}");
+            assert!(encoder.write_all(b"more").is_err(), "{format}");
+            assert!(encoder.flush().is_err(), "{format}");
+        }
+        // The writer's room was used once; dropping the encoder wrote nothing after the error.
+        assert_eq!(sink.written.len(), 10_000, "{format}");
+        sink.room = usize::MAX;
+        let mut encoder = c.encoder(&mut sink);
+        encoder.write_all(b"fresh").unwrap();
+        assert!(encoder.finish().is_ok());
+    }
+}
+
+/// A reader that fails with its own error after `ok` bytes.
+struct Broken<'a> {
+    data: &'a [u8],
+    ok: usize,
+}
+
+impl std::io::Read for Broken<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the network went away",
+            ));
+        }
+        let n = buf.len().min(self.ok).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_readers_own_errors_come_through_the_decoder() {
+    let data = sample(300_000);
+    for format in FORMATS {
+        let c = codec(format, 1, Backend::Cpu).unwrap();
+        let packed = c.compress(&data).unwrap();
+        let broken = Broken {
+            data: &packed,
+            ok: packed.len() / 2,
+        };
+        let mut out = Vec::new();
+        let e = c
+            .decoder(BufReader::with_capacity(4096, broken))
+            .read_to_end(&mut out)
+            .unwrap_err();
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "{format}: {e}"
+        );
+        assert!(e.to_string().contains("network"), "{format}: {e}");
+    }
+}
+
 #[test]
 fn a_batch_keeps_its_order_and_fails_only_the_bad_inputs() {
     for backend in backends() {

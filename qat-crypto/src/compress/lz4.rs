@@ -17,23 +17,141 @@ pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `input` can be whole LZ4 frames: decoders take a frame cut at a block boundary as
-/// complete, so check that it ends with an end mark (four zero bytes), alone or followed by a
-/// 4-byte content checksum, after at least a minimal frame header.
-pub(super) fn ends_with_end_mark(input: &[u8]) -> bool {
-    let mark_at = |trailer: usize| {
-        input
-            .len()
-            .checked_sub(trailer)
-            .is_some_and(|at| input[at..at + 4] == [0; 4])
-    };
-    input.len() >= 11 && (mark_at(4) || mark_at(8))
+/// Walks the structure of LZ4 frames (magic, descriptor, block sizes, end mark, checksums) as
+/// bytes go by, to tell complete frames from cut ones: decoders take a frame cut at a block
+/// boundary, or a missing end mark, as complete. Not accepted: the legacy format (`lz4 -l`),
+/// which has no end mark, and skippable frames, which lz4_flex does not read (the `lz4` tool
+/// writes neither unless asked).
+#[derive(Debug)]
+pub(super) struct FrameCheck {
+    /// The field being collected, and its length.
+    field: [u8; 4],
+    got: usize,
+    want: Field,
+    /// Bytes to pass over before the next field (block data, checksums, optional fields).
+    skip: u64,
+    /// After the skip, the next field.
+    then: Field,
+    /// The current frame's FLG byte.
+    flg: u8,
+    frames: u64,
+    broken: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Magic,
+    /// FLG and BD.
+    Descriptor,
+    BlockSize,
+}
+
+const MAGIC: u32 = 0x184D_2204;
+
+impl FrameCheck {
+    pub(super) fn new() -> Self {
+        FrameCheck {
+            field: [0; 4],
+            got: 0,
+            want: Field::Magic,
+            skip: 0,
+            then: Field::Magic,
+            flg: 0,
+            frames: 0,
+            broken: false,
+        }
+    }
+
+    fn field_len(field: Field) -> usize {
+        match field {
+            Field::Descriptor => 2,
+            _ => 4,
+        }
+    }
+
+    fn pass(&mut self, bytes: u64, then: Field) {
+        self.skip = bytes;
+        self.then = then;
+        if bytes == 0 {
+            self.want = then;
+        }
+    }
+
+    pub(super) fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.broken {
+            if self.skip > 0 {
+                let n = data
+                    .len()
+                    .min(usize::try_from(self.skip).unwrap_or(usize::MAX));
+                self.skip -= n as u64;
+                data = &data[n..];
+                if self.skip == 0 {
+                    self.want = self.then;
+                }
+                continue;
+            }
+            let need = Self::field_len(self.want) - self.got;
+            let n = need.min(data.len());
+            self.field[self.got..self.got + n].copy_from_slice(&data[..n]);
+            self.got += n;
+            data = &data[n..];
+            if self.got == Self::field_len(self.want) {
+                self.got = 0;
+                self.field_done();
+            }
+        }
+    }
+
+    fn field_done(&mut self) {
+        let value = u32::from_le_bytes(self.field);
+        match self.want {
+            Field::Magic if value == MAGIC => self.want = Field::Descriptor,
+            Field::Magic => self.broken = true,
+            Field::Descriptor => {
+                self.flg = self.field[0];
+                if self.flg >> 6 != 1 {
+                    self.broken = true;
+                    return;
+                }
+                // Content size, dictionary id, then the header checksum byte.
+                let optional =
+                    8 * u64::from(self.flg & 0x08 != 0) + 4 * u64::from(self.flg & 0x01 != 0) + 1;
+                self.pass(optional, Field::BlockSize);
+            }
+            Field::BlockSize if value == 0 => {
+                // The end mark, then the content checksum if the frame has one.
+                self.frames += 1;
+                self.pass(4 * u64::from(self.flg & 0x04 != 0), Field::Magic);
+            }
+            Field::BlockSize => {
+                let data = u64::from(value & 0x7FFF_FFFF);
+                let checksum = 4 * u64::from(self.flg & 0x10 != 0);
+                self.pass(data + checksum, Field::BlockSize);
+            }
+        }
+    }
+
+    /// Whether everything fed is one or more complete frames.
+    pub(super) fn complete(&self) -> bool {
+        !self.broken
+            && self.frames > 0
+            && self.want == Field::Magic
+            && self.got == 0
+            && self.skip == 0
+    }
+}
+
+/// Whether `input` is one or more complete LZ4 frames.
+pub(super) fn frames_complete(input: &[u8]) -> bool {
+    let mut check = FrameCheck::new();
+    check.feed(input);
+    check.complete()
 }
 
 /// Appends the decompressed frames in `input` to `out`, writing at most `limit` bytes.
 pub(super) fn decompress(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     let format = Format::Lz4;
-    if !ends_with_end_mark(input) {
+    if !frames_complete(input) {
         return Err(Error::Corrupt { format });
     }
     let start = out.len();

@@ -251,7 +251,7 @@ impl Codec {
     }
 
     /// Chooses the backend. `qat` needs the `qatzip` feature and a level QATzip has (deflate
-    /// 1–9, LZ4 1–12).
+    /// 1–9; LZ4 1–2, of the levels qatkit takes).
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
         if backend == Backend::Qat {
             qat_supports(self.format, self.level)?;
@@ -325,8 +325,9 @@ impl Codec {
         tracing::trace!(%served_by, bytes = len, format = %self.format, "request served");
     }
 
-    /// Whether a request of `len` bytes goes to QATzip.
-    fn to_qat(&self, len: usize) -> bool {
+    /// Whether a compression request of `len` bytes goes to QATzip: under `auto`, only when
+    /// this thread's QATzip session runs on a device.
+    fn compress_on_qat(&self, len: usize) -> bool {
         match self.backend {
             Backend::Cpu => false,
             Backend::Qat => true,
@@ -334,13 +335,30 @@ impl Codec {
                 len >= self.auto_min_request
                     && qat_supports(self.format, self.level).is_ok()
                     && device_present()
+                    && session_on_device(self.format, self.level)
+            }
+        }
+    }
+
+    /// Whether decompressing `input` goes to QATzip: under `auto`, only gzip QATzip wrote
+    /// (the device takes nothing else; QATzip sends the rest to its software path).
+    fn decompress_on_qat(&self, input: &[u8]) -> bool {
+        match self.backend {
+            Backend::Cpu => false,
+            Backend::Qat => true,
+            Backend::Auto => {
+                input.len() >= self.auto_min_request
+                    && self.format == Format::Gzip
+                    && is_qatzip_gzip(input)
+                    && device_present()
+                    && session_on_device(self.format, 1)
             }
         }
     }
 
     /// Compresses one request, appending to `out`.
     fn compress_request(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        let served_by = if self.to_qat(input.len()) {
+        let served_by = if self.compress_on_qat(input.len()) {
             qat_compress(self.format, self.level, input, out)?
         } else {
             cpu::compress(self.format, self.level, input, out)?;
@@ -357,7 +375,7 @@ impl Codec {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let served_by = if self.to_qat(input.len()) {
+        let served_by = if self.decompress_on_qat(input) {
             qat_decompress(self.format, input, limit, out)?
         } else {
             cpu::decompress(self.format, input, limit, out)?;
@@ -507,12 +525,16 @@ impl Codec {
         }
     }
 
-    /// A streaming encoder writing compressed data to `writer`.
+    /// A streaming encoder writing compressed data to `writer`. gzip and LZ4 go through the
+    /// backend, request by request; zlib and raw deflate streams have no members to cut them
+    /// into, so they run on the CPU (flate2, levels above 9 as 9) whatever the backend, and
+    /// are not counted in [`Codec::served`].
     pub fn encoder<W: std::io::Write>(&self, writer: W) -> Encoder<'_, W> {
         Encoder::new(self, writer)
     }
 
-    /// A streaming decoder reading compressed data from `reader`, within the output limit.
+    /// A streaming decoder reading compressed data from `reader`, within the output limit. It
+    /// runs on the CPU whatever the backend, and is not counted in [`Codec::served`].
     pub fn decoder<R: std::io::BufRead>(&self, reader: R) -> Decoder<R> {
         Decoder::new(self.format, self.limit, reader)
     }
@@ -547,11 +569,27 @@ fn qat_supports(_: Format, _: u32) -> Result<(), Error> {
     })
 }
 
+/// Whether `input` starts with a gzip member QATzip wrote: the FEXTRA subfield "QZ" that
+/// records the member's sizes.
+fn is_qatzip_gzip(input: &[u8]) -> bool {
+    input.len() >= 14
+        && input[..3] == [0x1f, 0x8b, 8]
+        && input[3] & 0x04 != 0
+        && input[12..14] == *b"QZ"
+}
+
 #[cfg(feature = "qatzip")]
-use qatzip::{compress as qat_compress, decompress as qat_decompress, device_present};
+use qatzip::{
+    compress as qat_compress, decompress as qat_decompress, device_present, session_on_device,
+};
 
 #[cfg(not(feature = "qatzip"))]
 fn device_present() -> bool {
+    false
+}
+
+#[cfg(not(feature = "qatzip"))]
+fn session_on_device(_: Format, _: u32) -> bool {
     false
 }
 
@@ -575,4 +613,42 @@ pub fn compress(format: Format, level: u32, input: &[u8]) -> Result<Vec<u8>, Err
 pub fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
     // The level does not matter to decompression.
     Codec::new(format, 1)?.with_limit(limit).decompress(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qatzip_gzip_is_told_from_other_gzip_by_its_header() {
+        // A GZIP_EXT header as QATzip writes it: FEXTRA, XLEN 8, subfield "QZ".
+        let mut qatzip_header = vec![0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 0, 3, 8, 0];
+        qatzip_header.extend_from_slice(b"QZ\x04\x00");
+        assert!(is_qatzip_gzip(&qatzip_header));
+        let plain = compress(Format::Gzip, 1, b"plain gzip, no extra field").unwrap();
+        assert!(!is_qatzip_gzip(&plain));
+        assert!(!is_qatzip_gzip(&qatzip_header[..13]));
+        #[cfg(feature = "qatzip")]
+        {
+            let qat = Codec::new(Format::Gzip, 1)
+                .and_then(|c| c.with_backend(Backend::Qat))
+                .unwrap();
+            assert!(is_qatzip_gzip(&qat.compress(&[7u8; 5000]).unwrap()));
+        }
+    }
+
+    #[test]
+    fn auto_without_a_device_stays_on_the_cpu() {
+        let auto = Codec::new(Format::Gzip, 1).unwrap();
+        let mut qatzip_gzip = vec![0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 0, 3, 8, 0, b'Q', b'Z'];
+        assert!(is_qatzip_gzip(&qatzip_gzip));
+        qatzip_gzip.resize(1 << 20, 0);
+        assert!(!auto.compress_on_qat(1 << 20));
+        assert!(!auto.decompress_on_qat(&qatzip_gzip));
+        let cpu = Codec::new(Format::Gzip, 1)
+            .unwrap()
+            .with_backend(Backend::Cpu)
+            .unwrap();
+        assert!(!cpu.compress_on_qat(1 << 20));
+    }
 }

@@ -76,7 +76,23 @@ impl QzBuffer {
         }
         Ok(())
     }
+
+    /// Gives back a buffer grown past what ordinary requests need.
+    fn trim(&mut self) {
+        if self.len > KEEP_BUFFER {
+            if let Ok(small) = Self::new(DEFAULT_BUFFER) {
+                *self = small;
+            }
+        }
+    }
 }
+
+/// QATzip's default hardware buffer size.
+const DEFAULT_BUFFER: usize = 64 << 10;
+/// Staging buffers up to this size stay with the session; larger ones go after the request.
+const KEEP_BUFFER: usize = 4 << 20;
+/// Deflate's largest expansion: a 258-byte match per code of at least 2 bits.
+const MAX_DEFLATE_RATIO: usize = 1032;
 
 impl Drop for QzBuffer {
     fn drop(&mut self) {
@@ -170,16 +186,31 @@ impl Session {
             format,
             level,
             sess,
-            src: QzBuffer::new(64 << 10)?,
-            dst: QzBuffer::new(64 << 10)?,
+            src: QzBuffer::new(DEFAULT_BUFFER)?,
+            dst: QzBuffer::new(DEFAULT_BUFFER)?,
         })
     }
 
-    /// Which path QATzip took for a request of `len` bytes, from its session status.
-    fn served(&self, len: usize) -> ServedBy {
-        let on_device = self.sess.hw_session_stat == qz::QZ_OK as _
-            && len >= qz::QZ_COMP_THRESHOLD_DEFAULT as usize;
-        if on_device {
+    /// Whether the session runs on a device (QATzip set it up with hardware).
+    fn on_device(&self) -> bool {
+        self.sess.hw_session_stat == qz::QZ_OK as _
+    }
+
+    /// Which path QATzip took for a compression request of `len` bytes: the device takes
+    /// requests from its input threshold (1 KiB) up.
+    fn served_compress(&self, len: usize) -> ServedBy {
+        if self.on_device() && len >= qz::QZ_COMP_THRESHOLD_DEFAULT as usize {
+            ServedBy::QatDevice
+        } else {
+            ServedBy::QatSoftware
+        }
+    }
+
+    /// Which path QATzip took to decompress `input`: the device takes only gzip that QATzip
+    /// wrote itself (GZIP_EXT members, whose headers give their sizes); the rest goes to its
+    /// software path.
+    fn served_decompress(&self, input: &[u8]) -> ServedBy {
+        if self.on_device() && self.format == Format::Gzip && super::is_qatzip_gzip(input) {
             ServedBy::QatDevice
         } else {
             ServedBy::QatSoftware
@@ -219,6 +250,18 @@ fn with_session<T>(
         }
         result
     })
+}
+
+/// Whether this thread's session for (format, level) runs on a device; makes the session if
+/// there is none yet. `auto` sends requests to QATzip only then.
+pub(super) fn session_on_device(format: Format, level: u32) -> bool {
+    with_session(format, level, |s| Ok(s.on_device())).unwrap_or(false)
+}
+
+/// Drops this thread's session for (format, level), so the next request starts afresh.
+fn drop_session(format: Format, level: u32) {
+    SESSIONS
+        .with_borrow_mut(|sessions| sessions.retain(|s| !(s.format == format && s.level == level)));
 }
 
 fn too_big(format: Format) -> Error {
@@ -266,8 +309,18 @@ pub(super) fn compress(
         out.extend_from_slice(unsafe {
             std::slice::from_raw_parts(s.dst.ptr.as_ptr(), dst_len as usize)
         });
-        Ok(s.served(input.len()))
+        s.src.trim();
+        s.dst.trim();
+        Ok(s.served_compress(input.len()))
     })
+}
+
+/// How one decompression attempt ended.
+enum Attempt {
+    Done(ServedBy),
+    /// The output space filled before the stream's end: QATzip's software path may hold
+    /// output back that it cannot give without more input; start again with more space.
+    NeedsRoom,
 }
 
 /// Appends the decompressed `input` to `out`, writing at most `limit` bytes.
@@ -277,70 +330,101 @@ pub(super) fn decompress(
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Result<ServedBy, Error> {
-    if input.is_empty() {
+    // QATzip takes a stream cut short as complete; for LZ4 the frames tell before decoding.
+    if input.is_empty() || (format == Format::Lz4 && !super::lz4::frames_complete(input)) {
         return Err(Error::Corrupt { format });
     }
     u32::try_from(input.len()).map_err(|_| too_big(format))?;
-    // Decompression does not depend on the level: one session per format serves it.
-    with_session(format, 1, |s| {
-        let failed = |reason: String| Error::Compress { format, reason };
-        s.src.ensure(input.len()).map_err(failed)?;
-        // SAFETY: `src` holds at least input.len() bytes and does not overlap `input`.
-        unsafe { std::ptr::copy_nonoverlapping(input.as_ptr(), s.src.ptr.as_ptr(), input.len()) };
-        let start = out.len();
-        let mut consumed = 0usize;
-        let mut capacity = input.len().saturating_mul(4).max(64 << 10).min(limit);
-        while consumed < input.len() {
-            let room = limit - (out.len() - start);
-            // QATzip counts in u32.
-            let space = capacity.min(room).min(u32::MAX as usize);
-            s.dst.ensure(space.max(1)).map_err(failed)?;
-            let mut src_len = (input.len() - consumed) as u32;
-            let mut dst_len = space as u32;
-            // SAFETY: `src` holds `input` and `src_len` bytes remain from `consumed`; `dst` has
-            // at least `dst_len` bytes.
-            let rc = unsafe {
-                qz::qzDecompress(
-                    &mut *s.sess,
-                    s.src.ptr.as_ptr().add(consumed),
-                    &mut src_len,
-                    s.dst.ptr.as_ptr(),
-                    &mut dst_len,
-                )
-            };
-            let progressed = src_len > 0 || dst_len > 0;
-            let no_progress = matches!(rc, qz::QZ_OK | qz::QZ_BUF_ERROR | qz::QZ_FAIL);
-            match rc {
-                qz::QZ_OK | qz::QZ_BUF_ERROR if progressed && (dst_len as usize) <= space => {
-                    // SAFETY: QATzip wrote `dst_len` bytes into `dst`.
-                    out.extend_from_slice(unsafe {
-                        std::slice::from_raw_parts(s.dst.ptr.as_ptr(), dst_len as usize)
-                    });
-                    consumed += src_len as usize;
-                }
-                // No progress: the next member does not fit the space given; give more.
-                _ if no_progress && space < room && space < u32::MAX as usize => {
-                    capacity = space.saturating_mul(2);
-                }
-                _ if no_progress && space >= room => {
+    let start = out.len();
+    let mut capacity = input.len().saturating_mul(4).max(DEFAULT_BUFFER).min(limit);
+    loop {
+        // Decompression does not depend on the level: one session per format serves it.
+        let attempt = with_session(format, 1, |s| attempt(s, input, limit, capacity, out));
+        match attempt {
+            Ok(Attempt::Done(served_by)) => return Ok(served_by),
+            Ok(Attempt::NeedsRoom) => {
+                out.truncate(start);
+                drop_session(format, 1);
+                if capacity >= limit {
                     return Err(Error::LimitExceeded { format, limit });
                 }
-                _ => return Err(Error::Corrupt { format }),
+                capacity = capacity.saturating_mul(2).min(limit);
+            }
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
             }
         }
-        // QATzip takes a stream cut short as complete: check that it reached the end.
-        let complete = match format {
-            Format::Lz4 => super::lz4::ends_with_end_mark(input),
-            _ => {
-                let mut end = 0u8;
-                // SAFETY: a set-up session and a live local for the answer.
-                let rc = unsafe { qz::qzGetDeflateEndOfStream(&mut *s.sess, &mut end) };
-                rc == qz::QZ_OK && end == 1
-            }
+    }
+}
+
+fn attempt(
+    s: &mut Session,
+    input: &[u8],
+    limit: usize,
+    mut capacity: usize,
+    out: &mut Vec<u8>,
+) -> Result<Attempt, Error> {
+    let format = s.format;
+    let failed = |reason: String| Error::Compress { format, reason };
+    s.src.ensure(input.len()).map_err(failed)?;
+    // SAFETY: `src` holds at least input.len() bytes and does not overlap `input`.
+    unsafe { std::ptr::copy_nonoverlapping(input.as_ptr(), s.src.ptr.as_ptr(), input.len()) };
+    let start = out.len();
+    let mut consumed = 0usize;
+    let mut filled = false;
+    while consumed < input.len() {
+        let room = limit - (out.len() - start);
+        // QATzip counts in u32; and no member expands past deflate's ratio.
+        let most = (input.len() - consumed)
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .min(u32::MAX as usize);
+        let space = capacity.min(room).min(most);
+        s.dst.ensure(space.max(1)).map_err(failed)?;
+        let mut src_len = (input.len() - consumed) as u32;
+        let mut dst_len = space as u32;
+        // SAFETY: `src` holds `input`, of which `src_len` bytes remain from `consumed`; `dst`
+        // has at least `dst_len` bytes.
+        let rc = unsafe {
+            qz::qzDecompress(
+                &mut *s.sess,
+                s.src.ptr.as_ptr().add(consumed),
+                &mut src_len,
+                s.dst.ptr.as_ptr(),
+                &mut dst_len,
+            )
         };
-        if !complete {
-            return Err(Error::Corrupt { format });
+        let progressed = src_len > 0 || dst_len > 0;
+        let no_progress = matches!(rc, qz::QZ_OK | qz::QZ_BUF_ERROR | qz::QZ_FAIL);
+        match rc {
+            qz::QZ_OK | qz::QZ_BUF_ERROR if progressed && (dst_len as usize) <= space => {
+                // SAFETY: QATzip wrote `dst_len` bytes into `dst`.
+                out.extend_from_slice(unsafe {
+                    std::slice::from_raw_parts(s.dst.ptr.as_ptr(), dst_len as usize)
+                });
+                consumed += src_len as usize;
+                filled = dst_len as usize == space;
+            }
+            // No progress: the next member does not fit the space given; give more.
+            _ if no_progress && space < room && space < most => {
+                capacity = space.saturating_mul(2);
+            }
+            _ if no_progress && space >= room => return Ok(Attempt::NeedsRoom),
+            _ => return Err(Error::Corrupt { format }),
         }
-        Ok(s.served(input.len()))
-    })
+    }
+    s.src.trim();
+    s.dst.trim();
+    // QATzip takes a deflate stream cut short as complete: check that it reached the end.
+    let complete = format == Format::Lz4 || {
+        let mut end = 0u8;
+        // SAFETY: a set-up session and a live local for the answer.
+        let rc = unsafe { qz::qzGetDeflateEndOfStream(&mut *s.sess, &mut end) };
+        rc == qz::QZ_OK && end == 1
+    };
+    match (complete, filled) {
+        (true, _) => Ok(Attempt::Done(s.served_decompress(input))),
+        (false, true) => Ok(Attempt::NeedsRoom),
+        (false, false) => Err(Error::Corrupt { format }),
+    }
 }

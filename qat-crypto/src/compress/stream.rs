@@ -11,6 +11,7 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+use super::lz4::FrameCheck;
 use super::{Codec, Error, Format};
 
 fn io_error(e: Error) -> io::Error {
@@ -23,9 +24,16 @@ fn io_error(e: Error) -> io::Error {
 
 /// A streaming compressor writing to `W`; [`Encoder::finish`] ends the stream and returns the
 /// writer. Dropping it unfinished finishes it and ignores errors, as flate2's encoders do.
+/// After an error the stream is incomplete: every later call fails, and nothing more is
+/// written (not even on drop), so no data is ever written twice.
 pub struct Encoder<'c, W: Write> {
     codec: &'c Codec,
+    /// `None` after an error.
     sink: Option<Sink<W>>,
+}
+
+fn failed_earlier() -> io::Error {
+    io::Error::other("the encoder failed earlier: its output is incomplete")
 }
 
 enum Sink<W: Write> {
@@ -63,6 +71,14 @@ impl<'c, W: Write> Encoder<'c, W> {
         self.codec.request_size.saturating_mul(self.codec.in_flight)
     }
 
+    /// Passes `result` on; an error ends the encoder.
+    fn guard<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            self.sink = None;
+        }
+        result
+    }
+
     /// Compresses what is pending, as requests, and writes them out in order.
     fn emit(&mut self) -> io::Result<()> {
         let codec = self.codec;
@@ -92,8 +108,9 @@ impl<'c, W: Write> Encoder<'c, W> {
     }
 
     fn finish_stream(&mut self) -> io::Result<W> {
-        self.emit()?;
-        match self.sink.take().expect("finished once") {
+        let emitted = self.emit();
+        self.guard(emitted)?;
+        match self.sink.take().ok_or_else(failed_earlier)? {
             Sink::Requests {
                 mut writer,
                 emitted,
@@ -116,28 +133,32 @@ impl<'c, W: Write> Encoder<'c, W> {
 impl<W: Write> Write for Encoder<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let batch = self.batch_bytes();
-        match self.sink.as_mut().expect("not finished") {
+        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
             Sink::Requests { pending, .. } => {
                 let take = buf.len().min(batch - pending.len());
                 pending.extend_from_slice(&buf[..take]);
                 if pending.len() == batch {
-                    self.emit()?;
+                    self.emit().map(|()| take)
+                } else {
+                    Ok(take)
                 }
-                Ok(take)
             }
             Sink::Zlib(e) => e.write(buf),
             Sink::Raw(e) => e.write(buf),
-        }
+        };
+        self.guard(result)
     }
 
     /// Compresses what is pending (a shorter request, for gzip and LZ4) and flushes the writer.
     fn flush(&mut self) -> io::Result<()> {
-        self.emit()?;
-        match self.sink.as_mut().expect("not finished") {
+        let emitted = self.emit();
+        self.guard(emitted)?;
+        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
             Sink::Requests { writer, .. } => writer.flush(),
             Sink::Zlib(e) => e.flush(),
             Sink::Raw(e) => e.flush(),
-        }
+        };
+        self.guard(result)
     }
 }
 
@@ -151,7 +172,8 @@ impl<W: Write> Drop for Encoder<'_, W> {
 
 /// A streaming decompressor reading from `R`, failing with [`Error::LimitExceeded`] (as an
 /// `io::Error` of kind `InvalidData`) past the codec's output limit, and with
-/// [`Error::Corrupt`] on corrupt or truncated input.
+/// [`Error::Corrupt`] on corrupt or truncated input. Errors of `R` itself come through as they
+/// are.
 pub struct Decoder<R: BufRead> {
     format: Format,
     inner: Inner<R>,
@@ -160,27 +182,31 @@ pub struct Decoder<R: BufRead> {
 }
 
 enum Inner<R: BufRead> {
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Gzip(flate2::bufread::MultiGzDecoder<Source<R>>),
     /// zlib or raw deflate; `done` once the stream's end was read.
     Deflate {
-        reader: R,
+        reader: Source<R>,
         state: flate2::Decompress,
         done: bool,
     },
     /// `None` only while one frame's decoder is being replaced by the next.
-    Lz4(Option<lz4_flex::frame::FrameDecoder<Tail<R>>>),
+    Lz4(Option<lz4_flex::frame::FrameDecoder<Source<R>>>),
 }
 
 impl<R: BufRead> Decoder<R> {
     pub(super) fn new(format: Format, limit: usize, reader: R) -> Self {
         let inner = match format {
-            Format::Gzip => Inner::Gzip(flate2::bufread::MultiGzDecoder::new(reader)),
+            Format::Gzip => Inner::Gzip(flate2::bufread::MultiGzDecoder::new(Source::new(
+                reader, false,
+            ))),
             Format::Zlib | Format::Raw => Inner::Deflate {
-                reader,
+                reader: Source::new(reader, false),
                 state: flate2::Decompress::new(format == Format::Zlib),
                 done: false,
             },
-            Format::Lz4 => Inner::Lz4(Some(lz4_flex::frame::FrameDecoder::new(Tail::new(reader)))),
+            Format::Lz4 => Inner::Lz4(Some(lz4_flex::frame::FrameDecoder::new(Source::new(
+                reader, true,
+            )))),
         };
         Decoder {
             format,
@@ -190,10 +216,20 @@ impl<R: BufRead> Decoder<R> {
         }
     }
 
-    fn corrupt(&self) -> io::Error {
-        io_error(Error::Corrupt {
-            format: self.format,
-        })
+    fn source(&mut self) -> Option<&mut Source<R>> {
+        match &mut self.inner {
+            Inner::Gzip(d) => Some(d.get_mut()),
+            Inner::Deflate { reader, .. } => Some(reader),
+            Inner::Lz4(frame) => frame.as_mut().map(|d| d.get_mut()),
+        }
+    }
+
+    /// The error to give for a failed read: the reader's own, or corrupt input.
+    fn failure(&mut self) -> io::Error {
+        let format = self.format;
+        self.source()
+            .and_then(|s| s.error.take())
+            .unwrap_or_else(|| io_error(Error::Corrupt { format }))
     }
 }
 
@@ -205,30 +241,25 @@ impl<R: BufRead> Read for Decoder<R> {
             .len()
             .min(usize::try_from(allowed).unwrap_or(usize::MAX));
         let buf = &mut buf[..len];
-        let format = self.format;
-        let n = match &mut self.inner {
+        let result = match &mut self.inner {
             Inner::Gzip(d) => match d.read(buf) {
                 // flate2 takes empty input as an empty stream; gzip does not.
-                Ok(0) if self.produced == 0 && d.header().is_none() && !buf.is_empty() => {
-                    return Err(self.corrupt());
-                }
-                Ok(n) => n,
-                Err(_) => return Err(self.corrupt()),
+                Ok(0) if self.produced == 0 && d.header().is_none() && !buf.is_empty() => Err(()),
+                Ok(n) => Ok(n),
+                Err(_) => Err(()),
             },
             Inner::Deflate {
                 reader,
                 state,
                 done,
-            } => inflate(reader, state, done, buf)
-                .map_err(|_| io_error(Error::Corrupt { format }))?,
-            Inner::Lz4(frame) => {
-                read_frames(frame, buf).map_err(|_| io_error(Error::Corrupt { format }))?
-            }
+            } => inflate(reader, state, done, buf).map_err(|_| ()),
+            Inner::Lz4(frame) => read_frames(frame, buf).map_err(|_| ()),
         };
+        let n = result.map_err(|()| self.failure())?;
         self.produced += n as u64;
         if self.produced > self.limit {
             return Err(io_error(Error::LimitExceeded {
-                format,
+                format: self.format,
                 limit: usize::try_from(self.limit).unwrap_or(usize::MAX),
             }));
         }
@@ -236,8 +267,8 @@ impl<R: BufRead> Read for Decoder<R> {
     }
 }
 
-/// One read of a zlib or raw deflate stream; an error is corrupt or truncated input, or data
-/// after the stream's end.
+/// One read of a zlib or raw deflate stream; an error is corrupt or truncated input, data
+/// after the stream's end, or the reader's own.
 fn inflate<R: BufRead>(
     reader: &mut R,
     state: &mut flate2::Decompress,
@@ -272,10 +303,10 @@ fn inflate<R: BufRead>(
 }
 
 /// One read of concatenated LZ4 frames: lz4_flex stops at the end of a frame, having read
-/// exactly its bytes, so a new decoder takes the next frame. An error is corrupt input or a
-/// stream cut short.
+/// exactly its bytes, so a new decoder takes the next frame. An error is corrupt input, a
+/// stream cut short, or the reader's own.
 fn read_frames<R: BufRead>(
-    frame: &mut Option<lz4_flex::frame::FrameDecoder<Tail<R>>>,
+    frame: &mut Option<lz4_flex::frame::FrameDecoder<Source<R>>>,
     buf: &mut [u8],
 ) -> io::Result<usize> {
     let bad = || io::Error::from(io::ErrorKind::InvalidData);
@@ -285,51 +316,63 @@ fn read_frames<R: BufRead>(
         if n > 0 || buf.is_empty() {
             return Ok(n);
         }
-        let mut tail = frame.take().ok_or_else(bad)?.into_inner();
-        if !tail.ends_a_frame() {
+        let mut source = frame.take().ok_or_else(bad)?.into_inner();
+        let more = !source.fill_buf()?.is_empty();
+        let complete = source.frames.as_ref().is_some_and(|c| c.complete());
+        *frame = Some(lz4_flex::frame::FrameDecoder::new(source));
+        if !complete {
             return Err(bad());
         }
-        if tail.inner.fill_buf()?.is_empty() {
-            *frame = Some(lz4_flex::frame::FrameDecoder::new(tail));
+        if !more {
             return Ok(0);
         }
-        *frame = Some(lz4_flex::frame::FrameDecoder::new(tail));
     }
 }
 
-/// A reader that remembers how much it read and its last eight bytes, to tell a complete LZ4
-/// stream (ending with an end mark, maybe followed by a checksum) from a cut one.
-struct Tail<R> {
+/// The decoder's view of its reader: keeps the reader's own errors (so they are not taken for
+/// corrupt data) and, for LZ4, walks the frames read through it.
+struct Source<R> {
     inner: R,
-    total: u64,
-    last: [u8; 8],
+    error: Option<io::Error>,
+    frames: Option<FrameCheck>,
 }
 
-impl<R> Tail<R> {
-    fn new(inner: R) -> Self {
-        Tail {
+impl<R> Source<R> {
+    fn new(inner: R, lz4: bool) -> Self {
+        Source {
             inner,
-            total: 0,
-            last: [0; 8],
+            error: None,
+            frames: lz4.then(FrameCheck::new),
         }
-    }
-
-    fn ends_a_frame(&self) -> bool {
-        self.total >= 11 && (self.last[4..] == [0; 4] || self.last[..4] == [0; 4])
     }
 }
 
-impl<R: Read> Read for Tail<R> {
+/// Keeps `e` as the reader's error and returns a copy to pass up through the decoder.
+fn keep(error: &mut Option<io::Error>, e: io::Error) -> io::Error {
+    let copy = io::Error::new(e.kind(), e.to_string());
+    *error = Some(e);
+    copy
+}
+
+impl<R: Read> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let read = &buf[..n];
-        if n >= 8 {
-            self.last.copy_from_slice(&read[n - 8..]);
-        } else {
-            self.last.rotate_left(n);
-            self.last[8 - n..].copy_from_slice(read);
+        let n = self.inner.read(buf).map_err(|e| keep(&mut self.error, e))?;
+        if let Some(check) = &mut self.frames {
+            check.feed(&buf[..n]);
         }
-        self.total += n as u64;
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Source<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self.inner.fill_buf() {
+            Ok(buf) => Ok(buf),
+            Err(e) => Err(keep(&mut self.error, e)),
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n)
     }
 }
