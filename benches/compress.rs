@@ -15,8 +15,12 @@
 //!   through qat-sys, its software path without a device), each with its state and output
 //!   buffer reused across requests, their fastest use.
 //!
-//! Every entry also writes its compression ratio to `target/criterion/qatkit-ratios.tsv`, which
-//! `cargo run --example bench-table` joins with criterion's results into markdown tables.
+//! Every entry also writes its compression ratio to `target/criterion/qatkit-ratios.tsv`. Then
+//! qatkit's entries are measured against each baseline *paired*: alternating runs over the
+//! same requests, the median of the per-round ratios, written to `qatkit-paired.tsv`. A shared
+//! machine drifts by 10-20% over the seconds between criterion's entries, more than the
+//! differences between libraries here; paired runs see the same machine. `cargo run --example
+//! bench-table` joins all of it into markdown tables.
 //!
 //! ```text
 //! cargo bench --bench compress --features isal,zlib-ng              # CPU and baselines
@@ -24,8 +28,10 @@
 //!   cargo bench --bench compress --features isal,zlib-ng,qatzip     # plus QATzip
 //! ```
 
+use std::hint::black_box;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, measurement::WallTime,
@@ -77,8 +83,8 @@ const FLATE2: &str = if cfg!(feature = "zlib-ng") {
     "flate2/zlib-rs"
 };
 
-/// Where criterion writes, and where the ratios go beside it.
-fn ratios_file() -> PathBuf {
+/// Where criterion writes; qatkit's own result files go beside its results.
+fn criterion_home() -> PathBuf {
     let home = std::env::var_os("CRITERION_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -88,44 +94,159 @@ fn ratios_file() -> PathBuf {
                 .join("criterion")
         });
     std::fs::create_dir_all(&home).expect("criterion's directory");
-    home.join("qatkit-ratios.tsv")
+    home
 }
 
-/// One request size of one group: the requests, and where ratios are recorded.
-struct Run<'a> {
+/// Opens a results file for appending: runs filtered to some groups keep the others' lines;
+/// readers take the newest line for each entry.
+fn results_file(name: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(criterion_home().join(name))
+        .expect("results file")
+}
+
+/// The benchmark filter criterion was given (the first argument that is not an option or an
+/// option's value), and whether it runs in `--test` mode.
+fn filter_and_test_mode() -> (Option<regex::Regex>, bool) {
+    const WITH_VALUE: [&str; 14] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let test_mode = args.iter().any(|a| a == "--test");
+    let mut filter = None;
+    let mut skip_value = false;
+    for arg in &args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg.starts_with('-') {
+            skip_value = WITH_VALUE.contains(&arg.as_str());
+        } else if filter.is_none() {
+            filter = Some(regex::Regex::new(arg).expect("a valid filter"));
+        }
+    }
+    (filter, test_mode)
+}
+
+/// Work on one request, returning the size of its result.
+type Work<'a> = Box<dyn FnMut(&[u8]) -> usize + 'a>;
+
+/// Everything measured on one request size of one group.
+struct Size<'a> {
     group: String,
     label: &'a str,
     requests: Vec<&'a [u8]>,
-    ratios: &'a mut std::fs::File,
+    /// For decompression, the ratio of the (shared) input; for compression, measured.
+    ratio: Option<f64>,
+    /// qatkit's entries, then the baselines.
+    ours: Vec<(&'static str, Work<'a>)>,
+    baselines: Vec<(&'static str, Work<'a>)>,
 }
 
-impl Run<'_> {
-    /// Benches `f` over every request; `f` returns the size of its result, and the sizes give
-    /// the ratio (`input / compressed`, or for decompression the ratio of its input).
-    fn bench(
-        &mut self,
-        group: &mut BenchmarkGroup<'_, WallTime>,
-        name: &str,
-        ratio_of: Option<f64>,
-        mut f: impl FnMut(&[u8]) -> usize,
-    ) {
-        let ratio = ratio_of.unwrap_or_else(|| {
-            let input: usize = self.requests.iter().map(|r| r.len()).sum();
-            let output: usize = self.requests.iter().map(|r| f(r)).sum();
-            input as f64 / output as f64
-        });
-        writeln!(
-            self.ratios,
-            "{}\t{name}\t{}\t{ratio:.4}",
-            self.group, self.label
-        )
-        .expect("write ratios");
-        group.bench_with_input(
-            BenchmarkId::new(name, self.label),
-            &self.requests,
-            |b, requests| b.iter(|| requests.iter().map(|r| f(r)).sum::<usize>()),
-        );
+/// The run-wide settings and result files.
+struct Bench {
+    filter: Option<regex::Regex>,
+    test_mode: bool,
+    ratios: std::fs::File,
+    paired: std::fs::File,
+}
+
+impl Bench {
+    fn selected(&self, id: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.is_match(id))
     }
+
+    /// Benches every entry with criterion, then measures qatkit's entries against each
+    /// baseline paired: alternating runs over all the requests (ABBA order), so both see the
+    /// same machine. Criterion's entries run one after another, seconds apart, and a shared
+    /// machine drifts by more than the differences measured here; the paired ratio does not.
+    fn measure(&mut self, group: &mut BenchmarkGroup<'_, WallTime>, mut size: Size<'_>) {
+        let requests = std::mem::take(&mut size.requests);
+        for (name, work) in size.ours.iter_mut().chain(size.baselines.iter_mut()) {
+            let id = format!("{}/{name}/{}", size.group, size.label);
+            if !self.selected(&id) {
+                continue;
+            }
+            let ratio = size.ratio.unwrap_or_else(|| {
+                let input: usize = requests.iter().map(|r| r.len()).sum();
+                let output: usize = requests.iter().map(|r| work(r)).sum();
+                input as f64 / output as f64
+            });
+            writeln!(
+                self.ratios,
+                "{}\t{name}\t{}\t{ratio:.4}",
+                size.group, size.label
+            )
+            .expect("write ratios");
+            group.bench_with_input(BenchmarkId::new(*name, size.label), &requests, |b, rs| {
+                b.iter(|| rs.iter().map(|r| work(r)).sum::<usize>())
+            });
+        }
+        for (name, ours) in size.ours.iter_mut() {
+            let id = format!("{}/{name}/{}", size.group, size.label);
+            if !self.selected(&id) {
+                continue;
+            }
+            for (baseline, theirs) in size.baselines.iter_mut() {
+                // QATzip's own backend is compared with QATzip; the CPU with everyone.
+                if *name == "qatkit/qat" && *baseline != "qatzip" {
+                    continue;
+                }
+                let ratio = paired(ours, theirs, &requests, self.test_mode);
+                writeln!(
+                    self.paired,
+                    "{}\t{name}\t{}\t{baseline}\t{ratio:.4}",
+                    size.group, size.label
+                )
+                .expect("write paired ratios");
+                eprintln!("{id}: paired {ratio:.3}x {baseline}");
+            }
+        }
+    }
+}
+
+/// Throughput of `ours` over `theirs` on the same requests, from alternating runs: the median
+/// of the per-round ratios, at least 7 rounds and about 2 s (one round in test mode).
+fn paired(ours: &mut Work<'_>, theirs: &mut Work<'_>, requests: &[&[u8]], quick: bool) -> f64 {
+    let time = |work: &mut Work<'_>| {
+        let start = Instant::now();
+        black_box(requests.iter().map(|r| work(r)).sum::<usize>());
+        start.elapsed().as_secs_f64()
+    };
+    // Warm both up.
+    time(ours);
+    time(theirs);
+    let started = Instant::now();
+    let mut ratios = Vec::new();
+    while ratios.len() < if quick { 1 } else { 7 }
+        || (!quick && started.elapsed() < Duration::from_secs(2))
+    {
+        let (a, b) = if ratios.len() % 2 == 0 {
+            let a = time(ours);
+            (a, time(theirs))
+        } else {
+            let b = time(theirs);
+            (time(ours), b)
+        };
+        ratios.push(b / a);
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
 
 fn codec(level: u32, backend: Backend) -> Codec {
@@ -134,7 +255,7 @@ fn codec(level: u32, backend: Backend) -> Codec {
         .expect("gzip codec")
 }
 
-fn compress_benches(c: &mut Criterion, data: &[u8], ratios: &mut std::fs::File) {
+fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
     for level in LEVELS {
         let name = format!("gzip_compress_level{level}");
         let mut group = c.benchmark_group(&name);
@@ -142,71 +263,88 @@ fn compress_benches(c: &mut Criterion, data: &[u8], ratios: &mut std::fs::File) 
         // Whole-corpus iterations take up to a second: the same count per sample.
         group.sampling_mode(SamplingMode::Flat);
         for (label, size) in SIZES {
-            let mut run = Run {
-                group: name.clone(),
-                label,
-                requests: data.chunks(size.min(data.len())).collect(),
-                ratios,
-            };
             let largest = size.min(data.len());
-            let mut out = Vec::new();
-            let cpu = codec(level, Backend::Cpu);
-            run.bench(&mut group, "qatkit/cpu", None, |r| {
-                out.clear();
-                cpu.compress_into(r, &mut out).unwrap()
-            });
+            let mut ours: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let (cpu, mut out) = (codec(level, Backend::Cpu), Vec::new());
+            ours.push((
+                "qatkit/cpu",
+                Box::new(move |r| {
+                    out.clear();
+                    cpu.compress_into(r, &mut out).unwrap()
+                }),
+            ));
             #[cfg(feature = "qatzip")]
             {
-                let qat = codec(level, Backend::Qat);
-                run.bench(&mut group, "qatkit/qat", None, |r| {
-                    out.clear();
-                    qat.compress_into(r, &mut out).unwrap()
-                });
+                let (qat, mut out) = (codec(level, Backend::Qat), Vec::new());
+                ours.push((
+                    "qatkit/qat",
+                    Box::new(move |r| {
+                        out.clear();
+                        qat.compress_into(r, &mut out).unwrap()
+                    }),
+                ));
                 let mut direct = qatzip::Direct::new(level, largest);
-                run.bench(&mut group, "qatzip", None, |r| direct.compress(r));
+                baselines.push(("qatzip", Box::new(move |r| direct.compress(r))));
             }
             #[cfg(feature = "isal")]
             if level == 1 {
                 let mut out = vec![0u8; largest + largest / 4 + 1024];
-                run.bench(&mut group, "isal", None, |r| {
-                    isal::compress_into(r, &mut out, isal::CompressionLevel::One, isal::Codec::Gzip)
-                        .unwrap()
-                });
+                baselines.push((
+                    "isal",
+                    Box::new(move |r| {
+                        let (level, codec) = (isal::CompressionLevel::One, isal::Codec::Gzip);
+                        isal::compress_into(r, &mut out, level, codec).unwrap()
+                    }),
+                ));
             }
             let mut compressor = libdeflater::Compressor::new(
                 libdeflater::CompressionLvl::new(level as i32).unwrap(),
             );
             let mut out = vec![0u8; compressor.gzip_compress_bound(largest)];
-            run.bench(&mut group, "libdeflate", None, |r| {
-                compressor.gzip_compress(r, &mut out).unwrap()
-            });
+            baselines.push((
+                "libdeflate",
+                Box::new(move |r| compressor.gzip_compress(r, &mut out).unwrap()),
+            ));
             let mut out = Vec::with_capacity(largest + 1024);
-            run.bench(&mut group, FLATE2, None, |r| {
-                out.clear();
-                let mut e =
-                    flate2::write::GzEncoder::new(&mut out, flate2::Compression::new(level));
-                e.write_all(r).unwrap();
-                e.finish().unwrap().len()
-            });
+            baselines.push((
+                FLATE2,
+                Box::new(move |r| {
+                    out.clear();
+                    let level = flate2::Compression::new(level);
+                    let mut e = flate2::write::GzEncoder::new(&mut out, level);
+                    e.write_all(r).unwrap();
+                    e.finish().unwrap().len()
+                }),
+            ));
+            let size = Size {
+                group: name.clone(),
+                label,
+                requests: data.chunks(largest).collect(),
+                ratio: None,
+                ours,
+                baselines,
+            };
+            bench.measure(&mut group, size);
         }
         group.finish();
     }
 }
 
-fn decompress_benches(c: &mut Criterion, data: &[u8], ratios: &mut std::fs::File) {
+fn decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
     for level in LEVELS {
         let name = format!("gzip_decompress_level{level}");
         let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Bytes(data.len() as u64));
-        // Whole-corpus iterations take up to a second: the same count per sample.
         group.sampling_mode(SamplingMode::Flat);
         for (label, size) in SIZES {
+            let largest = size.min(data.len());
             // The same gzip for everyone, written by libdeflate at this level.
             let mut compressor = libdeflater::Compressor::new(
                 libdeflater::CompressionLvl::new(level as i32).unwrap(),
             );
             let packed: Vec<Vec<u8>> = data
-                .chunks(size.min(data.len()))
+                .chunks(largest)
                 .map(|r| {
                     let mut out = vec![0u8; compressor.gzip_compress_bound(r.len())];
                     let n = compressor.gzip_compress(r, &mut out).unwrap();
@@ -215,46 +353,65 @@ fn decompress_benches(c: &mut Criterion, data: &[u8], ratios: &mut std::fs::File
                 })
                 .collect();
             let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
-            let largest = size.min(data.len());
-            let mut run = Run {
+            let mut ours: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let (cpu, mut out) = (codec(level, Backend::Cpu), Vec::new());
+            ours.push((
+                "qatkit/cpu",
+                Box::new(move |p| {
+                    out.clear();
+                    cpu.decompress_into(p, &mut out).unwrap()
+                }),
+            ));
+            #[cfg(feature = "qatzip")]
+            {
+                let (qat, mut out) = (codec(level, Backend::Qat), Vec::new());
+                ours.push((
+                    "qatkit/qat",
+                    Box::new(move |p| {
+                        out.clear();
+                        qat.decompress_into(p, &mut out).unwrap()
+                    }),
+                ));
+                let mut direct = qatzip::Direct::new(level, largest);
+                baselines.push(("qatzip", Box::new(move |p| direct.decompress(p))));
+            }
+            #[cfg(feature = "isal")]
+            {
+                let mut out = vec![0u8; largest];
+                baselines.push((
+                    "isal",
+                    Box::new(move |p| {
+                        isal::decompress_into(p, &mut out, isal::Codec::Gzip).unwrap()
+                    }),
+                ));
+            }
+            let mut decompressor = libdeflater::Decompressor::new();
+            let mut out = vec![0u8; largest];
+            baselines.push((
+                "libdeflate",
+                Box::new(move |p| decompressor.gzip_decompress(p, &mut out).unwrap()),
+            ));
+            let mut out = Vec::with_capacity(largest);
+            baselines.push((
+                FLATE2,
+                Box::new(move |p| {
+                    use std::io::Read as _;
+                    out.clear();
+                    flate2::read::GzDecoder::new(p)
+                        .read_to_end(&mut out)
+                        .unwrap()
+                }),
+            ));
+            let size = Size {
                 group: name.clone(),
                 label,
                 requests: packed.iter().map(Vec::as_slice).collect(),
-                ratios,
+                ratio: Some(ratio),
+                ours,
+                baselines,
             };
-            let mut out = Vec::new();
-            let cpu = codec(level, Backend::Cpu);
-            run.bench(&mut group, "qatkit/cpu", Some(ratio), |p| {
-                out.clear();
-                cpu.decompress_into(p, &mut out).unwrap()
-            });
-            #[cfg(feature = "qatzip")]
-            {
-                let qat = codec(level, Backend::Qat);
-                run.bench(&mut group, "qatkit/qat", Some(ratio), |p| {
-                    out.clear();
-                    qat.decompress_into(p, &mut out).unwrap()
-                });
-                let mut direct = qatzip::Direct::new(level, largest);
-                run.bench(&mut group, "qatzip", Some(ratio), |p| direct.decompress(p));
-            }
-            let mut out = vec![0u8; largest];
-            #[cfg(feature = "isal")]
-            run.bench(&mut group, "isal", Some(ratio), |p| {
-                isal::decompress_into(p, &mut out, isal::Codec::Gzip).unwrap()
-            });
-            let mut decompressor = libdeflater::Decompressor::new();
-            run.bench(&mut group, "libdeflate", Some(ratio), |p| {
-                decompressor.gzip_decompress(p, &mut out).unwrap()
-            });
-            let mut out = Vec::with_capacity(largest);
-            run.bench(&mut group, FLATE2, Some(ratio), |p| {
-                use std::io::Read as _;
-                out.clear();
-                flate2::read::GzDecoder::new(p)
-                    .read_to_end(&mut out)
-                    .unwrap()
-            });
+            bench.measure(&mut group, size);
         }
         group.finish();
     }
@@ -337,20 +494,19 @@ mod qatzip {
 fn main() {
     let (source, data) = corpus();
     eprintln!("compress bench input: {source}, {} bytes", data.len());
-    let path = ratios_file();
-    // Appended, so runs filtered to some groups keep the others' ratios; the table takes the
-    // newest line for each entry.
-    let mut ratios = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("ratios file");
+    let (filter, test_mode) = filter_and_test_mode();
+    let mut bench = Bench {
+        filter,
+        test_mode,
+        ratios: results_file("qatkit-ratios.tsv"),
+        paired: results_file("qatkit-paired.tsv"),
+    };
     let mut c = Criterion::default()
         .sample_size(10)
-        .warm_up_time(std::time::Duration::from_secs(1))
-        .measurement_time(std::time::Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    compress_benches(&mut c, &data, &mut ratios);
-    decompress_benches(&mut c, &data, &mut ratios);
+    compress_benches(&mut c, &mut bench, &data);
+    decompress_benches(&mut c, &mut bench, &data);
     c.final_summary();
 }

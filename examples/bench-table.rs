@@ -1,7 +1,8 @@
 //! Turns the results of `cargo bench --bench compress` into markdown tables: for each group and
 //! request size, every implementation's throughput (MB/s, 10^6 uncompressed bytes per second,
-//! from criterion's median), its compression ratio, and its speed relative to each baseline
-//! measured in the same group.
+//! from criterion's median), its compression ratio, its speed relative to each baseline from
+//! criterion's medians ("vs"), and, for qatkit's rows, relative to each baseline measured
+//! paired, in alternating runs ("paired vs"): the figure to trust on a shared machine.
 //!
 //! `cargo run --example bench-table [CRITERION_DIR]` (default `target/criterion`).
 
@@ -99,6 +100,22 @@ fn ratios(dir: &Path) -> BTreeMap<(String, String, String), f64> {
         .collect()
 }
 
+/// (group, function, size, baseline) → paired ratio, from the bench's paired file; later
+/// lines win.
+fn paired(dir: &Path) -> BTreeMap<(String, String, String, String), f64> {
+    let text = std::fs::read_to_string(dir.join("qatkit-paired.tsv")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            let [group, function, size, baseline, ratio] = f[..] else {
+                return None;
+            };
+            let key = (group.into(), function.into(), size.into(), baseline.into());
+            Some((key, ratio.parse().ok()?))
+        })
+        .collect()
+}
+
 fn main() {
     let dir = std::env::args_os()
         .nth(1)
@@ -119,6 +136,7 @@ fn main() {
         }
     };
     let ratios = ratios(&dir);
+    let paired = paired(&dir);
     let mut groups: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
     for e in &entries {
         groups.entry(&e.group).or_default().push(e);
@@ -138,13 +156,32 @@ fn main() {
             .into_iter()
             .filter(|b| rows.iter().any(|e| e.function == *b))
             .collect();
+        let paired_key = |e: &Entry, b: &str| {
+            (
+                e.group.clone(),
+                e.function.clone(),
+                e.size.clone(),
+                b.to_string(),
+            )
+        };
+        let paired_baselines: Vec<&str> = baselines
+            .iter()
+            .copied()
+            .filter(|b| rows.iter().any(|e| paired.contains_key(&paired_key(e, b))))
+            .collect();
         println!("### {group}\n");
         print!("| request | implementation | MB/s | ratio |");
         for b in &baselines {
             print!(" vs {b} |");
         }
+        for b in &paired_baselines {
+            print!(" paired vs {b} |");
+        }
         print!("\n|---|---|---:|---:|");
-        println!("{}", "---:|".repeat(baselines.len()));
+        println!(
+            "{}",
+            "---:|".repeat(baselines.len() + paired_baselines.len())
+        );
         for e in &rows {
             let ratio = ratios
                 .get(&(e.group.clone(), e.function.clone(), e.size.clone()))
@@ -157,6 +194,12 @@ fn main() {
                 let base = rows.iter().find(|o| o.function == *b && o.size == e.size);
                 match base {
                     Some(base) => print!(" {:.2}x |", e.mb_per_s / base.mb_per_s),
+                    None => print!(" - |"),
+                }
+            }
+            for b in &paired_baselines {
+                match paired.get(&paired_key(e, b)) {
+                    Some(ratio) => print!(" **{ratio:.2}x** |"),
                     None => print!(" - |"),
                 }
             }

@@ -413,6 +413,48 @@ fn incompressible_data_round_trips_on_every_backend() {
 }
 
 #[test]
+fn maximum_effort_gzip_and_zlib_decode_and_fail_like_the_rest() {
+    // Level 9 and up mark gzip (XFL 2) and zlib (FLEVEL 3), which ISA-L inflates (feature
+    // `isal`): the same answers as libdeflate's.
+    let data = sample(300_000);
+    for level in [9, 12] {
+        for format in [Format::Gzip, Format::Zlib] {
+            let c = codec(format, level, Backend::Cpu).unwrap();
+            let packed = c.compress(&data).unwrap();
+            assert_eq!(c.decompress(&packed).unwrap(), data, "{format} {level}");
+            if format == Format::Gzip {
+                let twice = [&packed[..], &packed].concat();
+                assert_eq!(c.decompress(&twice).unwrap(), [&data[..], &data].concat());
+                let trailing = [&packed[..], b"trailing"].concat();
+                assert!(c.decompress(&trailing).is_err());
+                let mut forged = packed.clone();
+                let at = forged.len() - 4;
+                forged[at..].copy_from_slice(&1234u32.to_le_bytes());
+                assert!(c.decompress(&forged).is_err(), "{format} {level} size");
+            }
+            for cut in [packed.len() / 2, packed.len() - 1] {
+                assert!(
+                    c.decompress(&packed[..cut]).is_err(),
+                    "{format} {level} {cut}"
+                );
+            }
+            // A flipped bit in the checksum is always caught.
+            let mut flipped = packed.clone();
+            let at = packed.len() - if format == Format::Gzip { 6 } else { 2 };
+            flipped[at] ^= 0x10;
+            assert!(c.decompress(&flipped).is_err(), "{format} {level} checksum");
+            let short = codec(format, level, Backend::Cpu)
+                .unwrap()
+                .with_limit(data.len() - 1);
+            assert!(matches!(
+                short.decompress(&packed),
+                Err(Error::LimitExceeded { .. })
+            ));
+        }
+    }
+}
+
+#[test]
 fn a_forged_gzip_size_is_corrupt_input() {
     for backend in backends() {
         let c = codec(Format::Gzip, 1, backend)

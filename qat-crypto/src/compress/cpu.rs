@@ -1,7 +1,7 @@
 //! The `cpu` backend: ISA-L for deflate levels 0–3 (feature `isal`, the fastest deflate there
-//! is), libdeflate for 4–12 (the best ratio per cycle; every level without `isal`) and for all
-//! deflate decompression (faster than ISA-L's inflate on the measured machines), lz4_flex
-//! for LZ4.
+//! is), libdeflate for 4–12 (the best ratio per cycle; every level without `isal`), libdeflate
+//! for decompression except maximum-effort gzip and zlib, which ISA-L inflates faster (see
+//! `libdeflate::decompress`), lz4_flex for LZ4.
 
 use super::{Error, Format, libdeflate, lz4};
 
