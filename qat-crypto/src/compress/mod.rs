@@ -20,7 +20,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod cpu;
@@ -230,7 +230,9 @@ pub struct Codec {
     request_size: usize,
     auto_min_request: usize,
     served: [AtomicU64; 3],
-    pool: OnceLock<Option<rayon::ThreadPool>>,
+    /// QATzip sessions: for compression at the codec's level, and for decompression.
+    #[cfg(feature = "qatzip")]
+    qat: [qatzip::Pool; 2],
 }
 
 impl Codec {
@@ -246,7 +248,11 @@ impl Codec {
             request_size: DEFAULT_REQUEST_SIZE,
             auto_min_request: DEFAULT_AUTO_MIN_REQUEST,
             served: Default::default(),
-            pool: OnceLock::new(),
+            #[cfg(feature = "qatzip")]
+            qat: [
+                qatzip::Pool::new(format, level),
+                qatzip::Pool::new(format, 1),
+            ],
         })
     }
 
@@ -266,10 +272,10 @@ impl Codec {
         self
     }
 
-    /// Batches and streams keep up to `n` (at least 1) requests in flight, on as many threads.
+    /// Batches and streams keep up to `n` (at least 1) requests in flight, on as many threads
+    /// (scoped to the batch: none outlives the call).
     pub fn with_in_flight(mut self, n: usize) -> Self {
         self.in_flight = n.max(1);
-        self.pool = OnceLock::new();
         self
     }
 
@@ -335,7 +341,7 @@ impl Codec {
                 len >= self.auto_min_request
                     && qat_supports(self.format, self.level).is_ok()
                     && device_present()
-                    && session_on_device(self.format, self.level)
+                    && self.qat_on_device(0)
             }
         }
     }
@@ -351,7 +357,7 @@ impl Codec {
                     && self.format == Format::Gzip
                     && is_qatzip_gzip(input)
                     && device_present()
-                    && session_on_device(self.format, 1)
+                    && self.qat_on_device(1)
             }
         }
     }
@@ -359,7 +365,7 @@ impl Codec {
     /// Compresses one request, appending to `out`.
     fn compress_request(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         let served_by = if self.compress_on_qat(input.len()) {
-            qat_compress(self.format, self.level, input, out)?
+            self.qat_compress(input, out)?
         } else {
             cpu::compress(self.format, self.level, input, out)?;
             ServedBy::Cpu
@@ -376,7 +382,7 @@ impl Codec {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         let served_by = if self.decompress_on_qat(input) {
-            qat_decompress(self.format, input, limit, out)?
+            self.qat_decompress(input, limit, out)?
         } else {
             cpu::decompress(self.format, input, limit, out)?;
             ServedBy::Cpu
@@ -385,41 +391,44 @@ impl Codec {
         Ok(())
     }
 
-    /// Runs `op` on every input and its output buffer, up to `in_flight` at once; the results
-    /// come back in input order.
+    /// Runs `op` on every input and its output buffer, up to `in_flight` at once on scoped
+    /// threads; the results come back in input order.
     fn batch<T: AsRef<[u8]> + Sync>(
         &self,
         inputs: &[T],
         outs: &mut [Vec<u8>],
         op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
     ) -> Vec<Result<(), Error>> {
-        use rayon::prelude::*;
-        let pool = (self.in_flight > 1 && inputs.len() > 1)
-            .then(|| self.pool.get_or_init(|| self.build_pool()).as_ref())
-            .flatten();
-        match pool {
-            Some(pool) => pool.install(|| {
-                inputs
-                    .par_iter()
-                    .zip(outs.par_iter_mut())
-                    .map(|(i, o)| op(i.as_ref(), o))
-                    .collect()
-            }),
-            None => inputs
+        let workers = self.in_flight.min(inputs.len());
+        if workers <= 1 {
+            return inputs
                 .iter()
                 .zip(outs.iter_mut())
                 .map(|(i, o)| op(i.as_ref(), o))
-                .collect(),
+                .collect();
         }
-    }
-
-    fn build_pool(&self) -> Option<rayon::ThreadPool> {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(self.in_flight)
-            .thread_name(|i| format!("qat-crypto-{i}"))
-            .build()
-            .map_err(|e| tracing::warn!("no thread pool ({e}): batches run one at a time"))
-            .ok()
+        let work = Mutex::new(inputs.iter().zip(outs.iter_mut()).enumerate());
+        let results = Mutex::new((0..inputs.len()).map(|_| None).collect::<Vec<_>>());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let next = work.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((at, (input, out))) = next else {
+                            break;
+                        };
+                        let result = op(input.as_ref(), out);
+                        results.lock().unwrap_or_else(|e| e.into_inner())[at] = Some(result);
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .map(|r| r.expect("every input was taken by a worker"))
+            .collect()
     }
 
     /// Runs a batch with a new buffer per input.
@@ -579,28 +588,50 @@ fn is_qatzip_gzip(input: &[u8]) -> bool {
 }
 
 #[cfg(feature = "qatzip")]
-use qatzip::{
-    compress as qat_compress, decompress as qat_decompress, device_present, session_on_device,
-};
+use qatzip::device_present;
 
 #[cfg(not(feature = "qatzip"))]
 fn device_present() -> bool {
     false
 }
 
-#[cfg(not(feature = "qatzip"))]
-fn session_on_device(_: Format, _: u32) -> bool {
-    false
-}
+/// The QATzip backend's entry points; without the `qatzip` feature `with_backend` refuses
+/// `qat` and `auto` never gets here.
+impl Codec {
+    #[cfg(feature = "qatzip")]
+    fn qat_on_device(&self, pool: usize) -> bool {
+        self.qat[pool].on_device()
+    }
 
-#[cfg(not(feature = "qatzip"))]
-fn qat_compress(format: Format, level: u32, _: &[u8], _: &mut Vec<u8>) -> Result<ServedBy, Error> {
-    qat_supports(format, level).map(|()| ServedBy::QatSoftware)
-}
+    #[cfg(feature = "qatzip")]
+    fn qat_compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
+        qatzip::compress(&self.qat[0], input, out)
+    }
 
-#[cfg(not(feature = "qatzip"))]
-fn qat_decompress(format: Format, _: &[u8], _: usize, _: &mut Vec<u8>) -> Result<ServedBy, Error> {
-    qat_supports(format, 1).map(|()| ServedBy::QatSoftware)
+    #[cfg(feature = "qatzip")]
+    fn qat_decompress(
+        &self,
+        input: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<ServedBy, Error> {
+        qatzip::decompress(&self.qat[1], input, limit, out)
+    }
+
+    #[cfg(not(feature = "qatzip"))]
+    fn qat_on_device(&self, _: usize) -> bool {
+        false
+    }
+
+    #[cfg(not(feature = "qatzip"))]
+    fn qat_compress(&self, _: &[u8], _: &mut Vec<u8>) -> Result<ServedBy, Error> {
+        qat_supports(self.format, self.level).map(|()| ServedBy::QatSoftware)
+    }
+
+    #[cfg(not(feature = "qatzip"))]
+    fn qat_decompress(&self, _: &[u8], _: usize, _: &mut Vec<u8>) -> Result<ServedBy, Error> {
+        qat_supports(self.format, 1).map(|()| ServedBy::QatSoftware)
+    }
 }
 
 /// Compresses `input` with backend [`Backend::Auto`].

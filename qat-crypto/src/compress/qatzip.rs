@@ -1,10 +1,9 @@
-//! The `qat` backend: Intel QATzip through `qat-sys`. One QATzip session per thread and
-//! (format, level), with staging buffers from `qzMalloc` (pinned, DMA-able memory when the
+//! The `qat` backend: Intel QATzip through `qat-sys`. One QATzip session per request in flight,
+//! kept in the codec's [`Pool`], with staging buffers from `qzMalloc` (pinned, DMA-able memory when the
 //! device's memory driver is there, so QATzip hands them to the device without copying).
 //! Without a device QATzip serves through its own software path (zlib); which one served is
 //! reported per request.
 
-use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
@@ -103,7 +102,6 @@ impl Drop for QzBuffer {
 
 struct Session {
     format: Format,
-    level: u32,
     // Boxed: QATzip keeps the session's address in its internal state.
     sess: Box<qz::QzSession_T>,
     src: QzBuffer,
@@ -184,7 +182,6 @@ impl Session {
         );
         Ok(Session {
             format,
-            level,
             sess,
             src: QzBuffer::new(DEFAULT_BUFFER)?,
             dst: QzBuffer::new(DEFAULT_BUFFER)?,
@@ -218,50 +215,70 @@ impl Session {
     }
 }
 
-thread_local! {
-    static SESSIONS: RefCell<Vec<Session>> = const { RefCell::new(Vec::new()) };
-}
+// SAFETY: QATzip sessions may be used from any thread, one at a time; a `Pool` hands each
+// session to one request at a time, and the buffers are owned by the session.
+unsafe impl Send for Session {}
 
-/// Runs `f` with this thread's session for (format, level). A session whose request failed is
-/// dropped, not reused: QATzip's software path keeps inflate state across calls.
-fn with_session<T>(
+/// The QATzip sessions of one codec for one (format, level): one per request in flight, made
+/// on first need, reused, and torn down when the codec is dropped — in the thread that drops
+/// it, never in a thread's exit, which could race QATzip's own teardown at process exit.
+pub(super) struct Pool {
     format: Format,
     level: u32,
-    f: impl FnOnce(&mut Session) -> Result<T, Error>,
-) -> Result<T, Error> {
-    SESSIONS.with_borrow_mut(|sessions| {
-        let at = match sessions
-            .iter()
-            .position(|s| s.format == format && s.level == level)
-        {
-            Some(at) => at,
-            None => {
-                let session = Session::new(format, level).map_err(|reason| Error::Backend {
-                    backend: "qat",
-                    reason,
-                })?;
-                sessions.push(session);
-                sessions.len() - 1
-            }
+    idle: std::sync::Mutex<Vec<Session>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("format", &self.format)
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    pub(super) fn new(format: Format, level: u32) -> Self {
+        Pool {
+            format,
+            level,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
+        // A request that panicked leaves no half-made session in the list: keep going.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` with an idle session, or a new one. A session whose request failed is dropped,
+    /// not reused: QATzip's software path keeps inflate state across calls.
+    fn with<T>(&self, f: impl FnOnce(&mut Session) -> Result<T, Error>) -> Result<T, Error> {
+        let idle = self.idle().pop();
+        let mut session = match idle {
+            Some(s) => s,
+            None => Session::new(self.format, self.level).map_err(|reason| Error::Backend {
+                backend: "qat",
+                reason,
+            })?,
         };
-        let result = f(&mut sessions[at]);
-        if result.is_err() {
-            sessions.swap_remove(at);
+        let result = f(&mut session);
+        if result.is_ok() {
+            self.idle().push(session);
         }
         result
-    })
-}
+    }
 
-/// Whether this thread's session for (format, level) runs on a device; makes the session if
-/// there is none yet. `auto` sends requests to QATzip only then.
-pub(super) fn session_on_device(format: Format, level: u32) -> bool {
-    with_session(format, level, |s| Ok(s.on_device())).unwrap_or(false)
-}
+    /// Whether this pool's sessions run on a device; makes one if there is none yet. `auto`
+    /// sends requests to QATzip only then.
+    pub(super) fn on_device(&self) -> bool {
+        self.with(|s| Ok(s.on_device())).unwrap_or(false)
+    }
 
-/// Drops this thread's session for (format, level), so the next request starts afresh.
-fn drop_session(format: Format, level: u32) {
-    SESSIONS
-        .with_borrow_mut(|sessions| sessions.retain(|s| !(s.format == format && s.level == level)));
+    /// Drops the idle sessions, so the next request starts afresh.
+    fn clear(&self) {
+        self.idle().clear();
+    }
 }
 
 fn too_big(format: Format) -> Error {
@@ -271,15 +288,11 @@ fn too_big(format: Format) -> Error {
     }
 }
 
-/// Appends `input` compressed at `level` to `out`.
-pub(super) fn compress(
-    format: Format,
-    level: u32,
-    input: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<ServedBy, Error> {
+/// Appends `input` compressed with `pool`'s format and level to `out`.
+pub(super) fn compress(pool: &Pool, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
+    let format = pool.format;
     let len = u32::try_from(input.len()).map_err(|_| too_big(format))?;
-    with_session(format, level, |s| {
+    pool.with(|s| {
         // SAFETY: a set-up session; the call only computes a size.
         let bound = unsafe { qz::qzMaxCompressedLength(len, &mut *s.sess) } as usize;
         if bound == 0 {
@@ -323,13 +336,15 @@ enum Attempt {
     NeedsRoom,
 }
 
-/// Appends the decompressed `input` to `out`, writing at most `limit` bytes.
+/// Appends the decompressed `input` to `out`, writing at most `limit` bytes. Decompression does
+/// not depend on the level: any session of the format serves.
 pub(super) fn decompress(
-    format: Format,
+    pool: &Pool,
     input: &[u8],
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Result<ServedBy, Error> {
+    let format = pool.format;
     // QATzip takes a stream cut short as complete; for LZ4 the frames tell before decoding.
     if input.is_empty() || (format == Format::Lz4 && !super::lz4::frames_complete(input)) {
         return Err(Error::Corrupt { format });
@@ -338,13 +353,12 @@ pub(super) fn decompress(
     let start = out.len();
     let mut capacity = input.len().saturating_mul(4).max(DEFAULT_BUFFER).min(limit);
     loop {
-        // Decompression does not depend on the level: one session per format serves it.
-        let attempt = with_session(format, 1, |s| attempt(s, input, limit, capacity, out));
+        let attempt = pool.with(|s| attempt(s, input, limit, capacity, out));
         match attempt {
             Ok(Attempt::Done(served_by)) => return Ok(served_by),
             Ok(Attempt::NeedsRoom) => {
                 out.truncate(start);
-                drop_session(format, 1);
+                pool.clear();
                 if capacity >= limit {
                     return Err(Error::LimitExceeded { format, limit });
                 }
