@@ -255,6 +255,29 @@ fn codec(level: u32, backend: Backend) -> Codec {
         .expect("gzip codec")
 }
 
+/// `Codec::compress_into` or `Codec::decompress_into`.
+type CodecCall = fn(&Codec, &[u8], &mut Vec<u8>) -> Result<usize, qatkit::qat_crypto::Error>;
+
+/// qatkit's entries: `qatkit/cpu` and, with `qatzip`, `qatkit/qat`, each calling `call` with
+/// an output `Vec` it reuses, as a caller making many calls would.
+fn qatkit_entries<'a>(level: u32, call: CodecCall) -> Vec<(&'static str, Work<'a>)> {
+    let mut backends = vec![("qatkit/cpu", Backend::Cpu)];
+    if cfg!(feature = "qatzip") {
+        backends.push(("qatkit/qat", Backend::Qat));
+    }
+    backends
+        .into_iter()
+        .map(|(name, backend)| {
+            let (codec, mut out) = (codec(level, backend), Vec::new());
+            let work: Work<'a> = Box::new(move |r| {
+                out.clear();
+                call(&codec, r, &mut out).unwrap()
+            });
+            (name, work)
+        })
+        .collect()
+}
+
 fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
     for level in LEVELS {
         let name = format!("gzip_compress_level{level}");
@@ -264,26 +287,10 @@ fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
         group.sampling_mode(SamplingMode::Flat);
         for (label, size) in SIZES {
             let largest = size.min(data.len());
-            let mut ours: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let ours = qatkit_entries(level, Codec::compress_into);
             let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
-            let (cpu, mut out) = (codec(level, Backend::Cpu), Vec::new());
-            ours.push((
-                "qatkit/cpu",
-                Box::new(move |r| {
-                    out.clear();
-                    cpu.compress_into(r, &mut out).unwrap()
-                }),
-            ));
             #[cfg(feature = "qatzip")]
             {
-                let (qat, mut out) = (codec(level, Backend::Qat), Vec::new());
-                ours.push((
-                    "qatkit/qat",
-                    Box::new(move |r| {
-                        out.clear();
-                        qat.compress_into(r, &mut out).unwrap()
-                    }),
-                ));
                 let mut direct = qatzip::Direct::new(level, largest);
                 baselines.push(("qatzip", Box::new(move |r| direct.compress(r))));
             }
@@ -353,26 +360,10 @@ fn decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
                 })
                 .collect();
             let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
-            let mut ours: Vec<(&'static str, Work<'_>)> = Vec::new();
+            let ours = qatkit_entries(level, Codec::decompress_into);
             let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
-            let (cpu, mut out) = (codec(level, Backend::Cpu), Vec::new());
-            ours.push((
-                "qatkit/cpu",
-                Box::new(move |p| {
-                    out.clear();
-                    cpu.decompress_into(p, &mut out).unwrap()
-                }),
-            ));
             #[cfg(feature = "qatzip")]
             {
-                let (qat, mut out) = (codec(level, Backend::Qat), Vec::new());
-                ours.push((
-                    "qatkit/qat",
-                    Box::new(move |p| {
-                        out.clear();
-                        qat.decompress_into(p, &mut out).unwrap()
-                    }),
-                ));
                 let mut direct = qatzip::Direct::new(level, largest);
                 baselines.push(("qatzip", Box::new(move |p| direct.decompress(p))));
             }

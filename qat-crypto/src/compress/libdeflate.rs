@@ -159,9 +159,6 @@ fn step(
     }
 }
 
-/// Deflate's largest expansion on decompression: a 258-byte match per code of at least 2 bits.
-const MAX_DEFLATE_RATIO: usize = 1032;
-
 /// One member (or stream) through ISA-L where it inflates faster (feature `isal`), else, or
 /// when ISA-L does not end cleanly on a member boundary, through libdeflate.
 fn member_step(
@@ -226,7 +223,7 @@ pub(super) fn decompress(
                 _ => None,
             }
             .unwrap_or(input.len().saturating_mul(4))
-            .min(input.len().saturating_mul(MAX_DEFLATE_RATIO))
+            .min(input.len().saturating_mul(super::MAX_DEFLATE_RATIO))
             .max(4096);
             let mut capacity = guess.min(room);
             loop {

@@ -90,8 +90,6 @@ impl QzBuffer {
 const DEFAULT_BUFFER: usize = 64 << 10;
 /// Staging buffers up to this size stay with the session; larger ones go after the request.
 const KEEP_BUFFER: usize = 4 << 20;
-/// Deflate's largest expansion: a 258-byte match per code of at least 2 bits.
-const MAX_DEFLATE_RATIO: usize = 1032;
 
 impl Drop for QzBuffer {
     fn drop(&mut self) {
@@ -391,7 +389,7 @@ fn attempt(
         let room = limit - (out.len() - start);
         // QATzip counts in u32; and no member expands past deflate's ratio.
         let most = (input.len() - consumed)
-            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_mul(super::MAX_DEFLATE_RATIO)
             .min(u32::MAX as usize);
         let space = capacity.min(room).min(most);
         s.dst.ensure(space.max(1)).map_err(failed)?;
