@@ -342,9 +342,10 @@ impl Codec {
             Backend::Cpu => false,
             Backend::Qat => true,
             Backend::Auto => {
+                // Cheapest first: qat_supports builds an error message when it says no.
                 len >= self.auto_min_request
-                    && qat_supports(self.format, self.level).is_ok()
                     && device_present()
+                    && qat_supports(self.format, self.level).is_ok()
                     && self.qat_on_device(0)
             }
         }
