@@ -1186,7 +1186,7 @@ fn write_record_contains_failed_writes_with_their_errno() {
 
 #[test]
 fn state_file_round_trip_gives_an_equal_state() {
-    let sim = host("mixed", 1);
+    let sim = host("mixed", 3);
     let qat_pf = sim
         .kernel()
         .devices
@@ -1216,7 +1216,7 @@ fn state_file_round_trip_gives_an_equal_state() {
     assert!(!dir.path().join("host.json.tmp").exists());
     let loaded = SimHost::load(&file).unwrap();
     assert_eq!(loaded.state(), sim.state());
-    assert_ne!(loaded.state(), host("mixed", 1).state());
+    assert_ne!(loaded.state(), host("mixed", 3).state());
     // The loaded host answers as the original would.
     assert_errno(loaded.write(&numvfs(qat_pf), "0"), BLOCKS_FOREVER);
     assert_errno(loaded.write(&autoprobe(qat_pf), "1"), libc::EPERM);
@@ -1250,4 +1250,163 @@ fn unbinding_a_held_device_or_a_pf_with_held_vfs_blocks() {
         Err(Error::DeviceOpenByVfioUser { pid: 9, .. })
     ));
     assert_eq!(sim.writes().len(), writes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts that cannot exist
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_preset_at_every_size_is_a_host_that_can_exist() {
+    for name in Preset::names() {
+        let preset = Preset::from_str(name).unwrap();
+        for pfs in [1, 2, 3, 8, 9, 32, 33, 65, 256] {
+            let sim = SimHost::preset(preset, pfs);
+            let kernel = sim.kernel();
+            assert_eq!(kernel.validate(), Ok(()), "{name} with {pfs} PFs");
+            if !preset.is_fixed() {
+                assert_eq!(
+                    kernel
+                        .devices
+                        .values()
+                        .filter(|d| d.sriov.is_some())
+                        .count(),
+                    pfs,
+                    "{name} with {pfs} PFs"
+                );
+            }
+            // Every VF enabled: still a host that can exist.
+            for pf in self::pfs(&sim) {
+                let _ = sim.write(&numvfs(pf), "1");
+            }
+            assert_eq!(
+                sim.kernel().validate(),
+                Ok(()),
+                "{name} with {pfs} PFs, VFs on"
+            );
+        }
+    }
+}
+
+/// A saved host, edited by `edit` as a person would edit the JSON, then loaded.
+fn load_edited(edit: impl FnOnce(&mut serde_json::Value)) -> Result<SimHost, String> {
+    let sim = host("4xxx", 2);
+    enable(&sim, pf0(&sim), 16);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("host.json");
+    sim.save(&file).unwrap();
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    edit(&mut state);
+    let text = serde_json::to_string(&state).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let loaded = SimHost::load(&file).map_err(|e| {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message += &format!(": {cause}");
+            source = cause.source();
+        }
+        message
+    });
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "load changed the file"
+    );
+    loaded
+}
+
+#[test]
+fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
+    const FIRST: &str = "0000:6b:00.0";
+    const SECOND: &str = "0000:70:00.0";
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "4096 VFs run into the next PF's bus",
+            Box::new(|s| s["kernel"]["devices"][FIRST]["sriov"]["total"] = 4096.into()),
+            "where another device is",
+        ),
+        (
+            "stride 0 puts every VF at one address",
+            Box::new(|s| s["kernel"]["devices"][SECOND]["sriov"]["stride"] = 0.into()),
+            "has a VF already",
+        ),
+        (
+            "offset 0 puts VF 0 on the PF",
+            Box::new(|s| s["kernel"]["devices"][SECOND]["sriov"]["offset"] = 0.into()),
+            "the PF itself",
+        ),
+        (
+            "VFs past the end of the domain",
+            Box::new(|s| s["kernel"]["devices"][SECOND]["sriov"]["offset"] = 65000.into()),
+            "past the end of its PCI domain",
+        ),
+        (
+            "more VFs enabled than offered",
+            Box::new(|s| s["kernel"]["devices"][FIRST]["sriov"]["total"] = 8.into()),
+            "VFs enabled of 8",
+        ),
+        (
+            "an enabled VF missing",
+            Box::new(|s| {
+                s["kernel"]["devices"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("0000:6b:00.3");
+            }),
+            "enabled but missing",
+        ),
+        (
+            "a device naming a PF that has no such VF",
+            Box::new(|s| s["kernel"]["devices"]["0000:00:00.0"]["physfn"] = FIRST.into()),
+            "which has no such VF",
+        ),
+        (
+            "a driver that is not loaded",
+            Box::new(|s| s["kernel"]["devices"][FIRST]["driver"] = "nosuch".into()),
+            "which is not loaded",
+        ),
+        (
+            "a holder of a PF",
+            Box::new(|s| s["kernel"]["holders"] = serde_json::json!({ FIRST: 7 })),
+            "is not a VF",
+        ),
+        (
+            "a driver whose name is a path",
+            Box::new(|s| {
+                let vfio = s["kernel"]["drivers"]["vfio-pci"].clone();
+                s["kernel"]["drivers"]["../x"] = vfio;
+            }),
+            "invalid driver name",
+        ),
+    ];
+    for (what, edit, needle) in cases {
+        match load_edited(edit) {
+            Ok(_) => panic!("{what}: loaded"),
+            Err(e) => assert!(
+                e.contains("cannot load simulated host state") && e.contains(needle),
+                "{what}: {e}"
+            ),
+        }
+    }
+    assert!(load_edited(|_| {}).is_ok());
+}
+
+#[test]
+fn enabling_vfs_where_a_device_sits_is_erange_and_changes_nothing() {
+    // A model built in code skips the loader's check; the write itself must not clobber.
+    let sim = host("4xxx", 2);
+    let first = pf0(&sim);
+    sim.with_kernel(|k| {
+        let sriov = k.devices.get_mut(&first).unwrap().sriov.as_mut().unwrap();
+        sriov.total = 4096;
+    });
+    let before = sim.kernel();
+    assert_errno(sim.write(&numvfs(first), "1"), libc::ERANGE);
+    let mut after = sim.kernel();
+    assert_eq!(after.devices, before.devices);
+    after.quirks = before.quirks.clone();
+    assert_eq!(after, before);
 }

@@ -340,16 +340,19 @@ impl Kernel {
         }
         // QAT PF drivers enable every VF whatever the count, and start the device first.
         let count = if is_qat { sriov.total } else { count };
+        // Every address first, so that a model whose VFs have no room changes nothing.
+        let vfs = (0..count)
+            .map(|i| pf.virtfn(sriov.offset, sriov.stride, i))
+            .collect::<Option<Vec<Bdf>>>()
+            .filter(|vfs| vfs.iter().all(|vf| !self.devices.contains_key(vf)))
+            .ok_or(libc::ERANGE)?;
         let pf_dev = self.device_mut(pf)?;
         if let Some(qat) = pf_dev.qat.as_mut() {
             qat.state = QatState::Up;
         }
         let (vendor, numa, pf_group) = (pf_dev.vendor, pf_dev.numa_node, pf_dev.iommu_group);
         let mut free_groups = self.free_groups(usize::from(count)).into_iter();
-        for i in 0..count {
-            let vf = pf
-                .virtfn(sriov.offset, sriov.stride, i)
-                .ok_or(libc::ERANGE)?;
+        for vf in vfs {
             let group = match free_groups.next() {
                 Some(group) if !sriov.vfs_share_group => group,
                 _ => pf_group,

@@ -5,6 +5,7 @@
 //! write, can fail chosen writes ([`Fault`]), and persists to a JSON state file so that separate
 //! `qatctl --sim STATE.json` commands act on one host.
 
+mod consistency;
 mod kernel;
 mod presets;
 mod vfio;
@@ -69,6 +70,21 @@ pub struct SimState {
     pub faults: Vec<Fault>,
 }
 
+impl SimState {
+    /// Reads a state file's text: JSON of the right shape whose kernel model could be a real
+    /// host ([`Kernel::validate`]).
+    pub fn from_json(
+        text: &str,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let state: SimState = serde_json::from_str(text)?;
+        state
+            .kernel
+            .validate()
+            .map_err(|why| format!("the host it describes cannot exist: {why}"))?;
+        Ok(state)
+    }
+}
+
 /// The simulated host. Interior mutability lets it stand wherever a `&impl Sysfs` goes.
 #[derive(Debug, Default)]
 pub struct SimHost {
@@ -117,7 +133,7 @@ impl SimHost {
             source,
         };
         let text = std::fs::read_to_string(path).map_err(|e| state_error(e.into()))?;
-        let state = serde_json::from_str(&text).map_err(|e| state_error(e.into()))?;
+        let state = SimState::from_json(&text).map_err(state_error)?;
         Ok(SimHost::from_state(state))
     }
 

@@ -14,7 +14,7 @@ use crate::pci::{Bdf, INTEL_VENDOR_ID, QatFamily};
 pub enum Preset {
     /// A QAT family (`4xxx`, `401xx`, `402xx`, `420xx`, `6xxx`, `c62x`, `c3xxx`, `dh895xcc`).
     Qat(&'static QatFamily),
-    /// One 4xxx, one C62x and one igb (generic SR-IOV) PF; the PF count is ignored.
+    /// 4xxx, C62x and igb (generic SR-IOV) PFs in turn: three PFs make one of each.
     Mixed,
     /// Intel 82576 (igb) PFs with 7 VFs each, every VF in its own IOMMU group.
     Igb,
@@ -71,6 +71,19 @@ impl Preset {
         names
     }
 
+    /// How many PFs the preset has unless told otherwise.
+    pub fn default_pfs(self) -> usize {
+        match self {
+            Preset::Mixed => 3,
+            _ => 2,
+        }
+    }
+
+    /// Whether the preset is one fixed machine, whatever PF count is asked for.
+    pub fn is_fixed(self) -> bool {
+        self == Preset::Qemu
+    }
+
     /// Builds the host with `pfs` PFs (at least one), spread evenly over NUMA nodes 0 and 1.
     pub fn build(self, pfs: usize) -> Kernel {
         let mut b = Builder::default();
@@ -82,9 +95,22 @@ impl Preset {
                 }
             }
             Preset::Mixed => {
-                b.qat_pf(QatFamily::by_name("4xxx").expect("4xxx in table"), 0, 2);
-                b.qat_pf(QatFamily::by_name("c62x").expect("c62x in table"), 1, 2);
-                b.igb_pf(0);
+                let four = QatFamily::by_name("4xxx").expect("4xxx in table");
+                let c62x = QatFamily::by_name("c62x").expect("c62x in table");
+                let qat_pfs = pfs - pfs / 3;
+                let (mut qat, mut igb) = (0, 0);
+                for i in 0..pfs {
+                    match i % 3 {
+                        2 => {
+                            b.igb_pf(igb);
+                            igb += 1;
+                        }
+                        kind => {
+                            b.qat_pf(if kind == 0 { four } else { c62x }, qat, qat_pfs);
+                            qat += 1;
+                        }
+                    }
+                }
             }
             Preset::Igb => (0..pfs).for_each(|i| b.igb_pf(i)),
             Preset::Nvme => (0..pfs).for_each(|i| b.nvme_pf(i)),
@@ -94,12 +120,12 @@ impl Preset {
     }
 }
 
-/// PF `index` of a generic preset: buses from `first_bus` on, 64 per PCI domain (each PF's VFs
-/// sit on the bus after it at most, so there is room).
+/// PF `index` of a generic preset: buses from `first_bus` on, 32 per PCI domain (each PF's VFs
+/// sit on the bus after it at most, so there is room; and below the QAT buses).
 fn generic_pf_address(first_bus: u8, index: usize) -> Bdf {
     Bdf {
-        domain: (index / 64) as u16,
-        bus: first_bus + 2 * (index % 64) as u8,
+        domain: (index / 32) as u16,
+        bus: first_bus + 2 * (index % 32) as u8,
         device: 0,
         function: 0,
     }
