@@ -94,10 +94,7 @@ fn fault_sweep(sim_for: impl Fn() -> SimHost, want: &Desired, errno: i32) {
                 .message
                 .contains(&std::io::Error::from_raw_os_error(errno).to_string())
         );
-        assert!(
-            report.rollback_failures.is_empty(),
-            "write {k}: {report:#?}"
-        );
+        assert!(report.restored(), "write {k}: {report:#?}");
         assert_eq!(
             sim.kernel(),
             before,
@@ -398,7 +395,7 @@ fn gen2_vfs_go_to_their_kernel_driver_and_back() {
 
 #[test]
 fn generic_pfs_are_managed_when_named() {
-    let sim = preset("mixed", 0);
+    let sim = preset("mixed", 3);
     let igb = bdf("0000:01:00.0");
     let want = Desired {
         pfs: vec![igb],
@@ -532,9 +529,10 @@ proptest! {
             prop_assert!(attempted < fault_at);
             prop_assert!(plan(&sim, last).unwrap().is_converged());
         } else {
-            prop_assert!(report.rollback_failures.is_empty());
+            prop_assert!(report.restored(), "{:#?}", report);
             prop_assert_eq!(sim.kernel(), before);
         }
+        prop_assert_eq!(sim.kernel().validate(), Ok(()));
     }
 }
 
@@ -640,23 +638,154 @@ fn no_pf_to_manage_is_an_error_and_named_pfs_count_once() {
 }
 
 #[test]
-fn a_failing_undo_is_reported_as_an_incomplete_rollback() {
+fn a_failing_undo_is_reported_and_the_host_read_again() {
     let sim = preset("4xxx", 1);
     let want = desired(Some("sym"), "vfio-pci");
     let planned = plan(&sim, &want).unwrap();
-    // Write 6 (the first VF's driver_override) fails, and so does write 7, the first undo write.
+    // Write 6 (the first VF's driver_override) fails, and so does write 8, the undo of
+    // "autoprobe off" (write 7 disables the VFs again).
     sim.inject(FaultTrigger::NthWrite(6), libc::EIO);
-    sim.inject(FaultTrigger::NthWrite(7), libc::EIO);
+    sim.inject(FaultTrigger::NthWrite(8), libc::EIO);
     let report = apply(&sim, &planned, false);
     assert!(!report.ok);
     assert_eq!(report.rollback_failures.len(), 1, "{report:#?}");
     assert!(
         report.rollback_failures[0]
             .message
-            .contains("Input/output error")
+            .contains("sriov_drivers_autoprobe: Input/output error")
     );
-    // Every other undo still ran.
+    // Every other undo still ran, and re-reading the host finds what the failed one left.
     assert!(!report.rolled_back.is_empty());
+    assert!(!report.restored());
+    assert_eq!(
+        report.still_changed,
+        ["0000:6b:00.0 sriov_drivers_autoprobe reads 0, was 1"],
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_failed_undo_whose_effect_came_about_anyway_is_verified_restored() {
+    let sim = preset("4xxx", 1);
+    let before = sim.kernel();
+    let planned = plan(&sim, &desired(Some("sym"), "vfio-pci")).unwrap();
+    // Write 7, the undo "disable VFs", fails; the later undo "state down" removes them anyway.
+    sim.inject(FaultTrigger::NthWrite(6), libc::EIO);
+    sim.inject(FaultTrigger::NthWrite(7), libc::EIO);
+    let report = apply(&sim, &planned, false);
+    assert_eq!(report.rollback_failures.len(), 1, "{report:#?}");
+    assert!(
+        report.still_changed.is_empty() && report.restored(),
+        "{report:#?}"
+    );
+    assert_eq!(sim.kernel(), before);
+}
+
+/// The simulated host, with a PF that vanishes (hot-unplugged, or its slot powered off) at the
+/// `nth` write, which fails.
+struct Vanishing<'a> {
+    sim: &'a SimHost,
+    nth: usize,
+    pf: Bdf,
+}
+
+impl qat_vf::Sysfs for Vanishing<'_> {
+    fn read(&self, path: &std::path::Path) -> qat_vf::Result<String> {
+        self.sim.read(path)
+    }
+    fn write(&self, path: &std::path::Path, value: &str) -> qat_vf::Result<()> {
+        if self.sim.writes().len() + 1 == self.nth {
+            self.sim.with_kernel(|k| k.devices.remove(&self.pf));
+            self.sim.inject(FaultTrigger::NthWrite(1), libc::ENODEV);
+        }
+        self.sim.write(path, value)
+    }
+    fn read_link(&self, path: &std::path::Path) -> qat_vf::Result<Option<std::path::PathBuf>> {
+        self.sim.read_link(path)
+    }
+    fn list(&self, path: &std::path::Path) -> qat_vf::Result<Vec<String>> {
+        self.sim.list(path)
+    }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        self.sim.exists(path)
+    }
+    fn access(&self, path: &std::path::Path) -> qat_vf::Result<Option<qat_vf::sysfs::FileAccess>> {
+        self.sim.access(path)
+    }
+    fn set_access(
+        &self,
+        path: &std::path::Path,
+        uid: Option<u32>,
+        gid: u32,
+        mode: u32,
+    ) -> qat_vf::Result<()> {
+        self.sim.set_access(path, uid, gid, mode)
+    }
+    fn open_files(&self) -> qat_vf::Result<Vec<qat_vf::sysfs::OpenFile>> {
+        self.sim.open_files()
+    }
+    fn group_id(&self, name: &str) -> qat_vf::Result<Option<u32>> {
+        self.sim.group_id(name)
+    }
+}
+
+#[test]
+fn a_device_that_vanishes_during_an_apply_is_reported_not_claimed_restored() {
+    let sim = preset("4xxx", 2);
+    let want = desired(Some("sym"), "vfio-pci");
+    let planned = plan(&sim, &want).unwrap();
+    let host = Vanishing {
+        sim: &sim,
+        nth: 4,
+        pf: bdf("0000:70:00.0"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
+    let report = provision::apply(&host, &planned, false, &lock);
+    assert!(!report.ok);
+    // Every undo ran cleanly, but the host is not as it was: the report must not say it is.
+    assert!(report.rollback_failures.is_empty(), "{report:#?}");
+    assert!(!report.restored());
+    assert!(
+        report
+            .still_changed
+            .contains(&"0000:70:00.0 is gone".to_owned()),
+        "{report:#?}"
+    );
+}
+
+#[test]
+fn a_vfio_group_id_chown_would_ignore_is_refused() {
+    let sim = preset("4xxx", 1);
+    let mut want = desired(None, "vfio-pci");
+    want.vfio_access = Some(VfioAccess {
+        gid: u32::MAX,
+        mode: 0o660,
+    });
+    let err = plan(&sim, &want).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidName {
+                what: "group id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(VfioAccess::new(u32::MAX, 0o660).is_err());
+    assert!(VfioAccess::new(u32::MAX - 1, 0o660).is_ok());
+    assert!(VfioAccess::new(0, 0o1777).is_err());
+    for (text, mode) in [
+        ("0660", Some(0o660)),
+        ("660", Some(0o660)),
+        ("0o600", Some(0o600)),
+    ] {
+        assert_eq!(VfioAccess::parse_mode(text).ok(), mode, "{text}");
+    }
+    for text in ["", "0o", "+660", "999", "4777", "0x1ff", "66 0", "0o0o660"] {
+        assert!(VfioAccess::parse_mode(text).is_err(), "{text:?} parsed");
+    }
 }
 
 #[test]

@@ -506,16 +506,21 @@ pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Check> {
     record(
         "provision_nvme_rolls_back",
         observe(converge(&want(nvme, VfDriver::VfioPci, false)), |(_, r)| {
-            let error = r.error.map(|e| e.message).unwrap_or_default();
+            let error = r
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
             let cause = if error.contains("is not viable") {
                 "not viable"
             } else {
                 error.as_str()
             };
             format!(
-                "ok={} cause={cause} rollback_clean={} identical={}",
+                "ok={} cause={cause} rollback_clean={} verified_restored={} identical={}",
                 r.ok,
                 r.rollback_failures.is_empty(),
+                r.restored(),
                 fingerprint(sysfs, nvme) == before
             )
         }),

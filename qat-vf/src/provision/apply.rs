@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::lock::ProvisionLock;
 use super::plan::{Desired, Plan, plan};
+use super::snapshot::Snapshot;
 use super::step::Step;
 use crate::error::Error;
 use crate::sysfs::Sysfs;
@@ -31,8 +32,19 @@ pub struct Report {
     pub error: Option<StepFailure>,
     /// The inverse steps run during rollback, in the order they ran.
     pub rolled_back: Vec<Step>,
-    /// Inverse steps that failed too: the host may differ from before. Empty when rollback was clean.
+    /// Inverse steps that failed too. Empty when rollback was clean.
     pub rollback_failures: Vec<StepFailure>,
+    /// After a rollback, what re-reading the host found different from before the apply (or
+    /// why it could not be re-read). Empty when it reads as it did.
+    pub still_changed: Vec<String>,
+}
+
+impl Report {
+    /// Whether a failed apply left the host as it was, verified by re-reading everything the
+    /// plan could change (also when an undo step failed but a later one restored its part).
+    pub fn restored(&self) -> bool {
+        self.error.is_some() && self.still_changed.is_empty()
+    }
 }
 
 /// An error and its sources, joined by ": ".
@@ -56,11 +68,35 @@ fn failure(step: &Step, error: &Error) -> StepFailure {
 }
 
 /// Runs the plan's steps in order, under the provisioning lock (taking it is the caller's proof
-/// that no other provisioner changes the host meanwhile; plan after taking it, too). Before each step its inverse is captured from the host; after
-/// it, the step has verified its effect by re-reading. On the first failure, the failing step's
-/// inverse and then every earlier step's are run, newest first, and the report says both.
+/// that no other provisioner changes the host meanwhile; plan after taking it, too). First the
+/// host is read as far as the plan can change it. Before each step its inverse is captured from
+/// the host; after it, the step has verified its effect by re-reading. On the first failure, the
+/// failing step's inverse and then every earlier step's are run, newest first, the host is read
+/// again and compared with the first reading, and the report says all of it.
 pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock) -> Report {
     let _span = tracing::info_span!("apply", steps = plan.steps.len()).entered();
+    let mut report = Report {
+        ok: true,
+        steps_done: Vec::new(),
+        error: None,
+        rolled_back: Vec::new(),
+        rollback_failures: Vec::new(),
+        still_changed: Vec::new(),
+    };
+    let Some(first) = plan.steps.first() else {
+        return report;
+    };
+    // A host that cannot be read before the change is not changed.
+    let before = match Snapshot::read(sysfs, plan) {
+        Ok(before) => before,
+        Err(e) => {
+            let mut error = failure(first, &e);
+            error.message = format!("not started: the host could not be read: {}", error.message);
+            report.ok = false;
+            report.error = Some(error);
+            return report;
+        }
+    };
     let mut journal: Vec<(Step, Vec<Step>)> = Vec::new();
     let mut error = None;
     for step in &plan.steps {
@@ -82,23 +118,16 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
         }
     }
     let Some(error) = error else {
-        return Report {
-            ok: true,
-            steps_done: journal.into_iter().map(|(s, _)| s).collect(),
-            error: None,
-            rolled_back: Vec::new(),
-            rollback_failures: Vec::new(),
-        };
+        report.steps_done = journal.into_iter().map(|(s, _)| s).collect();
+        return report;
     };
     let _span = tracing::info_span!("rollback", failed = %error.description).entered();
-    let mut rolled_back = Vec::new();
-    let mut rollback_failures = Vec::new();
     for (_, inverse) in journal.iter().rev() {
         for undo in inverse {
             // Rollback never forces: blocking forever on a held VF is worse than a reported failure.
             match undo.run(sysfs, false) {
-                Ok(()) => rolled_back.push(undo.clone()),
-                Err(e) => rollback_failures.push(failure(undo, &e)),
+                Ok(()) => report.rolled_back.push(undo.clone()),
+                Err(e) => report.rollback_failures.push(failure(undo, &e)),
             }
         }
     }
@@ -106,14 +135,20 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     if journal.last().is_some_and(|(step, _)| *step == error.step) {
         journal.pop();
     }
-    let steps_done = journal.into_iter().map(|(s, _)| s).collect();
-    Report {
-        ok: false,
-        steps_done,
-        error: Some(error),
-        rolled_back,
-        rollback_failures,
+    report.still_changed = match Snapshot::read(sysfs, plan) {
+        Ok(after) => before.differences(&after),
+        Err(e) => vec![format!(
+            "the host could not be read again: {}",
+            error_chain(&e)
+        )],
+    };
+    for difference in &report.still_changed {
+        tracing::warn!(%difference, "the host differs from before the apply after the rollback");
     }
+    report.ok = false;
+    report.steps_done = journal.into_iter().map(|(s, _)| s).collect();
+    report.error = Some(error);
+    report
 }
 
 /// Takes the lock at `lock_path`, then discovers, plans and applies `desired`: the whole

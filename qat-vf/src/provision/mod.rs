@@ -3,6 +3,7 @@
 mod apply;
 mod lock;
 mod plan;
+mod snapshot;
 mod step;
 
 pub use apply::{Report, StepFailure, apply, converge, error_chain};

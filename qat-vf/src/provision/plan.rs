@@ -78,6 +78,53 @@ pub struct VfioAccess {
     pub mode: u32,
 }
 
+impl VfioAccess {
+    /// Owner group `gid` and permission bits `mode`, checked as [`VfioAccess::validate`] does.
+    pub fn new(gid: u32, mode: u32) -> Result<Self> {
+        let access = VfioAccess { gid, mode };
+        access.validate()?;
+        Ok(access)
+    }
+
+    /// Parses an octal mode such as `0660`, `660` or `0o660`: permission bits only.
+    pub fn parse_mode(text: &str) -> Result<u32> {
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        let mode = if !digits.is_empty() && digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            u32::from_str_radix(digits, 8).ok()
+        } else {
+            None
+        };
+        match mode {
+            Some(mode) if mode <= 0o777 => Ok(mode),
+            _ => Err(Error::InvalidName {
+                what: "mode",
+                value: text.to_owned(),
+                rule: "an octal mode from 000 to 777, such as 0660",
+            }),
+        }
+    }
+
+    /// Checks what chown(2) and chmod(2) would take other than meant: a gid of `(gid_t)-1` means
+    /// "leave the group as it is", and a set-id or sticky bit on a device node is never wanted.
+    pub fn validate(&self) -> Result<()> {
+        if self.gid == u32::MAX {
+            return Err(Error::InvalidName {
+                what: "group id",
+                value: self.gid.to_string(),
+                rule: "4294967295 is (gid_t)-1, which chown(2) takes as \"leave the group as it is\"",
+            });
+        }
+        if self.mode > 0o777 {
+            return Err(Error::InvalidName {
+                what: "mode",
+                value: format!("{:o}", self.mode),
+                rule: "permission bits only, 000 to 777",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// What the operator wants the host to look like.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
@@ -215,6 +262,9 @@ fn refuse_if_held<'v>(
 /// Plans the steps from `host` to `desired`. Validates the whole request first: a bad request
 /// is an error and no plan.
 pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
+    if let Some(access) = &desired.vfio_access {
+        access.validate()?;
+    }
     let targets = target_pfs(host, &desired.pfs)?;
     let is_vfio = matches!(desired.driver, VfDriver::VfioPci | VfDriver::QatVfioPci);
     let mut steps = Vec::new();
