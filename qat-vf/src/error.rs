@@ -213,6 +213,14 @@ pub enum Error {
         /// Every other VF and why it was left out.
         left_out: Vec<(Bdf, String)>,
     },
+    /// A preferred NUMA node that no VF is on.
+    #[error("no VF is on NUMA node {node} (VFs are on {})", nodes_text(nodes))]
+    NoVfsOnNode {
+        /// The node asked for.
+        node: u32,
+        /// The nodes that have VFs.
+        nodes: Vec<u32>,
+    },
     /// The domain XML cannot take the hostdevs.
     #[error("domain XML: {0}")]
     Domain(String),
@@ -271,4 +279,15 @@ fn left_out_text(left_out: &[(Bdf, String)]) -> String {
         .map(|(vf, why)| format!("{vf} {why}"))
         .collect();
     list.join("; ")
+}
+
+fn nodes_text(nodes: &[u32]) -> String {
+    match nodes {
+        [] => "no node: the host's VFs report none".into(),
+        [node] => format!("node {node} only"),
+        _ => {
+            let list: Vec<String> = nodes.iter().map(u32::to_string).collect();
+            format!("nodes {}", list.join(", "))
+        }
+    }
 }

@@ -1244,12 +1244,23 @@ fn numa_preference_takes_the_preferred_node_first_and_falls_back() {
     let mut want: Vec<Bdf> = (0..16).map(|i| vf(0x6b, i)).collect();
     want.extend((0..4).map(|i| vf(0x70, i)));
     assert_eq!(chosen(&got), want);
-    // A node without QAT devices: as if none were preferred.
+}
+
+#[test]
+fn a_numa_node_without_vfs_is_refused_not_ignored() {
+    let host = discover(&provisioned("4xxx", 2, "vfio-pci"));
     for policy in [Policy::Balanced, Policy::Packed] {
-        let mut req = request(10, policy);
-        let plain = domain::allocate(&host, &req).unwrap();
-        req.numa_node = Some(3);
-        assert_eq!(domain::allocate(&host, &req).unwrap(), plain);
+        let mut req = request(1, policy);
+        req.numa_node = Some(99);
+        let err = domain::allocate(&host, &req).unwrap_err();
+        assert!(
+            matches!(&err, Error::NoVfsOnNode { node: 99, nodes } if nodes == &[0, 1]),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "no VF is on NUMA node 99 (VFs are on nodes 0, 1)"
+        );
     }
 }
 
@@ -1370,7 +1381,7 @@ fn kept_vfs_come_first_in_their_order() {
 
 #[test]
 fn the_mixed_host_offers_only_vfs_on_the_requested_driver() {
-    let sim = sim("mixed", 0);
+    let sim = sim("mixed", 3);
     provision_pfs(&sim, &["0000:6b:00.0"], "vfio-pci");
     provision_pfs(&sim, &["0000:70:00.0"], "kernel");
     let host = discover(&sim);
@@ -1536,7 +1547,7 @@ fn kubevirt_documents_have_kubevirts_field_names() {
 
 #[test]
 fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
-    let sim = sim("mixed", 0);
+    let sim = sim("mixed", 3);
     provision_pfs(&sim, &["0000:6b:00.0"], "vfio-pci");
     let host = discover(&sim);
     let vfs = domain::allocate(&host, &request(2, Policy::Balanced)).unwrap();
@@ -1647,4 +1658,119 @@ fn odd_but_valid_domains_are_handled() {
         domain::insert(&odd, &vfs, &opts),
         Err(Error::Domain(_))
     ));
+}
+
+// ----------------------------------------------------------------------------------------------
+// Hostile and careless documents
+
+#[test]
+fn a_byte_order_mark_is_kept_and_moves_no_insertion() {
+    let vfs = two_pf_vfs(3);
+    let opts = HostdevOptions::default();
+    let plain = template("bom", "q35");
+    let with_bom = format!("\u{feff}{plain}");
+    let out = domain::insert(&with_bom, &vfs, &opts).unwrap();
+    // The mark stays, and everything after it is what the same document without it gives.
+    assert_eq!(
+        out.strip_prefix('\u{feff}'),
+        Some(domain::insert(&plain, &vfs, &opts).unwrap().as_str())
+    );
+    assert_eq!(domain::insert(&out, &vfs, &opts).unwrap(), out);
+    assert_eq!(domain::insert(&out, &[], &opts).unwrap(), with_bom);
+    // Also with qatkit's elements there already, with CRLF, and into <devices/>.
+    let crlf = format!(
+        "\u{feff}{}",
+        domain::insert(&plain, &vfs[..1], &opts).unwrap()
+    )
+    .replace('\n', "\r\n");
+    let again = domain::insert(&crlf, &vfs, &opts).unwrap();
+    assert!(again.starts_with('\u{feff}') && !again.replace("\r\n", "").contains('\n'));
+    assert_eq!(domain::insert(&again, &vfs, &opts).unwrap(), again);
+    let empty = "\u{feff}<domain type='kvm'><name>e</name><os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>";
+    let opened = domain::insert(empty, &vfs, &opts).unwrap();
+    assert!(opened.starts_with("\u{feff}<domain type='kvm'><name>e</name>"));
+    assert!(parse_xml(&opened[3..]).is_ok(), "{opened}");
+    if libvirt_available() {
+        let dir = tempfile::tempdir().unwrap();
+        let defined = libvirt_roundtrip(dir.path(), "bom", &out);
+        check_qatkit_devices(&parse_xml(&defined).unwrap(), &vfs, 1, true, &opts);
+    }
+}
+
+#[test]
+fn a_second_devices_element_is_refused() {
+    let vfs = two_pf_vfs(1);
+    let doubled = template("two", "q35").replace(
+        "</devices>\n",
+        "</devices>\n  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n  </devices>\n",
+    );
+    let err = domain::insert(&doubled, &vfs, &HostdevOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("more than one <devices>"), "{err}");
+    if libvirt_available() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("two.xml");
+        std::fs::write(&file, &doubled).unwrap();
+        let validated = Command::new("virt-xml-validate")
+            .arg(&file)
+            .arg("domain")
+            .output()
+            .unwrap();
+        assert!(!validated.status.success(), "libvirt's schema takes it");
+    }
+}
+
+#[test]
+fn a_document_larger_than_virsh_reads_is_refused() {
+    let plain = template("big", "q35");
+    let padding = " ".repeat(domain::MAX_DOMAIN_XML_BYTES + 1 - plain.len());
+    let big = plain.replace("</domain>", &format!("{padding}</domain>"));
+    assert_eq!(big.len(), domain::MAX_DOMAIN_XML_BYTES + 1);
+    let err = domain::insert(&big, &two_pf_vfs(1), &HostdevOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("more than the 10485760"), "{err}");
+    let fits = big.replacen("  </domain>", " </domain>", 1);
+    assert!(domain::insert(&fits, &two_pf_vfs(1), &HostdevOptions::default()).is_ok());
+}
+
+#[test]
+fn resource_names_kubernetes_would_refuse_are_refused() {
+    // Kubernetes' IsExtendedResourceName: not in a kubernetes.io domain, no quota prefix, and a
+    // qualified name once "requests." is put in front.
+    let refused = [
+        "kubernetes.io/qat",
+        "foo.kubernetes.io/qat",
+        "requests.intel.com/qat",
+        "qat",
+        "intel.com/",
+        "/qat",
+        "Intel.com/qat",
+        "intel.com/-qat",
+        "intel.com/qat/vf",
+        "intel..com/qat",
+    ];
+    for name in refused {
+        assert!(
+            matches!(
+                kubevirt::validate_resource_name(name),
+                Err(Error::InvalidName { .. })
+            ),
+            "{name} accepted"
+        );
+    }
+    let long_domain = format!("{}.com", "a".repeat(240));
+    assert_eq!(long_domain.len(), 244);
+    let accepted = [
+        "intel.com/qat_4xxx_vf",
+        "qat.intel.com/generic",
+        "kubernetes.iox/qat",
+        "requestsx.example.com/qat",
+        "example.com/Q.a-t_1",
+    ];
+    for name in accepted {
+        assert!(
+            kubevirt::validate_resource_name(name).is_ok(),
+            "{name} refused"
+        );
+    }
+    assert!(kubevirt::validate_resource_name(&format!("{long_domain}/qat")).is_ok());
+    assert!(kubevirt::validate_resource_name(&format!("a{long_domain}/qat")).is_err());
 }

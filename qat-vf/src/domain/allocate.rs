@@ -93,8 +93,23 @@ fn ineligible(pf: &PhysicalFunction, vf: &VirtualFunction, req: &Request) -> Opt
     None
 }
 
-/// Picks `req.count` VFs from the host's PFs, or says why too few are eligible.
+/// Picks `req.count` VFs from the host's PFs, or says why too few are eligible. A preferred
+/// NUMA node that none of the host's VFs is on is refused as a mistake.
 pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
+    if let Some(node) = req.numa_node {
+        let nodes: std::collections::BTreeSet<u32> = host
+            .pfs
+            .iter()
+            .flat_map(|pf| &pf.vfs)
+            .filter_map(|vf| vf.pci.numa_node)
+            .collect();
+        if !nodes.contains(&node) {
+            return Err(Error::NoVfsOnNode {
+                node,
+                nodes: nodes.into_iter().collect(),
+            });
+        }
+    }
     let mut pool: BTreeMap<Bdf, Vec<Allocated>> = BTreeMap::new();
     let mut left_out = Vec::new();
     for pf in &host.pfs {

@@ -105,8 +105,12 @@ pub fn default_resource_name(family: &QatFamily) -> String {
     format!("intel.com/qat_{}_vf", family.name)
 }
 
-/// Checks a Kubernetes extended resource name: `<DNS subdomain>/<name>`, the name at most 63
-/// characters of letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit.
+/// Checks a Kubernetes extended resource name, by Kubernetes' own rule (`IsExtendedResourceName`
+/// in `pkg/apis/core/v1/helper/helpers.go`, which the kubelet applies to device plugins):
+/// `<DNS subdomain>/<name>`, the name at most 63 characters of letters, digits, `-`, `_`, `.`,
+/// starting and ending with a letter or digit; not in the `kubernetes.io` domain (`IsNativeResource`:
+/// the name contains `kubernetes.io/`); not starting with the quota prefix `requests.`; and still
+/// a qualified name with that prefix added, so the domain has at most 253 - 9 characters.
 pub fn validate_resource_name(value: &str) -> Result<()> {
     let invalid = |rule| {
         Err(Error::InvalidName {
@@ -115,19 +119,27 @@ pub fn validate_resource_name(value: &str) -> Result<()> {
             rule,
         })
     };
+    const QUOTA_PREFIX: &str = "requests.";
     let Some((prefix, name)) = value.split_once('/') else {
         return invalid("it must be <domain>/<name>, e.g. intel.com/qat_4xxx_vf");
     };
+    if value.contains("kubernetes.io/") {
+        return invalid("the kubernetes.io domains are for Kubernetes' own resources");
+    }
+    if value.starts_with(QUOTA_PREFIX) {
+        return invalid("names starting with requests. are read as resource quotas");
+    }
     let label_ok = |l: &str| {
         !l.is_empty()
-            && l.len() <= 63
             && l.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    if prefix.len() > 253 || !prefix.split('.').all(label_ok) {
-        return invalid("the domain must be a DNS subdomain (lower-case letters, digits, - and .)");
+    if QUOTA_PREFIX.len() + prefix.len() > 253 || !prefix.split('.').all(label_ok) {
+        return invalid(
+            "the domain must be a DNS subdomain of at most 244 characters (lower-case letters, digits, - and .)",
+        );
     }
     let edge_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
     if name.len() > 63

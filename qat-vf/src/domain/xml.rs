@@ -14,6 +14,10 @@ use super::layout::{GuestBus, Machine, Placement};
 use crate::error::{Error, Result};
 use crate::pci::Bdf;
 
+/// The largest domain document qatkit reads: what `virsh define` reads from a file
+/// (`VSH_MAX_XML_FILE` in libvirt's `tools/vsh.h`, 10 MiB).
+pub const MAX_DOMAIN_XML_BYTES: usize = 10 * 1024 * 1024;
+
 /// How the hostdevs are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostdevOptions {
@@ -339,8 +343,34 @@ struct Child {
 
 impl DomainInfo {
     /// Parses a domain, finding `<devices>` and what qatkit (recognised by `alias_prefix`) and
-    /// others put there.
+    /// others put there. A document over [`MAX_DOMAIN_XML_BYTES`] is refused.
     pub fn parse(xml: &str, alias_prefix: &str) -> Result<Self> {
+        if xml.len() > MAX_DOMAIN_XML_BYTES {
+            return Err(Error::Domain(format!(
+                "the document has {} bytes, more than the {MAX_DOMAIN_XML_BYTES} virsh reads",
+                xml.len()
+            )));
+        }
+        // quick-xml skips a byte-order mark without counting it in its positions: read what
+        // follows the mark, then shift every offset by its length so that they index `xml`.
+        let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+        let mut info = Self::parse_body(body, alias_prefix)?;
+        info.shift(xml.len() - body.len());
+        Ok(info)
+    }
+
+    /// Moves every byte offset `by` bytes on.
+    fn shift(&mut self, by: usize) {
+        for span in &mut self.own_spans {
+            *span = span.start + by..span.end + by;
+        }
+        self.insert_at += by;
+        if let Some(empty) = &mut self.empty_devices {
+            *empty = empty.start + by..empty.end + by;
+        }
+    }
+
+    fn parse_body(xml: &str, alias_prefix: &str) -> Result<Self> {
         let mut reader = Reader::from_str(xml);
         // Without a machine type, QEMU's x86 default applies: i440fx (pc).
         let mut info = DomainInfo {
@@ -352,6 +382,7 @@ impl DomainInfo {
         // Whitespace right before the next child of <devices> (or before </devices>).
         let mut pending_ws: Option<usize> = None;
         let mut devices_closed = false;
+        let mut seen_devices = false;
         // Whitespace directly under <domain>, for the indentation of <devices>.
         let mut last_domain_ws: Option<(usize, usize)> = None;
         loop {
@@ -395,6 +426,14 @@ impl DomainInfo {
                         }
                     }
                     if path.len() == 1 && name == "devices" {
+                        // libvirt's schema allows one; which one its parser would take is
+                        // not for qatkit to guess.
+                        if seen_devices {
+                            return Err(Error::Domain(
+                                "the domain has more than one <devices> element".into(),
+                            ));
+                        }
+                        seen_devices = true;
                         info.devices_indent = last_domain_ws
                             .filter(|(_, ws_end)| *ws_end == start)
                             .and_then(|(ws_start, _)| {

@@ -65,8 +65,8 @@ impl VfioCheck {
     }
 }
 
-/// Opens `vf` through VFIO and reports what a VM manager needs. Bad input (no such device) is
-/// an error; everything else, unusable VFs included, is in the report.
+/// Opens `vf` through VFIO and reports what a VM manager needs. Bad input (no such device, an
+/// SR-IOV PF) is an error; everything else, unusable VFs included, is in the report.
 pub fn check(
     sysfs: &impl Sysfs,
     ops: Arc<dyn VfioOps>,
@@ -75,6 +75,13 @@ pub fn check(
 ) -> Result<VfioCheck> {
     if !sysfs.exists(&paths::device(vf)) {
         return Err(Error::NoSuchDevice(vf));
+    }
+    // A PF is not handed to VMs by qatkit (and passing it through would take its VFs away).
+    if sysfs.exists(&paths::device_attr(vf, "sriov_totalvfs")) {
+        return Err(Error::Unsupported {
+            bdf: vf,
+            reason: "is an SR-IOV PF, not a VF; name one of its VFs".into(),
+        });
     }
     let iommu_group = read_iommu_group(sysfs, vf)?;
     let memlock = Memlock::here();
