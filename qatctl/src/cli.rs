@@ -10,6 +10,7 @@ use qat_vf::{Bdf, Services};
 use serde_json::json;
 
 use crate::Failure;
+use crate::domain_file;
 use crate::output;
 use crate::target::{self, HostAccess};
 
@@ -137,9 +138,12 @@ struct XmlArgs {
     /// Insert into this domain XML (replacing what qatkit added before) and print the result.
     #[arg(long, value_name = "FILE")]
     domain: Option<PathBuf>,
-    /// Write the result back to the --domain file instead of printing it.
+    /// Write the result back to the --domain file (through symbolic links) instead of printing it.
     #[arg(long, requires = "domain")]
     in_place: bool,
+    /// With --in-place: replace the file even when it is read-only.
+    #[arg(long, requires = "in_place")]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -165,12 +169,13 @@ enum SimCommand {
     Create {
         /// State file to write.
         state: PathBuf,
-        /// Host kind: 4xxx, 401xx, 402xx, 420xx, 6xxx, c62x, c3xxx, dh895xcc, mixed, igb, nvme.
+        /// Host kind: 4xxx, 401xx, 402xx, 420xx, 6xxx, c62x, c3xxx, dh895xcc, mixed, igb, nvme,
+        /// qemu.
         #[arg(long, default_value = "4xxx")]
         preset: Preset,
-        /// Number of PFs.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
-        pfs: u16,
+        /// Number of PFs [default: 2; mixed: 3; qemu is one fixed machine].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        pfs: Option<u16>,
         /// Replace an existing state file.
         #[arg(long)]
         force: bool,
@@ -215,11 +220,7 @@ enum SimCommand {
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {
-    // Permission bits only: a setuid or sticky bit on a device node is never wanted.
-    u32::from_str_radix(text.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o777)
-        .ok_or_else(|| format!("{text:?} is not an octal mode from 000 to 777, such as 0660"))
+    VfioAccess::parse_mode(text).map_err(|e| e.to_string())
 }
 
 fn parse_errno(text: &str) -> Result<i32, String> {
@@ -287,20 +288,24 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             let lock = target::lock(global, None)?;
             // Ctrl-C or SIGTERM halfway would leave the host half-provisioned with the undo
             // journal lost: hold them until the transaction, any rollback and the save are over.
-            let _signals = target::HeldSignals::hold();
-            target::with_host(global, true, |host| {
+            let signals = target::HeldSignals::hold();
+            let result = target::with_host(global, true, |host| {
                 let plan = plan(host, &args)?;
                 finish(host, &plan, args.force, &lock, global.json)
-            })
+            });
+            signals.finish();
+            result
         }
         Command::Reset { pfs, force } => {
             let lock = target::lock(global, None)?;
-            let _signals = target::HeldSignals::hold();
-            target::with_host(global, true, |host| {
+            let signals = target::HeldSignals::hold();
+            let result = target::with_host(global, true, |host| {
                 let found = host.discover(&pfs)?;
                 let plan = provision::plan_reset(&found, &pfs, force)?;
                 finish(host, &plan, force, &lock, global.json)
-            })
+            });
+            signals.finish();
+            result
         }
     }
 }
@@ -320,8 +325,11 @@ fn allocate(
         keep,
         exclude,
     };
-    // Too few VFs is about the host, not the arguments: exit 1.
-    domain::allocate(host, &request).map_err(|e| Failure::Failed(provision::error_chain(&e)))
+    domain::allocate(host, &request).map_err(|e| match e {
+        // Too few VFs is about the host, not the arguments: exit 1.
+        qat_vf::Error::TooFewVfs { .. } => Failure::Failed(provision::error_chain(&e)),
+        e => Failure::from(e),
+    })
 }
 
 fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Failure> {
@@ -339,8 +347,11 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
     let found = host.discover(&[])?;
     let (vfs, xml) = match &args.domain {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+            let in_place = match args.in_place {
+                true => Some(domain_file::InPlace::check(path, args.force)?),
+                false => None,
+            };
+            let text = domain_file::read(path)?;
             let info = domain::DomainInfo::parse(&text, &opts.alias_prefix)?;
             let vfs = allocate(
                 &found,
@@ -350,8 +361,10 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
                 info.other_sources.clone(),
             )?;
             let xml = domain::insert_parsed(&text, &info, &vfs, &opts)?;
-            if args.in_place {
-                write_atomically(path, &xml)?;
+            if let Some(file) = in_place {
+                if let Some(warning) = file.replace(&xml)? {
+                    eprintln!("qatctl: warning: {warning}");
+                }
             }
             (vfs, xml)
         }
@@ -383,35 +396,12 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
     Ok(())
 }
 
-/// Replaces a file so that a reader never sees half of it: a new file of a random name in the
-/// same directory (created exclusively, so no link is followed), with the original's mode and
-/// owner, synced, then renamed over it.
-fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), Failure> {
-    use std::io::Write as _;
-    use std::os::unix::fs::MetadataExt as _;
-    let failed =
-        |e: std::io::Error| Failure::Failed(format!("cannot write {}: {e}", path.display()));
-    let meta = std::fs::metadata(path).map_err(failed)?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
-    tmp.write_all(text.as_bytes()).map_err(failed)?;
-    let file = tmp.as_file();
-    file.set_permissions(meta.permissions()).map_err(failed)?;
-    std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())).map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    tmp.persist(path).map_err(|e| failed(e.error))?;
-    Ok(())
-}
-
 fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {
     let vfio_access = match &args.vfio_group {
-        Some(group) => Some(VfioAccess {
-            gid: host.resolve_group(group)?,
-            mode: args.vfio_mode.unwrap_or(0o660),
-        }),
+        Some(group) => Some(VfioAccess::new(
+            host.resolve_group(group)?,
+            args.vfio_mode.unwrap_or(0o660),
+        )?),
         None => None,
     };
     let desired = Desired {
@@ -455,10 +445,32 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
                     state.display()
                 )));
             }
+            let dir = state
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() {
+                return Err(Failure::Usage(format!(
+                    "cannot create {}: {} is not a directory",
+                    state.display(),
+                    dir.display()
+                )));
+            }
+            if preset.is_fixed() && pfs.is_some() {
+                return Err(Failure::Usage(format!(
+                    "the {preset} preset is one fixed machine; --pfs does not apply"
+                )));
+            }
+            let pfs = pfs.map_or(preset.default_pfs(), usize::from);
             let _lock = target::lock(global, Some(&state))?;
-            let sim = SimHost::preset(preset, usize::from(pfs));
+            let sim = SimHost::preset(preset, pfs);
             sim.save(&state)?;
-            let found = qat_vf::Host::discover(&sim, &[])?;
+            let kernel = sim.kernel();
+            let pf_count = kernel
+                .devices
+                .values()
+                .filter(|d| d.sriov.is_some())
+                .count();
             if global.json {
                 println!(
                     "{}",
@@ -466,10 +478,9 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
                 );
             } else {
                 println!(
-                    "created {} ({preset}, {} PFs, {} devices)",
+                    "created {} ({preset}, {pf_count} SR-IOV PFs, {} devices)",
                     state.display(),
-                    found.pfs.len(),
-                    sim.kernel().devices.len()
+                    kernel.devices.len()
                 );
             }
             Ok(())

@@ -4,6 +4,7 @@
 //! 2 bad usage or input, nothing written.
 
 mod cli;
+mod domain_file;
 mod output;
 mod target;
 
@@ -44,6 +45,7 @@ impl From<Error> for Failure {
             | Error::DriverNotLoaded(_)
             | Error::InvalidDriverName(_)
             | Error::UnknownGroup(_)
+            | Error::NoVfsOnNode { .. }
             | Error::SimState { action: "load", .. } => Failure::Usage(message),
             _ => Failure::Failed(message),
         }

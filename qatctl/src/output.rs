@@ -201,7 +201,7 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
 /// `qatctl apply` and `qatctl reset`.
 pub(crate) fn print_report(report: &Report, json: bool) {
     if let Some(error) = &report.error {
-        let outcome = if report.rollback_failures.is_empty() {
+        let outcome = if report.restored() {
             "rolled back"
         } else {
             "ROLLBACK INCOMPLETE, check the host"
@@ -236,12 +236,18 @@ pub(crate) fn print_report(report: &Report, json: bool) {
     for step in &report.rolled_back {
         println!("  {step}");
     }
-    if report.rollback_failures.is_empty() {
-        println!("the host is as it was before");
-    } else {
-        println!("ROLLBACK INCOMPLETE, check the host:");
+    if !report.rollback_failures.is_empty() {
+        println!("inverse steps that failed:");
         for failure in &report.rollback_failures {
             println!("  {}: {}", failure.description, failure.message);
+        }
+    }
+    if report.restored() {
+        println!("the host reads as it did before (verified by re-reading it)");
+    } else {
+        println!("ROLLBACK INCOMPLETE, check the host; re-reading it found:");
+        for difference in &report.still_changed {
+            println!("  {difference}");
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use qat_vf::provision::{Plan, ProvisionLock, Report};
 use qat_vf::sim::SimHost;
 use qat_vf::vfio::{KernelOps, VfioCheck, VfioOps};
@@ -114,8 +115,8 @@ pub(crate) fn lock(global: &Global, state: Option<&Path>) -> Result<ProvisionLoc
     })?)
 }
 
-/// SIGINT, SIGTERM, SIGHUP and SIGQUIT held back (blocked, not lost) while alive: a transaction
-/// and its rollback run to the end, then a pending signal takes effect.
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT held back (blocked, not lost) from [`HeldSignals::hold`]
+/// on: a transaction and its rollback run to the end, whatever arrives meanwhile.
 pub(crate) struct HeldSignals(SigSet);
 
 impl HeldSignals {
@@ -133,10 +134,25 @@ impl HeldSignals {
         let _ = set.thread_block();
         HeldSignals(set)
     }
-}
 
-impl Drop for HeldSignals {
-    fn drop(&mut self) {
-        let _ = self.0.thread_unblock();
+    /// Takes the signals that arrived while held and says so on stderr. They stay blocked:
+    /// the command is over and qatctl exits with its outcome, so that an apply that ran to
+    /// the end is not reported as killed.
+    pub(crate) fn finish(self) {
+        let Ok(pending) = SignalFd::with_flags(&self.0, SfdFlags::SFD_NONBLOCK) else {
+            return;
+        };
+        let mut names = Vec::new();
+        while let Ok(Some(info)) = pending.read_signal() {
+            if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
+                names.push(signal.as_str());
+            }
+        }
+        if !names.is_empty() {
+            eprintln!(
+                "qatctl: {} arrived while the host was being changed; the command ran to the end first (its outcome is above)",
+                names.join(", ")
+            );
+        }
     }
 }

@@ -1,76 +1,12 @@
 //! qatctl end to end on simulated hosts: the main job, the JSON contract, exit codes, the fault
 //! sweep through separate processes, and concurrent applies serialised by the lock.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::{SimFile, assert_bad_input, qatctl, stderr};
 use serde_json::Value;
-
-struct SimFile {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl SimFile {
-    fn create(preset: &str, pfs: u32) -> SimFile {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("host.json");
-        let out = qatctl(&[
-            "sim",
-            "create",
-            path.to_str().unwrap(),
-            "--preset",
-            preset,
-            "--pfs",
-            &pfs.to_string(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        SimFile { _dir: dir, path }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut full = vec!["--sim", self.path.to_str().unwrap()];
-        full.extend_from_slice(args);
-        qatctl(&full)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut full = args.to_vec();
-        full.push("--json");
-        let out = self.run(&full);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn state(&self) -> Value {
-        serde_json::from_str(&std::fs::read_to_string(&self.path).unwrap()).unwrap()
-    }
-
-    fn kernel(&self) -> Value {
-        self.state()["kernel"].clone()
-    }
-
-    fn write_count(&self) -> usize {
-        self.state()["writes"].as_array().unwrap().len()
-    }
-}
-
-fn qatctl(args: &[&str]) -> Output {
-    Command::cargo_bin("qatctl")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 const APPLY: [&str; 5] = ["apply", "--services", "sym,dc", "--driver", "vfio-pci"];
 const PLAN: [&str; 5] = ["plan", "--services", "sym,dc", "--driver", "vfio-pci"];
@@ -159,7 +95,8 @@ fn fault_sweep_through_qatctl() {
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(stdout.contains("failed: 0000:"), "write {k}: {stdout}");
             assert!(
-                stdout.contains("rolled back") && stdout.contains("the host is as it was before"),
+                stdout.contains("rolled back")
+                    && stdout.contains("the host reads as it did before"),
                 "write {k}: {stdout}"
             );
             let err = stderr(&out);
@@ -198,19 +135,9 @@ fn apply_json_on_failure_has_error_and_rolled_back() {
     assert_eq!(report["steps_done"].as_array().unwrap().len(), 4);
 }
 
-fn assert_bad_input(sim: &SimFile, args: &[&str], code: i32, needle: &str) {
-    let writes = sim.write_count();
-    let out = sim.run(args);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert_eq!(sim.write_count(), writes, "{args:?} wrote to the host");
-}
-
 #[test]
 fn bad_input_exits_2_with_one_line_and_writes_nothing() {
-    let sim = SimFile::create("mixed", 1);
+    let sim = SimFile::create("mixed", 3);
     assert_bad_input(&sim, &["apply", "--pf", "0000:3d:00"], 2, "invalid");
     assert_bad_input(&sim, &["apply", "--pf", "../0000:6b:00.0"], 2, "invalid");
     assert_bad_input(
@@ -461,8 +388,26 @@ fn sim_create_refuses_to_overwrite_and_rejects_unknown_presets() {
 
 #[test]
 fn vfio_check_reports_what_a_vm_manager_needs() {
-    let sim = SimFile::create("qemu", 1);
-    assert!(sim.run(&["apply", "--pf", "0000:01:00.0"]).status.success());
+    let sim = SimFile::create_with(&["--preset", "qemu"]);
+    let apply = |driver| {
+        let out = sim.run(&["apply", "--pf", "0000:01:00.0", "--driver", driver]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    // Not on vfio-pci: exit 1 and the reason.
+    apply("igbvf");
+    let igbvf = sim.run(&["vfio-check", "--vf", "0000:01:10.0"]);
+    assert_eq!(igbvf.status.code(), Some(1));
+    assert!(stderr(&igbvf).contains("not to vfio-pci"));
+    // With --json, the report is the one JSON document, failure or not.
+    let igbvf = sim.run(&["vfio-check", "--vf", "0000:01:10.0", "--json"]);
+    let report: Value = serde_json::from_slice(&igbvf.stdout).expect("exactly one JSON document");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap()
+            .contains("not to vfio-pci")
+    );
+    apply("vfio-pci");
     let ok = sim.json(&["vfio-check", "--vf", "0000:01:10.0"]);
     assert_eq!(ok["error"], Value::Null);
     assert_eq!(ok["dma_map"], true);
@@ -470,18 +415,12 @@ fn vfio_check_reports_what_a_vm_manager_needs() {
     assert_eq!(ok["regions"][0]["size"], 16384);
     assert_eq!(ok["blockers"], serde_json::json!([]));
     assert!(ok["memlock_enough_for_qatlib"].is_boolean());
-    // Not on vfio-pci: exit 1 and the reason; no such device: exit 2.
-    let pf = sim.run(&["vfio-check", "--vf", "0000:01:00.0"]);
-    assert_eq!(pf.status.code(), Some(1));
-    assert!(stderr(&pf).contains("not to vfio-pci"));
-    // With --json, the report is the one JSON document, failure or not.
-    let pf = sim.run(&["vfio-check", "--vf", "0000:01:00.0", "--json"]);
-    let report: Value = serde_json::from_slice(&pf.stdout).expect("exactly one JSON document");
-    assert!(
-        report["error"]
-            .as_str()
-            .unwrap()
-            .contains("not to vfio-pci")
+    // A PF or no such device: bad input, exit 2.
+    assert_bad_input(
+        &sim,
+        &["vfio-check", "--vf", "0000:01:00.0"],
+        2,
+        "is an SR-IOV PF, not a VF",
     );
     assert_bad_input(
         &sim,
