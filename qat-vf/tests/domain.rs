@@ -1774,3 +1774,80 @@ fn resource_names_kubernetes_would_refuse_are_refused() {
     assert!(kubevirt::validate_resource_name(&format!("{long_domain}/qat")).is_ok());
     assert!(kubevirt::validate_resource_name(&format!("a{long_domain}/qat")).is_err());
 }
+
+#[test]
+fn text_before_qatkits_elements_keeps_a_rerun_idempotent() {
+    // Found by fuzzing: with text (not only whitespace) before </devices>, the newline qatkit
+    // puts before its first element joined that text, and a re-run did not take it back out.
+    let vfs = two_pf_vfs(2);
+    let opts = HostdevOptions::default();
+    let mixed = template("mixed", "q35").replace(
+        "\n  </devices>",
+        "\n    stray text &amp; more\n  </devices>",
+    );
+    let once = domain::insert(&mixed, &vfs, &opts).unwrap();
+    assert_eq!(domain::insert(&once, &vfs, &opts).unwrap(), once);
+    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), mixed);
+}
+
+#[test]
+fn documents_libvirt_would_not_parse_are_refused() {
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    let good = template("strict", "q35");
+    let cases = [
+        // A character XML does not allow (form feed), found by fuzzing.
+        (
+            good.replace("<devices>\n", "<devices>\n  \u{c}\n"),
+            "not well-formed",
+        ),
+        (good.replace("</devices>", ""), "not well-formed"),
+        (
+            good.replace("type='kvm'", "type='kvm' type='qemu'"),
+            "not well-formed",
+        ),
+        (
+            good.replace("<name>strict</name>", "<name>a<b</name>"),
+            "not well-formed",
+        ),
+        (
+            good.replace("<name>strict</name>", "<name>&ent;</name>"),
+            "not well-formed",
+        ),
+        (
+            format!("<!DOCTYPE domain [<!ENTITY ent SYSTEM 'file:///etc/passwd'>]>\n{good}"),
+            "DTD",
+        ),
+        (format!("<!DOCTYPE domain>\n{good}"), "DTD"),
+        (format!("{good}<domain/>"), "not well-formed"),
+    ];
+    for (xml, why) in cases {
+        let err = domain::insert(&xml, &vfs, &opts).unwrap_err().to_string();
+        assert!(err.contains(why), "{err} for\n{xml}");
+    }
+}
+
+#[test]
+fn prefixed_elements_are_not_libvirts() {
+    // Found by fuzzing: `<:devices/>` was taken for libvirt's <devices/> and rewritten as it.
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    let only_prefixed =
+        "<domain type='kvm'><os><type machine='q35'>hvm</type></os><:devices/></domain>";
+    assert!(
+        domain::insert(only_prefixed, &vfs, &opts)
+            .is_err_and(|e| e.to_string().contains("no <devices>"))
+    );
+    let both = template("ns", "q35").replace(
+        "<domain type='kvm'>",
+        "<domain type='kvm' xmlns:x='urn:x'>\n  <x:devices><x:hostdev/></x:devices>",
+    );
+    let out = domain::insert(&both, &vfs, &opts).unwrap();
+    assert!(out.contains("<x:devices><x:hostdev/></x:devices>\n"));
+    assert_eq!(domain::insert(&out, &[], &opts).unwrap(), both);
+    assert_eq!(
+        out.matches("<hostdev ").count(),
+        2,
+        "the user's and qatkit's"
+    );
+}

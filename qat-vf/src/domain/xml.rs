@@ -8,7 +8,6 @@ use std::ops::Range;
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
 
 use super::layout::{GuestBus, Machine, Placement};
 use crate::error::{Error, Result};
@@ -249,18 +248,29 @@ pub struct DomainInfo {
     devices_indent: String,
 }
 
-fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
-    match e
-        .try_get_attribute(name)
-        .map_err(|err| Error::Domain(err.to_string()))?
-    {
-        Some(a) => Ok(Some(
-            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|err| Error::Domain(err.to_string()))?
-                .into_owned(),
-        )),
-        None => Ok(None),
-    }
+/// An element's name as written. libvirt's elements have no prefix: `<x:devices>` (or, found by
+/// fuzzing, `<:devices>`) is not its `<devices>`.
+fn qualified_name<'i>(element: roxmltree::Node<'_, 'i>) -> &'i str {
+    let tag = &element.document().input_text()[element.range()];
+    let name = tag.get(1..).unwrap_or_default();
+    let end = name
+        .find(|c: char| is_xml_space(c) || c == '/' || c == '>')
+        .unwrap_or(name.len());
+    &name[..end]
+}
+
+/// The element children of `node` named `name`, in document order.
+fn children<'a, 'i>(
+    node: roxmltree::Node<'a, 'i>,
+    name: &'static str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
+    node.children()
+        .filter(move |c| c.is_element() && qualified_name(*c) == name)
+}
+
+/// XML's whitespace (space, tab, CR, LF): narrower than Unicode's or ASCII's.
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
 /// A `<hostdev type='pci'>` source address. Every field is optional and 0 when absent, as
@@ -298,10 +308,10 @@ fn is_own_alias(alias: &str, prefix: &str) -> bool {
     matches!(parts.as_slice(), [d, b, s, f] if hex(d, 4) && hex(b, 2) && hex(s, 2) && f.len() == 1 && (b'0'..=b'7').contains(&f.as_bytes()[0]))
 }
 
-fn parse_pci_address(e: &BytesStart<'_>) -> Result<Option<Bdf>> {
+fn parse_pci_address(e: roxmltree::Node<'_, '_>) -> Result<Bdf> {
     let field = |name| -> Result<u32> {
-        attr(e, name)?.map_or(Ok(0), |v| {
-            parse_c_integer(&v)
+        e.attribute(name).map_or(Ok(0), |v| {
+            parse_c_integer(v)
                 .ok_or_else(|| Error::Domain(format!("bad PCI address field {name}={v:?}")))
         })
     };
@@ -318,27 +328,14 @@ fn parse_pci_address(e: &BytesStart<'_>) -> Result<Option<Bdf>> {
         narrow(slot, 0x1f),
         narrow(function, 7),
     ) {
-        (Some(d), Some(b), Some(s), Some(f)) => Ok(Some(Bdf {
+        (Some(d), Some(b), Some(s), Some(f)) => Ok(Bdf {
             domain: d as u16,
             bus: b as u8,
             device: s as u8,
             function: f as u8,
-        })),
+        }),
         _ => Err(Error::Domain("PCI address out of range".into())),
     }
-}
-
-/// A child of `<devices>` being read: where it starts (with its leading whitespace), its name,
-/// alias, hostdev source and PCI controller index.
-#[derive(Default)]
-struct Child {
-    start: usize,
-    name: String,
-    alias: Option<String>,
-    source: Option<Bdf>,
-    pci_index: Option<u32>,
-    /// A `<hostdev type='pci'>`: only its source is a PCI address.
-    pci_hostdev: bool,
 }
 
 impl DomainInfo {
@@ -371,164 +368,137 @@ impl DomainInfo {
     }
 
     fn parse_body(xml: &str, alias_prefix: &str) -> Result<Self> {
-        let mut reader = Reader::from_str(xml);
+        // A strict XML 1.0 parser: a document libvirt's libxml2 would refuse is refused here,
+        // and so is any DTD (libvirt never writes one; it is where entity tricks live).
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: false,
+            ..roxmltree::ParsingOptions::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(xml, options).map_err(|e| {
+            Error::Domain(match e {
+                roxmltree::Error::DtdDetected => "a DTD (<!DOCTYPE ...>) is not accepted".into(),
+                e => format!("not well-formed XML: {e}"),
+            })
+        })?;
+        let domain = doc.root_element();
+        if qualified_name(domain) != "domain" {
+            return Err(Error::Domain(format!(
+                "root element is <{}>, not <domain>",
+                qualified_name(domain)
+            )));
+        }
         // Without a machine type, QEMU's x86 default applies: i440fx (pc).
         let mut info = DomainInfo {
             machine: Machine::Pc,
+            newline: if xml.contains("\r\n") { "\r\n" } else { "\n" },
             ..DomainInfo::default()
         };
-        let mut path: Vec<String> = Vec::new();
-        let mut child: Option<Child> = None;
-        // Whitespace right before the next child of <devices> (or before </devices>).
-        let mut pending_ws: Option<usize> = None;
-        let mut devices_closed = false;
-        let mut seen_devices = false;
-        // Whitespace directly under <domain>, for the indentation of <devices>.
-        let mut last_domain_ws: Option<(usize, usize)> = None;
-        loop {
-            let start = reader.buffer_position() as usize;
-            let event = reader
-                .read_event()
-                .map_err(|e| Error::Domain(format!("at byte {}: {e}", reader.error_position())))?;
-            let end = reader.buffer_position() as usize;
-            let in_devices = path.len() == 2 && path[0] == "domain" && path[1] == "devices";
-            match &event {
-                Event::Eof => break,
-                Event::Text(t) if in_devices && t.bytes().all(|b| b.is_ascii_whitespace()) => {
-                    pending_ws.get_or_insert(start);
-                }
-                Event::Text(t) if path.len() == 1 && t.bytes().all(|b| b.is_ascii_whitespace()) => {
-                    last_domain_ws = Some((start, end));
-                }
-                Event::Start(e) | Event::Empty(e) => {
-                    let name =
-                        String::from_utf8_lossy(e.local_name().as_ref().as_ref()).into_owned();
-                    if path.is_empty() && name != "domain" {
-                        return Err(Error::Domain(format!(
-                            "root element is <{name}>, not <domain>"
-                        )));
-                    }
-                    if path.len() == 2 && path[1] == "os" && name == "type" {
-                        let arch = attr(e, "arch")?.unwrap_or_else(|| "x86_64".into());
-                        let machine = attr(e, "machine")?.unwrap_or_default();
-                        if !matches!(arch.as_str(), "x86_64" | "i686") {
-                            return Err(Error::Domain(format!("architecture {arch} is not x86")));
-                        }
-                        if machine.contains("q35") {
-                            info.machine = Machine::Q35;
-                        } else if !(machine.is_empty()
-                            || machine.starts_with("pc")
-                            || machine.contains("i440fx"))
-                        {
-                            return Err(Error::Domain(format!(
-                                "machine type {machine:?} is neither q35 nor i440fx (pc)"
-                            )));
-                        }
-                    }
-                    if path.len() == 1 && name == "devices" {
-                        // libvirt's schema allows one; which one its parser would take is
-                        // not for qatkit to guess.
-                        if seen_devices {
-                            return Err(Error::Domain(
-                                "the domain has more than one <devices> element".into(),
-                            ));
-                        }
-                        seen_devices = true;
-                        info.devices_indent = last_domain_ws
-                            .filter(|(_, ws_end)| *ws_end == start)
-                            .and_then(|(ws_start, _)| {
-                                xml[ws_start..start]
-                                    .rsplit_once('\n')
-                                    .map(|(_, i)| i.to_owned())
-                            })
-                            .unwrap_or_default();
-                        if matches!(event, Event::Empty(_)) && !devices_closed {
-                            info.empty_devices = Some(start..end);
-                            devices_closed = true;
-                        }
-                    }
-                    if in_devices {
-                        // The first child's leading whitespace sets the children's indentation.
-                        if let (Some(ws), true) = (pending_ws, info.child_indent.is_empty()) {
-                            if let Some((_, indent)) = xml[ws..start].rsplit_once('\n') {
-                                info.child_indent = indent.to_owned();
-                            }
-                        }
-                        let pci_index =
-                            if name == "controller" && attr(e, "type")?.as_deref() == Some("pci") {
-                                attr(e, "index")?.and_then(|i| i.parse().ok())
-                            } else {
-                                None
-                            };
-                        child = Some(Child {
-                            start: pending_ws.take().unwrap_or(start),
-                            name: name.clone(),
-                            pci_index,
-                            pci_hostdev: name == "hostdev"
-                                && attr(e, "type")?.as_deref() == Some("pci"),
-                            ..Child::default()
-                        });
-                    } else if let Some(c) = child.as_mut() {
-                        if name == "alias" && path.len() == 3 {
-                            c.alias = attr(e, "name")?;
-                        }
-                        if c.pci_hostdev
-                            && name == "address"
-                            && path.len() == 4
-                            && path[3] == "source"
-                        {
-                            c.source = parse_pci_address(e)?;
-                        }
-                    }
-                    if matches!(event, Event::Start(_)) {
-                        path.push(name);
-                    } else if in_devices {
-                        info.finish_child(child.take(), end, alias_prefix);
-                    }
-                }
-                Event::End(_) => {
-                    let name = path.pop().unwrap_or_default();
-                    let back_in_devices = path.len() == 2 && path[1] == "devices";
-                    if back_in_devices {
-                        info.finish_child(child.take(), end, alias_prefix);
-                    } else if path.len() == 1 && name == "devices" && !devices_closed {
-                        info.insert_at = pending_ws.take().unwrap_or(start);
-                        devices_closed = true;
-                    }
-                }
-                _ if in_devices => pending_ws = None,
-                _ => {}
+        for os_type in children(domain, "os").flat_map(|os| children(os, "type")) {
+            let arch = os_type.attribute("arch").unwrap_or("x86_64");
+            let machine = os_type.attribute("machine").unwrap_or_default();
+            if !matches!(arch, "x86_64" | "i686") {
+                return Err(Error::Domain(format!("architecture {arch} is not x86")));
+            }
+            if machine.contains("q35") {
+                info.machine = Machine::Q35;
+            } else if !(machine.is_empty()
+                || machine.starts_with("pc")
+                || machine.contains("i440fx"))
+            {
+                return Err(Error::Domain(format!(
+                    "machine type {machine:?} is neither q35 nor i440fx (pc)"
+                )));
             }
         }
-        if !devices_closed {
+        let mut all_devices = children(domain, "devices");
+        let devices = all_devices.next().ok_or_else(|| {
+            Error::Domain("no <devices>...</devices> element under <domain>".into())
+        })?;
+        // libvirt's schema allows one; which one its parser would take is not for qatkit to
+        // guess.
+        if all_devices.next().is_some() {
             return Err(Error::Domain(
-                "no <devices>...</devices> element under <domain>".into(),
+                "the domain has more than one <devices> element".into(),
             ));
+        }
+        let range = devices.range();
+        info.devices_indent = devices
+            .prev_sibling()
+            .map(|ws| &xml[ws.range()])
+            .filter(|ws| ws.chars().all(is_xml_space))
+            .and_then(|ws| ws.rsplit_once('\n'))
+            .map(|(_, indent)| indent.to_owned())
+            .unwrap_or_default();
+        if xml[range.clone()].ends_with("/>") {
+            info.empty_devices = Some(range.clone());
+        }
+        // Where the whitespace before the next child (or before `</devices>`) begins.
+        let mut pending_ws: Option<usize> = None;
+        for node in devices.children() {
+            if node.is_text() {
+                let raw = &xml[node.range()];
+                let trailing = raw.len() - raw.trim_end_matches(is_xml_space).len();
+                pending_ws = (trailing > 0).then(|| node.range().end - trailing);
+                continue;
+            }
+            let ws = pending_ws.take();
+            if !node.is_element() {
+                continue;
+            }
+            let start = ws.unwrap_or(node.range().start);
+            // The first child's leading whitespace sets the children's indentation.
+            if info.child_indent.is_empty() {
+                if let Some((_, indent)) = xml[start..node.range().start].rsplit_once('\n') {
+                    info.child_indent = indent.to_owned();
+                }
+            }
+            info.add_child(node, start, alias_prefix)?;
+        }
+        if info.empty_devices.is_none() {
+            // The end tag is the last thing in the element's text, and no tag holds `</`.
+            let end_tag = range.start + xml[range].rfind("</").expect("an end tag");
+            info.insert_at = pending_ws.unwrap_or(end_tag);
         }
         if info.child_indent.is_empty() {
             info.child_indent = format!("{}  ", info.devices_indent);
         }
-        info.newline = if xml.contains("\r\n") { "\r\n" } else { "\n" };
         Ok(info)
     }
 
-    fn finish_child(&mut self, child: Option<Child>, end: usize, prefix: &str) {
-        let Some(child) = child else { return };
-        if child
-            .alias
-            .as_deref()
-            .is_some_and(|a| is_own_alias(a, prefix))
-        {
-            self.own_spans.push(child.start..end);
-            self.own_sources.extend(child.source);
+    /// Records a child element of `<devices>` that starts, with its leading whitespace, at
+    /// `start`: qatkit's own by its alias, or another's hostdev source and controller index.
+    fn add_child(
+        &mut self,
+        node: roxmltree::Node<'_, '_>,
+        start: usize,
+        prefix: &str,
+    ) -> Result<()> {
+        let name = qualified_name(node);
+        let pci = node.attribute("type") == Some("pci");
+        let alias = children(node, "alias").find_map(|a| a.attribute("name"));
+        let source = if name == "hostdev" && pci {
+            children(node, "source")
+                .flat_map(|s| children(s, "address"))
+                .map(parse_pci_address)
+                .last()
+                .transpose()?
         } else {
-            if child.name == "hostdev" {
-                self.other_sources.extend(child.source);
-            }
-            if let Some(i) = child.pci_index {
-                self.used_pci_indexes.insert(i);
+            None
+        };
+        if alias.is_some_and(|a| is_own_alias(a, prefix)) {
+            self.own_spans.push(start..node.range().end);
+            self.own_sources.extend(source);
+            return Ok(());
+        }
+        if name == "hostdev" {
+            self.other_sources.extend(source);
+        }
+        if name == "controller" && pci {
+            if let Some(index) = node.attribute("index").and_then(|i| i.parse().ok()) {
+                self.used_pci_indexes.insert(index);
             }
         }
+        Ok(())
     }
 
     /// The document with qatkit's previous elements (and the whitespace before each) removed
