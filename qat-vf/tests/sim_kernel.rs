@@ -1374,6 +1374,20 @@ fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
             "is not a VF",
         ),
         (
+            // Found by fuzzing: a stale node vanished in an apply that said "restored".
+            "a /dev/vfio node of a group nobody has on VFIO",
+            Box::new(|s| {
+                s["kernel"]["vfio_nodes"] =
+                    serde_json::json!({ "3": { "uid": 0, "gid": 0, "mode": 384 } })
+            }),
+            "but no device of group 3 is on a VFIO driver",
+        ),
+        (
+            "a device on vfio-pci without its /dev/vfio node",
+            Box::new(|s| s["kernel"]["devices"]["0000:6b:00.2"]["driver"] = "vfio-pci".into()),
+            "but no /dev/vfio/",
+        ),
+        (
             "a driver whose name is a path",
             Box::new(|s| {
                 let vfio = s["kernel"]["drivers"]["vfio-pci"].clone();

@@ -18,7 +18,8 @@ impl Kernel {
     ///   put that VF;
     /// - `num` ≤ `total`; the first `num` VFs exist, name the PF as `physfn` and have no SR-IOV
     ///   of their own; no other device names a PF;
-    /// - bound drivers are loaded, names are usable as sysfs names, holders hold VFs.
+    /// - bound drivers are loaded, names are usable as sysfs names, holders hold VFs;
+    /// - `/dev/vfio/N` exists exactly for the groups with a device on a VFIO driver.
     pub fn validate(&self) -> Result<(), String> {
         let enabled_vfs = self.validate_vf_addresses()?;
         for (bdf, dev) in &self.devices {
@@ -46,6 +47,28 @@ impl Kernel {
         }
         for name in self.drivers.keys() {
             crate::driver::validate_driver_name(name).map_err(|e| e.to_string())?;
+        }
+        // /dev/vfio/N exists while a device of group N is bound to a VFIO driver, and only then.
+        let vfio_bound = |group: u32| {
+            self.group_members(group).any(|bdf| {
+                self.devices[&bdf]
+                    .driver
+                    .as_ref()
+                    .is_some_and(|d| self.drivers[d].vfio)
+            })
+        };
+        if let Some(group) = self.vfio_nodes.keys().find(|g| !vfio_bound(**g)) {
+            return Err(format!(
+                "/dev/vfio/{group} exists, but no device of group {group} is on a VFIO driver"
+            ));
+        }
+        if let Some((bdf, dev)) = self.devices.iter().find(|(_, d)| {
+            !self.vfio_nodes.contains_key(&d.iommu_group) && vfio_bound(d.iommu_group)
+        }) {
+            return Err(format!(
+                "{bdf}'s group {} has a device on a VFIO driver but no /dev/vfio/{}",
+                dev.iommu_group, dev.iommu_group
+            ));
         }
         for vf in self.holders.keys() {
             if self.devices.get(vf).is_none_or(|d| d.physfn.is_none()) {
