@@ -454,6 +454,24 @@ fn maximum_effort_gzip_and_zlib_decode_and_fail_like_the_rest() {
     }
 }
 
+/// Found by fuzzing (fuzz/seeds/decompress/found-libdeflate-reads-reserved-length-code): raw
+/// deflate of "abc" × 700 with one bit flipped, so that a fixed-Huffman block holds a reserved
+/// length code. libdeflate, behind the one-shot calls, reads it as length 258 by design
+/// (ebiggers/libdeflate#288); zlib (`invalid literal/length code`) and the stream decoder refuse it. The README says so.
+#[test]
+fn a_reserved_length_code_is_read_as_libdeflate_reads_it_and_refused_by_the_stream() {
+    let flipped = [
+        0x4b, 0x4c, 0x4a, 0x4e, 0x1c, 0x45, 0xe3, 0x68, 0x14, 0x8d, 0xa2, 0x51, 0x34, 0x8a, 0x46,
+        0xd1, 0x28, 0x22, 0x84, 0x00,
+    ];
+    let codec = Codec::new(Format::Raw, 1)
+        .unwrap()
+        .with_backend(Backend::Cpu)
+        .unwrap();
+    assert_eq!(codec.decompress(&flipped).unwrap(), b"abc".repeat(700));
+    assert!(read_stream(&codec, &flipped).is_err());
+}
+
 #[test]
 fn a_forged_gzip_size_is_corrupt_input() {
     for backend in backends() {

@@ -34,6 +34,10 @@ pub(super) struct FrameCheck {
     then: Field,
     /// The current frame's FLG byte.
     flg: u8,
+    /// The current frame's largest block, decompressed.
+    block_max: u64,
+    /// The most the frames fed so far can decompress to.
+    bound: u64,
     frames: u64,
     broken: bool,
 }
@@ -57,6 +61,8 @@ impl FrameCheck {
             skip: 0,
             then: Field::Magic,
             flg: 0,
+            block_max: 0,
+            bound: 0,
             frames: 0,
             broken: false,
         }
@@ -109,10 +115,13 @@ impl FrameCheck {
             Field::Magic => self.broken = true,
             Field::Descriptor => {
                 self.flg = self.field[0];
-                if self.flg >> 6 != 1 {
+                // BD's block maximum size: 4 → 64 KiB, 5 → 256 KiB, 6 → 1 MiB, 7 → 4 MiB.
+                let size_id = (self.field[1] >> 4) & 7;
+                if self.flg >> 6 != 1 || size_id < 4 {
                     self.broken = true;
                     return;
                 }
+                self.block_max = 1 << (8 + 2 * size_id);
                 // Content size, dictionary id, then the header checksum byte.
                 let optional =
                     8 * u64::from(self.flg & 0x08 != 0) + 4 * u64::from(self.flg & 0x01 != 0) + 1;
@@ -125,6 +134,8 @@ impl FrameCheck {
             }
             Field::BlockSize => {
                 let data = u64::from(value & 0x7FFF_FFFF);
+                let stored = value & 0x8000_0000 != 0;
+                self.bound += if stored { data } else { self.block_max };
                 let checksum = 4 * u64::from(self.flg & 0x10 != 0);
                 self.pass(data + checksum, Field::BlockSize);
             }
@@ -143,9 +154,15 @@ impl FrameCheck {
 
 /// Whether `input` is one or more complete LZ4 frames.
 pub(super) fn frames_complete(input: &[u8]) -> bool {
+    output_bound(input).is_some()
+}
+
+/// The most that `input` decompresses to (each block at most its frame's block maximum), when
+/// it is one or more complete LZ4 frames.
+pub(super) fn output_bound(input: &[u8]) -> Option<u64> {
     let mut check = FrameCheck::new();
     check.feed(input);
-    check.complete()
+    check.complete().then_some(check.bound)
 }
 
 /// Appends the decompressed frames in `input` to `out`, writing at most `limit` bytes.

@@ -343,13 +343,23 @@ pub(super) fn decompress(
     out: &mut Vec<u8>,
 ) -> Result<ServedBy, Error> {
     let format = pool.format;
-    // QATzip takes a stream cut short as complete; for LZ4 the frames tell before decoding.
-    if input.is_empty() || (format == Format::Lz4 && !super::lz4::frames_complete(input)) {
+    if input.is_empty() {
         return Err(Error::Corrupt { format });
     }
     u32::try_from(input.len()).map_err(|_| too_big(format))?;
+    let guess = match format {
+        // QATzip takes a stream cut short as complete: the frames tell before decoding. Their
+        // bound is the first capacity: QATzip 1.3.1 leaks its LZ4F context when a session
+        // ends inside a frame, as a retry with more room would make it.
+        Format::Lz4 => super::lz4::output_bound(input)
+            .ok_or(Error::Corrupt { format })?
+            .try_into()
+            .unwrap_or(usize::MAX)
+            .max(1),
+        _ => input.len().saturating_mul(4).max(DEFAULT_BUFFER),
+    };
     let start = out.len();
-    let mut capacity = input.len().saturating_mul(4).max(DEFAULT_BUFFER).min(limit);
+    let mut capacity = guess.min(limit);
     loop {
         let attempt = pool.with(|s| attempt(s, input, limit, capacity, out));
         match attempt {
