@@ -1,0 +1,71 @@
+//! Any bytes, decompressed as each format by the one-shot calls and by the stream decoder, under
+//! a limit chosen by the input. Invariants: no panic; never more output than the limit (the
+//! caller's slice is never overrun); where both decoders read the input they give the same
+//! bytes. (They may disagree on whether to read it at all: libdeflate, behind the one-shot
+//! calls, accepts a few malformed deflate streams that zlib refuses, "intentionally more
+//! accepting than zlib, in a safe way": ebiggers/libdeflate#288.)
+#![no_main]
+
+use std::io::Read as _;
+
+use libfuzzer_sys::fuzz_target;
+use qat_crypto::compress::{Backend, Codec, Error, Format};
+
+const FORMATS: [Format; 4] = [Format::Gzip, Format::Zlib, Format::Raw, Format::Lz4];
+
+fuzz_target!(|data: &[u8]| {
+    let [choice, limit, input @ ..] = data else {
+        return;
+    };
+    let format = FORMATS[usize::from(choice % 4)];
+    // Limits from 0 to 64 KiB in steps, so both sides of the limit are reached.
+    let limit = usize::from(*limit) * 256;
+    let codec = Codec::new(format, 1)
+        .and_then(|c| c.with_backend(Backend::Cpu))
+        .expect("cpu codec")
+        .with_limit(limit);
+    let one_shot = codec.decompress(input);
+    if let Ok(out) = &one_shot {
+        assert!(
+            out.len() <= limit,
+            "{} bytes past a {limit}-byte limit",
+            out.len()
+        );
+    } else if let Err(e) = &one_shot {
+        assert!(
+            matches!(e, Error::Corrupt { .. } | Error::LimitExceeded { .. }),
+            "unexpected error {e:?}"
+        );
+    }
+    // Into a caller's slice of exactly the limit, with guard bytes after it.
+    let mut slice = vec![0xa5u8; limit + 16];
+    if let Ok(n) = codec.decompress_to_slice(input, &mut slice[..limit]) {
+        assert!(n <= limit);
+        if let Ok(out) = &one_shot {
+            assert_eq!(&slice[..n], out.as_slice());
+        }
+    }
+    assert!(
+        slice[limit..].iter().all(|&b| b == 0xa5),
+        "wrote past the slice"
+    );
+    // The stream decoder reads what the one-shot call reads.
+    let mut streamed = Vec::new();
+    let stream = codec
+        .decoder(std::io::BufReader::with_capacity(
+            1 + usize::from(*choice),
+            input,
+        ))
+        .take(limit as u64 + 1)
+        .read_to_end(&mut streamed);
+    if let (Ok(out), Ok(_)) = (&one_shot, &stream) {
+        assert_eq!(&streamed, out, "stream and one-shot decoders disagree");
+    }
+    // Cut short, input that was read is refused, or (cut in trailing bytes) reads as less.
+    let cut = input.len().checked_sub(1 + usize::from(*choice) % 8);
+    if let (Ok(out), Some(cut)) = (&one_shot, cut)
+        && let Ok(shorter) = codec.decompress(&input[..cut])
+    {
+        assert!(shorter.len() <= out.len());
+    }
+});

@@ -1,0 +1,97 @@
+//! A simulated host's state file, as a careless hand might edit it, then a provisioning
+//! transaction on it, with a write failing or not. Invariants: no panic; a loaded model is
+//! consistent and stays so; a state that loads saves and loads again; an apply that succeeds
+//! leaves nothing to plan; a rollback reported as restored left the kernel exactly as before.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use qat_vf::Host;
+use qat_vf::provision::{self, Desired, ProvisionLock};
+use qat_vf::sim::{FaultTrigger, SimHost, SimState};
+
+/// The provisioning lock `apply` asks for: a file of this process's own, unlinked once taken
+/// (the lock lives on in the open descriptor).
+fn lock() -> &'static ProvisionLock {
+    static LOCK: OnceLock<ProvisionLock> = OnceLock::new();
+    LOCK.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("qatkit-fuzz-{}.lock", std::process::id()));
+        let lock = ProvisionLock::acquire(&path).expect("lock");
+        let _ = std::fs::remove_file(&path);
+        lock
+    })
+}
+
+fn desired(choice: u8, sim: &SimHost) -> Desired {
+    let every_sriov_pf = sim
+        .kernel()
+        .devices
+        .iter()
+        .filter(|(_, d)| d.sriov.is_some())
+        .map(|(bdf, _)| *bdf)
+        .collect();
+    Desired {
+        pfs: if choice & 1 != 0 {
+            every_sriov_pf
+        } else {
+            Vec::new()
+        },
+        services: match (choice >> 1) & 3 {
+            0 => None,
+            1 => Some("sym".parse().unwrap()),
+            2 => Some("dc".parse().unwrap()),
+            _ => Some("asym,sym".parse().unwrap()),
+        },
+        driver: ["vfio-pci", "kernel", "none", "qat_vfio_pci"][usize::from((choice >> 3) & 3)]
+            .parse()
+            .unwrap(),
+        vfio_access: None,
+        force: choice & 0x20 != 0,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [choice, fault, json @ ..] = data else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(json) else {
+        return;
+    };
+    let Ok(state) = SimState::from_json(text) else {
+        return;
+    };
+    let sim = SimHost::from_state(state);
+    let saved = serde_json::to_string(&sim.state()).unwrap();
+    assert!(
+        SimState::from_json(&saved).is_ok(),
+        "a loaded state does not load again"
+    );
+    let want = desired(*choice, &sim);
+    let Ok(host) = Host::discover(&sim, &want.pfs) else {
+        return;
+    };
+    let Ok(plan) = provision::plan(&host, &want) else {
+        return;
+    };
+    let before = sim.kernel();
+    if *fault != 0 {
+        sim.inject(FaultTrigger::NthWrite(u64::from(*fault % 64)), 5);
+    }
+    let report = provision::apply(&sim, &plan, want.force, lock());
+    let after = sim.kernel();
+    assert_eq!(after.validate(), Ok(()), "the model broke: {report:?}");
+    assert!(SimState::from_json(&serde_json::to_string(&sim.state()).unwrap()).is_ok());
+    if report.ok {
+        if let Ok(host) = Host::discover(&sim, &want.pfs)
+            && let Ok(again) = provision::plan(&host, &want)
+        {
+            assert!(again.is_converged(), "applied, yet more to do: {again:?}");
+        }
+    } else if report.restored() {
+        assert_eq!(
+            after, before,
+            "reported restored, but the kernel differs: {report:?}"
+        );
+    }
+});
