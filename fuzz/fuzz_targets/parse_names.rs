@@ -55,11 +55,26 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         4 => {
+            // Kubernetes' IsExtendedResourceName, read from its source once more: "requests."
+            // and the name must make a qualified name (DNS-1123 subdomain of at most 253, "/",
+            // a name of at most 63), and no kubernetes.io domain.
             if kubevirt::validate_resource_name(text).is_ok() {
                 let (domain, name) = text.split_once('/').unwrap();
-                assert!(!domain.is_empty() && !name.is_empty() && name.len() <= 63);
+                let label = |l: &str| {
+                    !l.is_empty()
+                        && l.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                };
+                assert!(("requests.".len() + domain.len()) <= 253 && domain.split('.').all(label));
+                let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
+                assert!(name.len() <= 63 && edge(name.bytes().next()) && edge(name.bytes().last()));
+                assert!(
+                    name.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                );
                 assert!(!text.contains("kubernetes.io/") && !text.starts_with("requests."));
-                assert!(plain_name(domain) && plain_name(name));
             }
         }
         _ => {

@@ -457,7 +457,9 @@ fn maximum_effort_gzip_and_zlib_decode_and_fail_like_the_rest() {
 /// Found by fuzzing (fuzz/seeds/decompress/found-libdeflate-reads-reserved-length-code): raw
 /// deflate of "abc" × 700 with one bit flipped, so that a fixed-Huffman block holds a reserved
 /// length code. libdeflate, behind the one-shot calls, reads it as length 258 by design
-/// (ebiggers/libdeflate#288); zlib (`invalid literal/length code`) and the stream decoder refuse it. The README says so.
+/// (ebiggers/libdeflate#288); zlib (`invalid literal/length code`) and the stream decoder refuse
+/// it. Not an endorsement: pinned so that a change on either side is noticed, and the README
+/// says so. (Raw deflate has no checksum; any bit flip can give other bytes without an error.)
 #[test]
 fn a_reserved_length_code_is_read_as_libdeflate_reads_it_and_refused_by_the_stream() {
     let flipped = [

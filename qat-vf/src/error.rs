@@ -283,7 +283,6 @@ fn left_out_text(left_out: &[(Bdf, String)]) -> String {
 
 fn nodes_text(nodes: &[u32]) -> String {
     match nodes {
-        [] => "no node: the host's VFs report none".into(),
         [node] => format!("node {node} only"),
         _ => {
             let list: Vec<String> = nodes.iter().map(u32::to_string).collect();

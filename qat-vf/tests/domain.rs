@@ -1262,6 +1262,18 @@ fn a_numa_node_without_vfs_is_refused_not_ignored() {
             "no VF is on NUMA node 99 (VFs are on nodes 0, 1)"
         );
     }
+    // VFs that report no node (one socket, a VM): a preference cannot matter, so it stands.
+    let one_socket = sim("4xxx", 1);
+    one_socket.with_kernel(|k| k.devices.values_mut().for_each(|d| d.numa_node = -1));
+    provision_pfs(&one_socket, &[], "vfio-pci");
+    let mut req = request(2, Policy::Balanced);
+    req.numa_node = Some(0);
+    assert_eq!(
+        domain::allocate(&discover(&one_socket), &req)
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -1727,8 +1739,11 @@ fn a_document_larger_than_virsh_reads_is_refused() {
     assert_eq!(big.len(), domain::MAX_DOMAIN_XML_BYTES + 1);
     let err = domain::insert(&big, &two_pf_vfs(1), &HostdevOptions::default()).unwrap_err();
     assert!(err.to_string().contains("more than the 10485760"), "{err}");
+    // At the limit it is read, but what qatkit would write must fit too.
     let fits = big.replacen("  </domain>", " </domain>", 1);
-    assert!(domain::insert(&fits, &two_pf_vfs(1), &HostdevOptions::default()).is_ok());
+    assert!(domain::insert(&fits, &[], &HostdevOptions::default()).is_ok());
+    let err = domain::insert(&fits, &two_pf_vfs(1), &HostdevOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("the result would have"), "{err}");
 }
 
 #[test]
@@ -1850,4 +1865,49 @@ fn prefixed_elements_are_not_libvirts() {
         2,
         "the user's and qatkit's"
     );
+}
+
+#[test]
+fn cdata_before_qatkits_elements_is_kept_and_reruns_are_idempotent() {
+    // The parser joins text and CDATA into one node that keeps only the first part's position:
+    // offsets taken from it deleted the CDATA with qatkit's elements, or left whitespace behind.
+    let vfs = two_pf_vfs(2);
+    let opts = HostdevOptions::default();
+    for tail in [
+        "\n    <![CDATA[keep]]>",
+        "x<![CDATA[y]]>",
+        "\n  <![CDATA[ ]]>\n",
+    ] {
+        let original =
+            template("cdata", "q35").replace("\n  </devices>", &format!("{tail}\n  </devices>"));
+        let once = domain::insert(&original, &vfs, &opts).unwrap();
+        assert!(once.contains(tail), "{once}");
+        assert_eq!(
+            domain::insert(&once, &vfs, &opts).unwrap(),
+            once,
+            "{tail:?}"
+        );
+        assert_eq!(
+            domain::insert(&once, &[], &opts).unwrap(),
+            original,
+            "{tail:?}"
+        );
+    }
+}
+
+#[test]
+fn only_controllers_and_hostdevs_can_be_qatkits() {
+    // Found by fuzzing: an element of another kind holding a qatkit-shaped alias was taken for
+    // qatkit's and deleted by the next run.
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    let users = "\n    <redirdev bus='usb' type='spicevmc'>\n      <alias name='ua-qat-0000-6b-00-1'/>\n    </redirdev>\n    <controller type='pci' index='5' model='pcie-root-port'>\n      <alias name='ua-qat-0000-6b-00-2'/>\n    </controller>";
+    let original =
+        template("kinds", "q35").replace("\n  </devices>", &format!("{users}\n  </devices>"));
+    let once = domain::insert(&original, &vfs, &opts).unwrap();
+    assert!(once.contains(users));
+    assert_eq!(domain::insert(&once, &vfs, &opts).unwrap(), once);
+    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), original);
+    // The user's controller keeps its index to itself.
+    assert!(!once.contains("index=\"5\""));
 }

@@ -681,15 +681,16 @@ fn a_failed_undo_whose_effect_came_about_anyway_is_verified_restored() {
     assert_eq!(sim.kernel(), before);
 }
 
-/// The simulated host, with a PF that vanishes (hot-unplugged, or its slot powered off) at the
-/// `nth` write, which fails.
-struct Vanishing<'a> {
+/// The simulated host in trouble: a PF that vanishes (hot-unplugged, or its slot powered off)
+/// at the `nth` write, which fails; or a device list that cannot be read.
+struct Troubled<'a> {
     sim: &'a SimHost,
     nth: usize,
     pf: Bdf,
+    unlistable: bool,
 }
 
-impl qat_vf::Sysfs for Vanishing<'_> {
+impl qat_vf::Sysfs for Troubled<'_> {
     fn read(&self, path: &std::path::Path) -> qat_vf::Result<String> {
         self.sim.read(path)
     }
@@ -704,6 +705,12 @@ impl qat_vf::Sysfs for Vanishing<'_> {
         self.sim.read_link(path)
     }
     fn list(&self, path: &std::path::Path) -> qat_vf::Result<Vec<String>> {
+        if self.unlistable && path == std::path::Path::new(qat_vf::sysfs::paths::PCI_DEVICES) {
+            return Err(Error::Read {
+                path: path.to_owned(),
+                source: std::io::Error::from_raw_os_error(libc::EIO),
+            });
+        }
         self.sim.list(path)
     }
     fn exists(&self, path: &std::path::Path) -> bool {
@@ -734,10 +741,11 @@ fn a_device_that_vanishes_during_an_apply_is_reported_not_claimed_restored() {
     let sim = preset("4xxx", 2);
     let want = desired(Some("sym"), "vfio-pci");
     let planned = plan(&sim, &want).unwrap();
-    let host = Vanishing {
+    let host = Troubled {
         sim: &sim,
         nth: 4,
         pf: bdf("0000:70:00.0"),
+        unlistable: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
@@ -752,6 +760,33 @@ fn a_device_that_vanishes_during_an_apply_is_reported_not_claimed_restored() {
             .contains(&"0000:70:00.0 is gone".to_owned()),
         "{report:#?}"
     );
+}
+
+#[test]
+fn a_host_that_cannot_be_read_first_is_not_changed_and_not_claimed_restored() {
+    let sim = preset("4xxx", 1);
+    let planned = plan(&sim, &desired(Some("sym"), "vfio-pci")).unwrap();
+    let host = Troubled {
+        sim: &sim,
+        nth: 0,
+        pf: bdf("0000:6b:00.0"),
+        unlistable: true,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
+    let report = provision::apply(&host, &planned, false, &lock);
+    assert!(
+        !report.ok && !report.started && !report.restored(),
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .error
+            .unwrap()
+            .message
+            .contains("could not be read first")
+    );
+    assert!(sim.writes().is_empty());
 }
 
 #[test]

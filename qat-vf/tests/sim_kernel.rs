@@ -1388,6 +1388,12 @@ fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
             "but no /dev/vfio/",
         ),
         (
+            // Found by fuzzing: VFs made again do not join another device's group.
+            "a VF in another device's IOMMU group",
+            Box::new(|s| s["kernel"]["devices"]["0000:6b:00.1"]["iommu_group"] = 2.into()),
+            "which is not how 0000:6b:00.0's VFs are grouped",
+        ),
+        (
             "a driver whose name is a path",
             Box::new(|s| {
                 let vfio = s["kernel"]["drivers"]["vfio-pci"].clone();

@@ -10,7 +10,7 @@ use qat_vf::{Bdf, Services};
 use serde_json::json;
 
 use crate::Failure;
-use crate::domain_file;
+use crate::domain_file::DomainFile;
 use crate::output;
 use crate::target::{self, HostAccess};
 
@@ -293,7 +293,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 let plan = plan(host, &args)?;
                 finish(host, &plan, args.force, &lock, global.json)
             });
-            signals.finish();
+            say_arrived(signals.finish());
             result
         }
         Command::Reset { pfs, force } => {
@@ -304,7 +304,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
                 let plan = provision::plan_reset(&found, &pfs, force)?;
                 finish(host, &plan, force, &lock, global.json)
             });
-            signals.finish();
+            say_arrived(signals.finish());
             result
         }
     }
@@ -347,12 +347,8 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
     let found = host.discover(&[])?;
     let (vfs, xml) = match &args.domain {
         Some(path) => {
-            let in_place = match args.in_place {
-                true => Some(domain_file::InPlace::check(path, args.force)?),
-                false => None,
-            };
-            let text = domain_file::read(path)?;
-            let info = domain::DomainInfo::parse(&text, &opts.alias_prefix)?;
+            let file = DomainFile::read(path, args.in_place, args.force)?;
+            let info = domain::DomainInfo::parse(&file.text, &opts.alias_prefix)?;
             let vfs = allocate(
                 &found,
                 &args.alloc,
@@ -360,11 +356,9 @@ fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Fail
                 info.own_sources.clone(),
                 info.other_sources.clone(),
             )?;
-            let xml = domain::insert_parsed(&text, &info, &vfs, &opts)?;
-            if let Some(file) = in_place {
-                if let Some(warning) = file.replace(&xml)? {
-                    eprintln!("qatctl: warning: {warning}");
-                }
+            let xml = domain::insert_parsed(&file.text, &info, &vfs, &opts)?;
+            if let Some(warning) = file.replace(&xml)? {
+                eprintln!("qatctl: warning: {warning}");
             }
             (vfs, xml)
         }
@@ -536,6 +530,17 @@ fn run_sim(global: &crate::cli::Global, command: SimCommand) -> Result<(), Failu
             output::print_writes(&writes, global.json);
             Ok(())
         }
+    }
+}
+
+/// Says which held signals arrived while the host was being changed.
+fn say_arrived(signals: Vec<nix::sys::signal::Signal>) {
+    if !signals.is_empty() {
+        let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+        eprintln!(
+            "qatctl: {} arrived while the host was being changed; the command ran to the end first (its outcome is above)",
+            names.join(", ")
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `--domain` file of `qatctl xml`: read with a size bound, and replaced in place the way a
 //! careful editor replaces it.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -10,65 +10,106 @@ use qat_vf::domain::MAX_DOMAIN_XML_BYTES;
 
 use crate::Failure;
 
-/// Reads a domain document, refusing one larger than libvirt would read before reading it all.
-pub(crate) fn read(path: &Path) -> Result<String, Failure> {
-    let unreadable =
-        |e: std::io::Error| Failure::Usage(format!("cannot read {}: {e}", path.display()));
-    let file = File::open(path).map_err(unreadable)?;
-    let mut text = String::new();
-    file.take(MAX_DOMAIN_XML_BYTES as u64 + 1)
-        .read_to_string(&mut text)
-        .map_err(unreadable)?;
-    if text.len() > MAX_DOMAIN_XML_BYTES {
-        return Err(Failure::Usage(format!(
-            "{} is larger than {} MiB, the most virsh reads for a domain",
-            path.display(),
-            MAX_DOMAIN_XML_BYTES >> 20
-        )));
-    }
-    Ok(text)
+/// A domain document as read, and, for `--in-place`, the file to replace.
+pub(crate) struct DomainFile {
+    /// The document.
+    pub(crate) text: String,
+    in_place: Option<InPlace>,
 }
 
-/// A domain file that `--in-place` may replace: the regular file a path leads to, through any
-/// symbolic links, checked before any work is done.
-pub(crate) struct InPlace {
-    /// The file itself (the link's target, when the path is a link).
+/// The regular file a path leads to (through symbolic links), as it was when it was read.
+struct InPlace {
     target: PathBuf,
-    meta: std::fs::Metadata,
+    meta: Metadata,
+}
+
+impl DomainFile {
+    /// Reads the document at `path` (a file, or a pipe such as `/dev/stdin`), refusing one
+    /// larger than libvirt would read after reading at most one byte more. With `in_place`, the
+    /// file must be one that may be replaced: a regular file, writable unless `force`, in a
+    /// directory where a new file can be made; all of it is checked on the file that is read.
+    pub(crate) fn read(path: &Path, in_place: bool, force: bool) -> Result<Self, Failure> {
+        let shown = path.display();
+        let unreadable = |e: std::io::Error| Failure::Usage(format!("cannot read {shown}: {e}"));
+        let file = File::open(path).map_err(unreadable)?;
+        let in_place = match in_place {
+            true => Some(InPlace::check(path, &file, force)?),
+            false => None,
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_DOMAIN_XML_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() > MAX_DOMAIN_XML_BYTES {
+            return Err(Failure::Usage(format!(
+                "{shown} is larger than {} MiB, the most virsh reads for a domain",
+                MAX_DOMAIN_XML_BYTES >> 20
+            )));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::Usage(format!("{shown} is not UTF-8 text")))?;
+        Ok(DomainFile { text, in_place })
+    }
+
+    /// Replaces the file read with `--in-place` by `text`, unless they are the same (a re-run
+    /// leaves the file, its inode and its links alone). Returns a warning when the owner or
+    /// group could not be kept.
+    pub(crate) fn replace(&self, text: &str) -> Result<Option<String>, Failure> {
+        match &self.in_place {
+            Some(file) if text != self.text => file.replace(text),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// What identifies a file's content: a replaced file has another inode, an edited one another
+/// size or modification time.
+fn identity(meta: &Metadata) -> (u64, u64, u64, i64, i64) {
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    )
 }
 
 impl InPlace {
-    /// Follows `path` to its file and checks that it may be replaced: a regular file (not a
-    /// device, FIFO or directory), writable unless `force`.
-    pub(crate) fn check(path: &Path, force: bool) -> Result<Self, Failure> {
-        let target = std::fs::canonicalize(path)
-            .map_err(|e| Failure::Usage(format!("cannot resolve {}: {e}", path.display())))?;
-        let meta = std::fs::metadata(&target)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", target.display())))?;
+    fn check(path: &Path, file: &File, force: bool) -> Result<Self, Failure> {
+        let usage = |what: String| Failure::Usage(format!("{}: {what}", path.display()));
+        let meta = file.metadata().map_err(|e| usage(e.to_string()))?;
         if !meta.is_file() {
-            return Err(Failure::Usage(format!(
-                "{} is not a regular file; --in-place replaces regular files only",
-                target.display()
-            )));
+            return Err(usage(
+                "not a regular file; --in-place replaces regular files only".into(),
+            ));
         }
+        // The path of the file that was opened, checked to still be that file.
+        let target = std::fs::canonicalize(path).map_err(|e| usage(e.to_string()))?;
+        let same = |now: Metadata| (now.dev(), now.ino()) == (meta.dev(), meta.ino());
+        if !std::fs::metadata(&target).is_ok_and(same) {
+            return Err(usage("it was replaced while being opened".into()));
+        }
+        let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
         // No write bit for anyone, or none for this user: a file someone meant to keep as it
         // is (root passes access(2) for every file, hence the mode check too).
-        let writable = meta.mode() & 0o222 != 0
-            && nix::unistd::access(&target, nix::unistd::AccessFlags::W_OK).is_ok();
-        if !writable && !force {
-            return Err(Failure::Usage(format!(
-                "{} is read-only; pass --force to replace it anyway",
-                target.display()
+        if !force && (meta.mode() & 0o222 == 0 || !writable(&target)) {
+            return Err(usage("read-only; pass --force to replace it anyway".into()));
+        }
+        let dir = target.parent().unwrap_or(Path::new("/"));
+        if !writable(dir) {
+            return Err(usage(format!(
+                "cannot make a file in {}, which --in-place writes before renaming it over",
+                dir.display()
             )));
         }
         Ok(InPlace { target, meta })
     }
 
-    /// Replaces the file so that a reader never sees half of it: a new file of a random name in
-    /// the same directory (created exclusively, so no link is followed), with the original's mode
-    /// and, where the caller may give it, its owner and group; synced, renamed over the
-    /// original, and the directory synced. Returns a warning when ownership could not be kept.
-    pub(crate) fn replace(&self, text: &str) -> Result<Option<String>, Failure> {
+    /// A new file of a random name beside the original (created exclusively, so no link is
+    /// followed), with the original's mode and, where the caller may give them, its owner and
+    /// group; synced, then renamed over the original, so a reader never sees half of it. If
+    /// the original changed since it was read, nothing is written.
+    fn replace(&self, text: &str) -> Result<Option<String>, Failure> {
         let path = &self.target;
         let failed =
             |e: std::io::Error| Failure::Failed(format!("cannot write {}: {e}", path.display()));
@@ -95,8 +136,16 @@ impl InPlace {
             )
         });
         file.sync_all().map_err(failed)?;
+        let current = std::fs::metadata(path).map_err(failed)?;
+        if identity(&current) != identity(&self.meta) {
+            return Err(Failure::Failed(format!(
+                "{} changed while qatctl worked on it; it was not written",
+                path.display()
+            )));
+        }
         tmp.persist(path).map_err(|e| failed(e.error))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(failed)?;
+        // The rename is done; a directory that cannot be synced only delays its durability.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
         Ok(warning)
     }
 }

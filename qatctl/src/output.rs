@@ -201,7 +201,9 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
 /// `qatctl apply` and `qatctl reset`.
 pub(crate) fn print_report(report: &Report, json: bool) {
     if let Some(error) = &report.error {
-        let outcome = if report.restored() {
+        let outcome = if !report.started {
+            "nothing was changed"
+        } else if report.restored() {
             "rolled back"
         } else {
             "ROLLBACK INCOMPLETE, check the host"
@@ -226,6 +228,10 @@ pub(crate) fn print_report(report: &Report, json: bool) {
         }
         return;
     };
+    if !report.started {
+        println!("not started, nothing was changed: {}", error.message);
+        return;
+    }
     println!("failed: {}", error.description);
     println!("  cause: {}", error.message);
     println!(

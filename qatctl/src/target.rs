@@ -135,24 +135,34 @@ impl HeldSignals {
         HeldSignals(set)
     }
 
-    /// Takes the signals that arrived while held and says so on stderr. They stay blocked:
-    /// the command is over and qatctl exits with its outcome, so that an apply that ran to
-    /// the end is not reported as killed.
-    pub(crate) fn finish(self) {
+    /// Takes the signals that arrived while held. They stay blocked: the command is over and
+    /// qatctl exits with its outcome, so that an apply that ran to the end is not reported as
+    /// killed.
+    pub(crate) fn finish(self) -> Vec<Signal> {
         let Ok(pending) = SignalFd::with_flags(&self.0, SfdFlags::SFD_NONBLOCK) else {
-            return;
+            return Vec::new();
         };
-        let mut names = Vec::new();
+        let mut arrived = Vec::new();
         while let Ok(Some(info)) = pending.read_signal() {
-            if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
-                names.push(signal.as_str());
-            }
+            arrived.extend(Signal::try_from(info.ssi_signo as i32));
         }
-        if !names.is_empty() {
-            eprintln!(
-                "qatctl: {} arrived while the host was being changed; the command ran to the end first (its outcome is above)",
-                names.join(", ")
-            );
-        }
+        arrived
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_signals_wait_and_are_taken_at_the_end() {
+        let held = HeldSignals::hold();
+        // Unheld, either would end this test process.
+        nix::sys::signal::raise(Signal::SIGTERM).unwrap();
+        nix::sys::signal::raise(Signal::SIGHUP).unwrap();
+        let mut arrived = held.finish();
+        arrived.sort_by_key(|s| *s as i32);
+        assert_eq!(arrived, [Signal::SIGHUP, Signal::SIGTERM]);
+        assert!(HeldSignals::hold().finish().is_empty(), "taken once");
     }
 }

@@ -134,8 +134,16 @@ impl FrameCheck {
             }
             Field::BlockSize => {
                 let data = u64::from(value & 0x7FFF_FFFF);
+                // A stored block is its size; a compressed one at most the frame's maximum, or
+                // 255 bytes per byte (each length byte adds at most 255), whichever is less:
+                // a header cannot make the bound bigger than the data can.
                 let stored = value & 0x8000_0000 != 0;
-                self.bound += if stored { data } else { self.block_max };
+                self.bound += if stored {
+                    data
+                } else {
+                    self.block_max
+                        .min(data.saturating_mul(255).saturating_add(64))
+                };
                 let checksum = 4 * u64::from(self.flg & 0x10 != 0);
                 self.pass(data + checksum, Field::BlockSize);
             }
@@ -191,4 +199,52 @@ pub(super) fn decompress(input: &[u8], limit: usize, out: &mut Vec<u8>) -> Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lz4_flex::frame::{BlockSize, FrameEncoder, FrameInfo};
+
+    fn frame(data: &[u8], block_size: BlockSize) -> Vec<u8> {
+        let info = FrameInfo::new().block_size(block_size);
+        let mut encoder = FrameEncoder::with_frame_info(info, Vec::new());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn the_output_bound_holds_and_follows_the_data_not_the_header() {
+        let text = b"virtual function ".repeat(40_000);
+        let noise: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for size in [BlockSize::Max64KB, BlockSize::Max256KB, BlockSize::Max4MB] {
+            for data in [&text[..], &noise[..], b"x"] {
+                let packed = frame(data, size);
+                let bound = output_bound(&packed).unwrap();
+                assert!(
+                    bound >= data.len() as u64,
+                    "{size:?}: {bound} < {}",
+                    data.len()
+                );
+                // Never more than the data can give: 255 bytes per byte and a little.
+                assert!(bound <= 255 * packed.len() as u64 + 64 * 64, "{size:?}");
+            }
+        }
+        // Stored blocks count as what they hold.
+        let stored = frame(&noise, BlockSize::Max64KB);
+        assert!(output_bound(&stored).unwrap() < noise.len() as u64 + 64 * 1024);
+    }
+
+    #[test]
+    fn reserved_block_sizes_and_cut_frames_have_no_bound() {
+        let packed = frame(b"qat qat qat qat", BlockSize::Max64KB);
+        let mut reserved = packed.clone();
+        // BD's block size id: 3 and below are reserved.
+        reserved[5] = (reserved[5] & 0x8f) | (3 << 4);
+        assert_eq!(output_bound(&reserved), None);
+        assert_eq!(output_bound(&packed[..packed.len() - 1]), None);
+        assert!(output_bound(&packed).is_some());
+    }
 }

@@ -50,7 +50,8 @@ pub struct Request {
     pub count: usize,
     /// Spread or fill.
     pub policy: Policy,
-    /// Prefer VFs on this NUMA node; others are taken only when it has too few.
+    /// Prefer VFs on this NUMA node; others are taken only when it has too few. A node none of
+    /// the host's VFs is on is an error.
     pub numa_node: Option<u32>,
     /// The driver the VFs must be bound to (`vfio-pci`, `qat_vfio_pci`).
     pub driver: String,
@@ -94,7 +95,8 @@ fn ineligible(pf: &PhysicalFunction, vf: &VirtualFunction, req: &Request) -> Opt
 }
 
 /// Picks `req.count` VFs from the host's PFs, or says why too few are eligible. A preferred
-/// NUMA node that none of the host's VFs is on is refused as a mistake.
+/// NUMA node that none of the host's VFs is on is refused as a mistake, unless the VFs report
+/// no node at all (one socket, a VM): then the preference cannot matter.
 pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
     if let Some(node) = req.numa_node {
         let nodes: std::collections::BTreeSet<u32> = host
@@ -103,7 +105,7 @@ pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
             .flat_map(|pf| &pf.vfs)
             .filter_map(|vf| vf.pci.numa_node)
             .collect();
-        if !nodes.contains(&node) {
+        if !nodes.is_empty() && !nodes.contains(&node) {
             return Err(Error::NoVfsOnNode {
                 node,
                 nodes: nodes.into_iter().collect(),

@@ -50,5 +50,13 @@ pub fn insert_parsed(
     let free = (1..).filter(|i| !info.used_pci_indexes.contains(i));
     let (buses, placements) = layout(vfs, info.machine, free)?;
     let elements = render(&buses, &placements, opts)?;
-    Ok(info.rewrite(domain_xml, &elements))
+    let out = info.rewrite(domain_xml, &elements);
+    // What qatkit writes, it must be able to read again (and so must virsh).
+    if out.len() > MAX_DOMAIN_XML_BYTES {
+        return Err(Error::Domain(format!(
+            "the result would have {} bytes, more than the {MAX_DOMAIN_XML_BYTES} virsh reads",
+            out.len()
+        )));
+    }
+    Ok(out)
 }

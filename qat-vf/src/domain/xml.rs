@@ -273,6 +273,13 @@ fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
+/// Where the whitespace right before byte `at` begins. It is read from the bytes, not from the
+/// parser's text nodes (which join text and CDATA and keep the first one's position); it never
+/// reaches into markup, which ends with `>`.
+fn whitespace_before(xml: &str, at: usize) -> usize {
+    xml[..at].trim_end_matches(is_xml_space).len()
+}
+
 /// A `<hostdev type='pci'>` source address. Every field is optional and 0 when absent, as
 /// libvirt reads it (`<address bus='0x6b' function='1'/>` is 0000:6b:00.1).
 /// An integer as libvirt reads address fields (strtol base 0): `0x` hex, a leading `0` octal,
@@ -288,17 +295,25 @@ fn parse_c_integer(text: &str) -> Option<u32> {
     }
 }
 
-/// Whether an alias is one qatkit writes: the prefix, then `port-`, `bridge-` or nothing, then
-/// a BDF as `dddd-bb-ss-f`. Only these are replaced, so a short prefix cannot take a user's
-/// element for qatkit's.
-fn is_own_alias(alias: &str, prefix: &str) -> bool {
+/// Whether an element is one qatkit writes, by its name and alias: a `<controller>` aliased
+/// the prefix, `port-` or `bridge-`, and a BDF as `dddd-bb-ss-f`; a `<hostdev>` aliased the prefix
+/// and a BDF. Only these are replaced, so a short prefix cannot take a user's element (or, found
+/// by fuzzing, an element of another kind holding such an alias) for qatkit's.
+fn is_own(element: &str, alias: &str, prefix: &str) -> bool {
     let Some(rest) = alias.strip_prefix(prefix) else {
         return false;
     };
-    let rest = rest
-        .strip_prefix("port-")
-        .or_else(|| rest.strip_prefix("bridge-"))
-        .unwrap_or(rest);
+    let rest = match element {
+        "controller" => match rest
+            .strip_prefix("port-")
+            .or_else(|| rest.strip_prefix("bridge-"))
+        {
+            Some(rest) => rest,
+            None => return false,
+        },
+        "hostdev" => rest,
+        _ => return false,
+    };
     let parts: Vec<&str> = rest.split('-').collect();
     let hex = |s: &str, n: usize| {
         s.len() == n
@@ -348,26 +363,6 @@ impl DomainInfo {
                 xml.len()
             )));
         }
-        // quick-xml skips a byte-order mark without counting it in its positions: read what
-        // follows the mark, then shift every offset by its length so that they index `xml`.
-        let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-        let mut info = Self::parse_body(body, alias_prefix)?;
-        info.shift(xml.len() - body.len());
-        Ok(info)
-    }
-
-    /// Moves every byte offset `by` bytes on.
-    fn shift(&mut self, by: usize) {
-        for span in &mut self.own_spans {
-            *span = span.start + by..span.end + by;
-        }
-        self.insert_at += by;
-        if let Some(empty) = &mut self.empty_devices {
-            *empty = empty.start + by..empty.end + by;
-        }
-    }
-
-    fn parse_body(xml: &str, alias_prefix: &str) -> Result<Self> {
         // A strict XML 1.0 parser: a document libvirt's libxml2 would refuse is refused here,
         // and so is any DTD (libvirt never writes one; it is where entity tricks live).
         let options = roxmltree::ParsingOptions {
@@ -422,42 +417,26 @@ impl DomainInfo {
             ));
         }
         let range = devices.range();
-        info.devices_indent = devices
-            .prev_sibling()
-            .map(|ws| &xml[ws.range()])
-            .filter(|ws| ws.chars().all(is_xml_space))
-            .and_then(|ws| ws.rsplit_once('\n'))
-            .map(|(_, indent)| indent.to_owned())
-            .unwrap_or_default();
+        let indent_before = |at: usize| {
+            let ws = &xml[whitespace_before(xml, at)..at];
+            ws.rsplit_once('\n').map(|(_, indent)| indent.to_owned())
+        };
+        info.devices_indent = indent_before(range.start).unwrap_or_default();
         if xml[range.clone()].ends_with("/>") {
             info.empty_devices = Some(range.clone());
         }
-        // Where the whitespace before the next child (or before `</devices>`) begins.
-        let mut pending_ws: Option<usize> = None;
-        for node in devices.children() {
-            if node.is_text() {
-                let raw = &xml[node.range()];
-                let trailing = raw.len() - raw.trim_end_matches(is_xml_space).len();
-                pending_ws = (trailing > 0).then(|| node.range().end - trailing);
-                continue;
-            }
-            let ws = pending_ws.take();
-            if !node.is_element() {
-                continue;
-            }
-            let start = ws.unwrap_or(node.range().start);
+        for node in devices.children().filter(|n| n.is_element()) {
+            let start = node.range().start;
             // The first child's leading whitespace sets the children's indentation.
             if info.child_indent.is_empty() {
-                if let Some((_, indent)) = xml[start..node.range().start].rsplit_once('\n') {
-                    info.child_indent = indent.to_owned();
-                }
+                info.child_indent = indent_before(start).unwrap_or_default();
             }
-            info.add_child(node, start, alias_prefix)?;
+            info.add_child(node, whitespace_before(xml, start), alias_prefix)?;
         }
         if info.empty_devices.is_none() {
             // The end tag is the last thing in the element's text, and no tag holds `</`.
             let end_tag = range.start + xml[range].rfind("</").expect("an end tag");
-            info.insert_at = pending_ws.unwrap_or(end_tag);
+            info.insert_at = whitespace_before(xml, end_tag);
         }
         if info.child_indent.is_empty() {
             info.child_indent = format!("{}  ", info.devices_indent);
@@ -477,15 +456,15 @@ impl DomainInfo {
         let pci = node.attribute("type") == Some("pci");
         let alias = children(node, "alias").find_map(|a| a.attribute("name"));
         let source = if name == "hostdev" && pci {
-            children(node, "source")
+            let addresses: Vec<Bdf> = children(node, "source")
                 .flat_map(|s| children(s, "address"))
                 .map(parse_pci_address)
-                .last()
-                .transpose()?
+                .collect::<Result<_>>()?;
+            addresses.first().copied()
         } else {
             None
         };
-        if alias.is_some_and(|a| is_own_alias(a, prefix)) {
+        if alias.is_some_and(|a| is_own(name, a, prefix)) {
             self.own_spans.push(start..node.range().end);
             self.own_sources.extend(source);
             return Ok(());
@@ -544,14 +523,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn own_aliases_are_recognised_by_their_whole_shape() {
-        assert!(is_own_alias("ua-qat-0000-6b-00-1", "ua-qat-"));
-        assert!(is_own_alias("ua-qat-port-0000-6b-00-0", "ua-qat-"));
-        assert!(is_own_alias("ua-qat-bridge-0001-ff-1f-7", "ua-qat-"));
-        assert!(!is_own_alias("ua-qat-nic0", "ua-qat-"));
-        assert!(!is_own_alias("ua-nic0", "ua-n"));
-        assert!(!is_own_alias("ua-qat-0000-6b-00-8", "ua-qat-"));
-        assert!(!is_own_alias("ua-qat-0000-6B-00-1", "ua-qat-"));
+    fn own_elements_are_recognised_by_their_kind_and_whole_alias() {
+        assert!(is_own("hostdev", "ua-qat-0000-6b-00-1", "ua-qat-"));
+        assert!(is_own("controller", "ua-qat-port-0000-6b-00-0", "ua-qat-"));
+        assert!(is_own(
+            "controller",
+            "ua-qat-bridge-0001-ff-1f-7",
+            "ua-qat-"
+        ));
+        assert!(!is_own("hostdev", "ua-qat-nic0", "ua-qat-"));
+        assert!(!is_own("hostdev", "ua-nic0", "ua-n"));
+        assert!(!is_own("hostdev", "ua-qat-0000-6b-00-8", "ua-qat-"));
+        assert!(!is_own("hostdev", "ua-qat-0000-6B-00-1", "ua-qat-"));
+        // The alias must fit the element.
+        assert!(!is_own("hostdev", "ua-qat-port-0000-6b-00-0", "ua-qat-"));
+        assert!(!is_own("controller", "ua-qat-0000-6b-00-1", "ua-qat-"));
+        assert!(!is_own("devices", "ua-qat-0000-6b-00-1", "ua-qat-"));
+        assert!(!is_own("disk", "ua-qat-0000-6b-00-1", "ua-qat-"));
     }
 
     #[test]

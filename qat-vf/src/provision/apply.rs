@@ -25,6 +25,9 @@ pub struct StepFailure {
 pub struct Report {
     /// Every step ran and was verified.
     pub ok: bool,
+    /// Whether steps were run: not when the host could not be read before the first one (then
+    /// nothing was changed, and nothing could be verified either).
+    pub started: bool,
     /// Steps that completed (on failure: before the failing one; all of them were undone).
     pub steps_done: Vec<Step>,
     /// The step that failed, when one did.
@@ -43,7 +46,7 @@ impl Report {
     /// Whether a failed apply left the host as it was, verified by re-reading everything the
     /// plan could change (also when an undo step failed but a later one restored its part).
     pub fn restored(&self) -> bool {
-        self.error.is_some() && self.still_changed.is_empty()
+        self.started && self.error.is_some() && self.still_changed.is_empty()
     }
 }
 
@@ -77,6 +80,7 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     let _span = tracing::info_span!("apply", steps = plan.steps.len()).entered();
     let mut report = Report {
         ok: true,
+        started: false,
         steps_done: Vec::new(),
         error: None,
         rolled_back: Vec::new(),
@@ -90,13 +94,15 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     let before = match Snapshot::read(sysfs, plan) {
         Ok(before) => before,
         Err(e) => {
+            // Reported against the first step, which it keeps from running.
             let mut error = failure(first, &e);
-            error.message = format!("not started: the host could not be read: {}", error.message);
+            error.message = format!("the host could not be read first: {}", error.message);
             report.ok = false;
             report.error = Some(error);
             return report;
         }
     };
+    report.started = true;
     let mut journal: Vec<(Step, Vec<Step>)> = Vec::new();
     let mut error = None;
     for step in &plan.steps {

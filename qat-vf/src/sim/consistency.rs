@@ -19,9 +19,14 @@ impl Kernel {
     /// - `num` ≤ `total`; the first `num` VFs exist, name the PF as `physfn` and have no SR-IOV
     ///   of their own; no other device names a PF;
     /// - bound drivers are loaded, names are usable as sysfs names, holders hold VFs;
+    /// - VFs are in their PF's IOMMU group when `vfs_share_group`, else each in its own;
     /// - `/dev/vfio/N` exists exactly for the groups with a device on a VFIO driver.
     pub fn validate(&self) -> Result<(), String> {
         let enabled_vfs = self.validate_vf_addresses()?;
+        let mut group_sizes: BTreeMap<u32, usize> = BTreeMap::new();
+        for dev in self.devices.values() {
+            *group_sizes.entry(dev.iommu_group).or_default() += 1;
+        }
         for (bdf, dev) in &self.devices {
             if let Some(driver) = &dev.driver {
                 if !self.drivers.contains_key(driver) {
@@ -43,31 +48,44 @@ impl Kernel {
                 if dev.sriov.is_some() {
                     return Err(format!("{bdf} is a VF with SR-IOV of its own"));
                 }
+                // As the kernel makes VFs: in their PF's group when no ACS separates them,
+                // else each in a group of its own.
+                let pf_dev = &self.devices[&pf];
+                let shares = pf_dev.sriov.as_ref().is_some_and(|s| s.vfs_share_group);
+                let alone = group_sizes[&dev.iommu_group] == 1;
+                if shares && dev.iommu_group != pf_dev.iommu_group || !shares && !alone {
+                    return Err(format!(
+                        "{bdf} is in IOMMU group {}, which is not how {pf}'s VFs are grouped",
+                        dev.iommu_group
+                    ));
+                }
             }
         }
         for name in self.drivers.keys() {
             crate::driver::validate_driver_name(name).map_err(|e| e.to_string())?;
         }
         // /dev/vfio/N exists while a device of group N is bound to a VFIO driver, and only then.
-        let vfio_bound = |group: u32| {
-            self.group_members(group).any(|bdf| {
-                self.devices[&bdf]
-                    .driver
+        let vfio_groups: std::collections::BTreeSet<u32> = self
+            .devices
+            .values()
+            .filter(|d| {
+                d.driver
                     .as_ref()
-                    .is_some_and(|d| self.drivers[d].vfio)
+                    .is_some_and(|name| self.drivers[name].vfio)
             })
-        };
-        if let Some(group) = self.vfio_nodes.keys().find(|g| !vfio_bound(**g)) {
+            .map(|d| d.iommu_group)
+            .collect();
+        if let Some(group) = self.vfio_nodes.keys().find(|g| !vfio_groups.contains(g)) {
             return Err(format!(
                 "/dev/vfio/{group} exists, but no device of group {group} is on a VFIO driver"
             ));
         }
-        if let Some((bdf, dev)) = self.devices.iter().find(|(_, d)| {
-            !self.vfio_nodes.contains_key(&d.iommu_group) && vfio_bound(d.iommu_group)
-        }) {
+        if let Some(group) = vfio_groups
+            .iter()
+            .find(|g| !self.vfio_nodes.contains_key(g))
+        {
             return Err(format!(
-                "{bdf}'s group {} has a device on a VFIO driver but no /dev/vfio/{}",
-                dev.iommu_group, dev.iommu_group
+                "group {group} has a device on a VFIO driver but no /dev/vfio/{group}"
             ));
         }
         for vf in self.holders.keys() {
