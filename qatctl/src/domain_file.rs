@@ -3,7 +3,7 @@
 
 use std::fs::{File, Metadata};
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use qat_vf::domain::MAX_DOMAIN_XML_BYTES;
@@ -31,7 +31,13 @@ impl DomainFile {
     pub(crate) fn read(path: &Path, in_place: bool, force: bool) -> Result<Self, Failure> {
         let shown = path.display();
         let unreadable = |e: std::io::Error| Failure::Usage(format!("cannot read {shown}: {e}"));
-        let file = File::open(path).map_err(unreadable)?;
+        // Not blocking on a FIFO that --in-place is about to refuse anyway.
+        let flags = if in_place { nix::libc::O_NONBLOCK } else { 0 };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)
+            .map_err(unreadable)?;
         let in_place = match in_place {
             true => Some(InPlace::check(path, &file, force)?),
             false => None,

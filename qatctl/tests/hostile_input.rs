@@ -237,7 +237,10 @@ fn in_place_refuses_what_is_not_a_regular_file() {
     let sim = SimFile::create("4xxx", 1);
     let link = sim.path.with_file_name("null.xml");
     std::os::unix::fs::symlink("/dev/null", &link).unwrap();
-    for path in [Path::new("/dev/null"), link.as_path()] {
+    // A FIFO with no writer: refused, not waited on.
+    let fifo = sim.path.with_file_name("fifo.xml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for path in [Path::new("/dev/null"), link.as_path(), fifo.as_path()] {
         assert_bad_input(
             &sim,
             &["xml", "--domain", path.to_str().unwrap(), "--in-place"],
