@@ -41,6 +41,10 @@ struct Content {
     children: Vec<Vec<String>>,
 }
 
+fn xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
 /// Reads `xml` with xml-rs; `None` when it is not well-formed to it. Items inside a child of
 /// `<devices>` carry their depth in it (1: the child's own children).
 fn read(xml: &str) -> Option<Content> {
@@ -57,6 +61,10 @@ fn read(xml: &str) -> Option<Content> {
         let under_devices = path.len() >= 2 && path[0] == "domain" && path[1] == "devices";
         let item = match &event {
             XmlEvent::Whitespace(_) | XmlEvent::StartDocument { .. } => None,
+            // Whitespace at the edges of text is where qatkit's indentation joins it.
+            XmlEvent::Characters(text) => {
+                Some(format!("Characters({:?})", text.trim_matches(xml_space)))
+            }
             XmlEvent::StartElement {
                 name, attributes, ..
             } => {
@@ -184,7 +192,6 @@ fuzz_target!(|data: &[u8]| {
 
 /// `<devices/>` is opened up to take elements: compare with it opened.
 fn devices_opened(xml: &str) -> String {
-    let xml_space = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
     let mut out = String::with_capacity(xml.len());
     let mut rest = xml;
     while let Some(at) = rest.find("<devices>") {
