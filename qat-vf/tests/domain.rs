@@ -1911,3 +1911,20 @@ fn only_controllers_and_hostdevs_can_be_qatkits() {
     // The user's controller keeps its index to itself.
     assert!(!once.contains("index=\"5\""));
 }
+
+#[test]
+fn an_end_tag_must_name_its_element_exactly() {
+    // Found by fuzzing: the reader took `</:domain>` for the end of `<domain>`; XML does not.
+    let vfs = two_pf_vfs(1);
+    let good = template("ends", "q35");
+    for bad in [
+        good.replace("</domain>", "</:domain>"),
+        good.replace("</devices>", "</:devices>"),
+        good.replace("</name>", "</x:name>"),
+    ] {
+        let err = domain::insert(&bad, &vfs, &HostdevOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("not well-formed"), "{err}");
+    }
+    let spaced = good.replace("</devices>", "</devices \n >");
+    assert!(domain::insert(&spaced, &vfs, &HostdevOptions::default()).is_ok());
+}

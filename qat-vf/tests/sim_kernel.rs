@@ -1394,6 +1394,12 @@ fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
             "which is not how 0000:6b:00.0's VFs are grouped",
         ),
         (
+            // Found by fuzzing: a rollback wrote the services back as the kernel spells them.
+            "services the kernel cannot have accepted",
+            Box::new(|s| s["kernel"]["devices"][FIRST]["qat"]["cfg_services"] = "asym,sym".into()),
+            "which the kernel cannot have accepted",
+        ),
+        (
             "a driver whose name is a path",
             Box::new(|s| {
                 let vfio = s["kernel"]["drivers"]["vfio-pci"].clone();

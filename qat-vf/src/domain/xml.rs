@@ -259,6 +259,17 @@ fn qualified_name<'i>(element: roxmltree::Node<'_, 'i>) -> &'i str {
     &name[..end]
 }
 
+/// Whether an element's end tag names it as its start tag does (an empty element has none).
+fn end_tag_matches(element: roxmltree::Node<'_, '_>) -> bool {
+    let text = &element.document().input_text()[element.range()];
+    if text.ends_with("/>") {
+        return true;
+    }
+    // The end tag is the last thing in the element's text, and no tag holds `</`.
+    let end = text.rfind("</").map_or("", |at| &text[at + 2..]);
+    end.trim_end_matches('>').trim_end_matches(is_xml_space) == qualified_name(element)
+}
+
 /// The element children of `node` named `name`, in document order.
 fn children<'a, 'i>(
     node: roxmltree::Node<'a, 'i>,
@@ -375,6 +386,17 @@ impl DomainInfo {
                 e => format!("not well-formed XML: {e}"),
             })
         })?;
+        // roxmltree matches `</:a>` with `<a>`; XML 1.0 (and libxml2) wants the same name.
+        if let Some(e) = doc
+            .descendants()
+            .find(|e| e.is_element() && !end_tag_matches(*e))
+        {
+            return Err(Error::Domain(format!(
+                "not well-formed XML: the end tag of <{}> at byte {} does not match it",
+                qualified_name(e),
+                e.range().start
+            )));
+        }
         let domain = doc.root_element();
         if qualified_name(domain) != "domain" {
             return Err(Error::Domain(format!(

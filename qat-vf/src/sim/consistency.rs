@@ -38,6 +38,19 @@ impl Kernel {
                     return Err(format!("{bdf} has driver_override {name:?}"));
                 }
             }
+            // cfg_services reads back what a write accepted: a ';' list the family allows.
+            if let Some(qat) = &dev.qat {
+                let allowed = crate::services::Services::parse_list(&qat.cfg_services)
+                    .ok()
+                    .zip(dev.qat_family())
+                    .is_some_and(|(services, family)| services.check_allowed(family).is_ok());
+                if !allowed || qat.cfg_services.contains(',') {
+                    return Err(format!(
+                        "{bdf} reads cfg_services {:?}, which the kernel cannot have accepted",
+                        qat.cfg_services
+                    ));
+                }
+            }
             if dev.numa_node < -1 {
                 return Err(format!("{bdf} is on NUMA node {}", dev.numa_node));
             }

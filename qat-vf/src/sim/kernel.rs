@@ -139,7 +139,7 @@ impl SimDevice {
         }
     }
 
-    fn qat_family(&self) -> Option<&'static QatFamily> {
+    pub(super) fn qat_family(&self) -> Option<&'static QatFamily> {
         QatFamily::by_pf_device(self.vendor, self.device)
             .or_else(|| QatFamily::by_vf_device(self.vendor, self.device))
     }
