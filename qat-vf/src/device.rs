@@ -407,11 +407,19 @@ pub fn read_driver(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<String>> {
     sysfs.link_name(&paths::device_attr(bdf, "driver"))
 }
 
-/// `driver_override`, `None` when unset (`(null)`) or absent.
+/// `driver_override`, `None` when unset (`(null)`) or absent. Read exactly, less the newline
+/// sysfs adds: the kernel keeps what was written up to a newline, spaces included, and a
+/// rollback must write back the same.
 pub fn read_driver_override(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<String>> {
-    Ok(sysfs
-        .read_opt::<String>(&paths::device_attr(bdf, "driver_override"))?
-        .filter(|v| v != "(null)" && !v.is_empty()))
+    let text = match sysfs.read(&paths::device_attr(bdf, "driver_override")) {
+        Ok(text) => text,
+        Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let value = text.strip_suffix('\n').unwrap_or(&text);
+    Ok((value != "(null)" && !value.is_empty()).then(|| value.to_owned()))
 }
 
 /// The device's IOMMU group number, from the `iommu_group` link.

@@ -880,3 +880,24 @@ fn switching_vfio_drivers_reapplies_dev_vfio_ownership() {
             .all(|a| (a.gid, a.mode) == (990, 0o666))
     );
 }
+
+#[test]
+fn a_rollback_writes_back_a_driver_override_exactly_spaces_and_all() {
+    // Found by fuzzing: the override was read trimmed, so "c7xxvf " came back as "c7xxvf".
+    let sim = preset("c62x", 1);
+    converge(&sim, &desired(None, "kernel"));
+    let (padded, other) = (bdf("0000:6b:01.0"), bdf("0000:6b:01.1"));
+    sim.with_kernel(|k| {
+        k.devices.get_mut(&padded).unwrap().driver_override = Some("c7xxvf ".into());
+        k.devices.get_mut(&other).unwrap().driver_override = Some("other".into());
+    });
+    let before = sim.kernel();
+    let planned = plan(&sim, &desired(None, "kernel")).unwrap();
+    let targets: Vec<Bdf> = planned.steps.iter().map(Step::target).collect();
+    assert_eq!(targets, [padded, other], "{planned}");
+    // The first step sets its override; the second's write fails; the first is undone.
+    sim.inject(FaultTrigger::NthWrite(2), libc::EIO);
+    let report = apply(&sim, &planned, false);
+    assert!(report.restored(), "{report:#?}");
+    assert_eq!(sim.kernel(), before);
+}

@@ -393,7 +393,8 @@ impl Kernel {
             return Err(libc::EINVAL);
         }
         let dev = self.device_mut(bdf)?;
-        let trimmed = value.strip_suffix('\n').unwrap_or(value);
+        // The kernel keeps what comes before the first newline.
+        let trimmed = value.split('\n').next().unwrap_or_default();
         dev.driver_override = (!trimmed.is_empty()).then(|| trimmed.to_owned());
         Ok(())
     }
