@@ -1928,3 +1928,20 @@ fn an_end_tag_must_name_its_element_exactly() {
     let spaced = good.replace("</devices>", "</devices \n >");
     assert!(domain::insert(&spaced, &vfs, &HostdevOptions::default()).is_ok());
 }
+
+#[test]
+fn elements_in_a_namespace_are_not_libvirts() {
+    // Found by fuzzing: a <controller xmlns='...'> with a qatkit alias was taken for qatkit's.
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    let theirs = "\n    <controller xmlns='urn:x' type='pci' index='4'>\n      <alias name='ua-qat-bridge-0000-70-00-0'/>\n    </controller>";
+    let original =
+        template("ns2", "q35").replace("\n  </devices>", &format!("{theirs}\n  </devices>"));
+    let once = domain::insert(&original, &vfs, &opts).unwrap();
+    assert!(once.contains(theirs));
+    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), original);
+    let default_ns =
+        template("ns3", "q35").replace("<domain type='kvm'>", "<domain type='kvm' xmlns='urn:x'>");
+    let err = domain::insert(&default_ns, &vfs, &opts).unwrap_err();
+    assert!(err.to_string().contains("not libvirt's <domain>"), "{err}");
+}

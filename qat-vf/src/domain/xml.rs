@@ -248,8 +248,7 @@ pub struct DomainInfo {
     devices_indent: String,
 }
 
-/// An element's name as written. libvirt's elements have no prefix: `<x:devices>` (or, found by
-/// fuzzing, `<:devices>`) is not its `<devices>`.
+/// An element's name as written, prefix included.
 fn qualified_name<'i>(element: roxmltree::Node<'_, 'i>) -> &'i str {
     let tag = &element.document().input_text()[element.range()];
     let name = tag.get(1..).unwrap_or_default();
@@ -270,13 +269,23 @@ fn end_tag_matches(element: roxmltree::Node<'_, '_>) -> bool {
     end.trim_end_matches('>').trim_end_matches(is_xml_space) == qualified_name(element)
 }
 
-/// The element children of `node` named `name`, in document order.
+/// The name of one of libvirt's elements: no prefix and no namespace (`<x:devices>`, `<:devices>`
+/// and `<devices xmlns='...'>`, found by fuzzing, are not libvirt's `<devices>`, nor would its
+/// XPath lookups find them); the empty name for any other element.
+fn libvirt_name<'i>(element: roxmltree::Node<'_, 'i>) -> &'i str {
+    match element.tag_name().namespace() {
+        None => qualified_name(element),
+        Some(_) => "",
+    }
+}
+
+/// The element children of `node` that are libvirt's `name`, in document order.
 fn children<'a, 'i>(
     node: roxmltree::Node<'a, 'i>,
     name: &'static str,
 ) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
     node.children()
-        .filter(move |c| c.is_element() && qualified_name(*c) == name)
+        .filter(move |c| c.is_element() && libvirt_name(*c) == name)
 }
 
 /// XML's whitespace (space, tab, CR, LF): narrower than Unicode's or ASCII's.
@@ -398,9 +407,9 @@ impl DomainInfo {
             )));
         }
         let domain = doc.root_element();
-        if qualified_name(domain) != "domain" {
+        if libvirt_name(domain) != "domain" {
             return Err(Error::Domain(format!(
-                "root element is <{}>, not <domain>",
+                "root element is <{}>, not libvirt's <domain> (with no namespace)",
                 qualified_name(domain)
             )));
         }
@@ -474,7 +483,7 @@ impl DomainInfo {
         start: usize,
         prefix: &str,
     ) -> Result<()> {
-        let name = qualified_name(node);
+        let name = libvirt_name(node);
         let pci = node.attribute("type") == Some("pci");
         let alias = children(node, "alias").find_map(|a| a.attribute("name"));
         let source = if name == "hostdev" && pci {
