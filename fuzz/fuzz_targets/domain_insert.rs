@@ -199,19 +199,29 @@ fuzz_target!(|data: &[u8]| {
     );
 });
 
-/// `<devices/>` is opened up to take elements: compare with it opened.
+/// `<devices/>` is opened up to take elements (`<devices .../>` → `<devices ...>`): compare
+/// with every empty `<devices ...></devices>` closed again.
 fn devices_opened(xml: &str) -> String {
     let mut out = String::with_capacity(xml.len());
     let mut rest = xml;
-    while let Some(at) = rest.find("<devices>") {
-        let after = &rest[at + "<devices>".len()..];
-        let inner = after.len() - after.trim_start_matches(xml_space).len();
+    while let Some(at) = rest.find("<devices") {
         out.push_str(&rest[..at]);
+        let tag_end = rest[at..].find('>').map(|e| at + e);
+        let name_ends =
+            rest[at + "<devices".len()..].starts_with(|c: char| c == '>' || xml_space(c));
+        let Some(tag_end) = tag_end.filter(|e| name_ends && !rest[..*e].ends_with('/')) else {
+            out.push_str("<devices");
+            rest = &rest[at + "<devices".len()..];
+            continue;
+        };
+        let after = &rest[tag_end + 1..];
+        let inner = after.len() - after.trim_start_matches(xml_space).len();
         if after[inner..].starts_with("</devices>") {
-            out.push_str("<devices/>");
+            out.push_str(&rest[at..tag_end]);
+            out.push_str("/>");
             rest = &after[inner + "</devices>".len()..];
         } else {
-            out.push_str("<devices>");
+            out.push_str(&rest[at..=tag_end]);
             rest = after;
         }
     }

@@ -1945,3 +1945,22 @@ fn elements_in_a_namespace_are_not_libvirts() {
     let err = domain::insert(&default_ns, &vfs, &opts).unwrap_err();
     assert!(err.to_string().contains("not libvirt's <domain>"), "{err}");
 }
+
+#[test]
+fn an_empty_devices_tag_opens_up_as_it_was_written() {
+    // Found by fuzzing: `<devices\r\r/>` (or one with attributes) became a bare `<devices>`.
+    let vfs = two_pf_vfs(1);
+    let opts = HostdevOptions::default();
+    for tag in ["<devices\r\r/>", "<devices  x='1' />"] {
+        let empty = format!(
+            "<domain type='kvm'>\n  <os><type machine='q35'>hvm</type></os>\n  {tag}\n</domain>\n"
+        );
+        let out = domain::insert(&empty, &vfs, &opts).unwrap();
+        let opened = tag.replace("/>", ">");
+        assert!(
+            out.contains(&format!("{opened}\n    <controller")),
+            "{out:?}"
+        );
+        assert_eq!(domain::insert(&out, &vfs, &opts).unwrap(), out);
+    }
+}

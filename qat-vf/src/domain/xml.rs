@@ -528,8 +528,11 @@ impl DomainInfo {
             if elements.is_empty() {
                 return xml.to_owned();
             }
+            // The tag as written, attributes and spacing too, opened: `<devices .../>` → `<devices ...>`.
+            let tag = &xml[empty.clone()];
             out.push_str(&xml[..empty.start]);
-            out.push_str("<devices>");
+            out.push_str(&tag[..tag.len() - "/>".len()]);
+            out.push('>');
             lines(&mut out);
             out.push_str(self.newline);
             out.push_str(&self.devices_indent);
