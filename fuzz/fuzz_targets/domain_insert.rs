@@ -61,10 +61,9 @@ fn read(xml: &str) -> Option<Content> {
         let under_devices = path.len() >= 2 && path[0] == "domain" && path[1] == "devices";
         let item = match &event {
             XmlEvent::Whitespace(_) | XmlEvent::StartDocument { .. } => None,
-            // Whitespace at the edges of text is where qatkit's indentation joins it.
-            XmlEvent::Characters(text) => {
-                Some(format!("Characters({:?})", text.trim_matches(xml_space)))
-            }
+            // Text without whitespace, where qatkit's indentation joins it, and as one piece
+            // with the text before it: taking an element out joins the text on either side.
+            XmlEvent::Characters(text) => Some(format!("Text({})", text.replace(xml_space, ""))),
             XmlEvent::StartElement {
                 name, attributes, ..
             } => {
@@ -97,7 +96,13 @@ fn read(xml: &str) -> Option<Content> {
             (Some(item), Some(depth)) => {
                 content.children.last_mut()?.push(format!("{depth}{item}"))
             }
-            (Some(item), None) => content.outside.push(item),
+            (Some(item), None) => match (content.outside.last_mut(), item.strip_prefix("Text(")) {
+                (Some(last), Some(more)) if last.starts_with("Text(") => {
+                    last.pop();
+                    last.push_str(more);
+                }
+                _ => content.outside.push(item),
+            },
             (None, _) => {}
         }
     }
