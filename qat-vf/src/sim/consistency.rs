@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::kernel::Kernel;
+use super::kernel::{Kernel, accepted_services};
 use crate::pci::Bdf;
 
 /// The most VF addresses a model may reserve in all: far more than any host has, few enough to
@@ -38,13 +38,9 @@ impl Kernel {
                     return Err(format!("{bdf} has driver_override {name:?}"));
                 }
             }
-            // cfg_services reads back what a write accepted: a ';' list the family allows.
+            // cfg_services reads back what a write accepted.
             if let Some(qat) = &dev.qat {
-                let allowed = crate::services::Services::parse_list(&qat.cfg_services)
-                    .ok()
-                    .zip(dev.qat_family())
-                    .is_some_and(|(services, family)| services.check_allowed(family).is_ok());
-                if !allowed || qat.cfg_services.contains(',') {
+                if accepted_services(dev.qat_family(), &qat.cfg_services).is_none() {
                     return Err(format!(
                         "{bdf} reads cfg_services {:?}, which the kernel cannot have accepted",
                         qat.cfg_services

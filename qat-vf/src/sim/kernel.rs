@@ -471,14 +471,7 @@ impl Kernel {
                 if qat.state != QatState::Down {
                     return Err(libc::EINVAL);
                 }
-                let services = Services::parse_list(value).map_err(|_| libc::EINVAL)?;
-                if value.contains(',') {
-                    return Err(libc::EINVAL);
-                }
-                family
-                    .map(|f| services.check_allowed(f))
-                    .unwrap_or(Err(String::new()))
-                    .map_err(|_| libc::EINVAL)?;
+                let services = accepted_services(family, value).ok_or(libc::EINVAL)?;
                 qat.cfg_services = if quirks.canonical_services {
                     services.to_cfg_string()
                 } else {
@@ -519,6 +512,14 @@ impl Kernel {
             _ => Err(libc::ENOENT),
         }
     }
+}
+
+/// The services a `cfg_services` write of `value` sets, if the kernel takes it: a `;` list
+/// (no `,`) that `family` allows.
+pub(super) fn accepted_services(family: Option<&QatFamily>, value: &str) -> Option<Services> {
+    let services = Services::parse_list(value).ok()?;
+    let allowed = family.is_some_and(|f| services.check_allowed(f).is_ok());
+    (allowed && !value.contains(',')).then_some(services)
 }
 
 fn parse_bool(value: &str) -> Result<bool, Errno> {
