@@ -1675,6 +1675,28 @@ fn odd_but_valid_domains_are_handled() {
 // ----------------------------------------------------------------------------------------------
 // Hostile and careless documents
 
+/// The q35 template with `extra` at the end of its `<devices>`.
+fn template_ending_devices_with(name: &str, extra: &str) -> String {
+    template(name, "q35").replace("\n  </devices>", &format!("{extra}\n  </devices>"))
+}
+
+/// Inserts `vfs` into `original` and checks that a re-run changes nothing and that taking
+/// qatkit's elements out gives `original` back, byte for byte; returns the first result.
+fn insert_round_trip(original: &str, vfs: &[Allocated], opts: &HostdevOptions) -> String {
+    let once = domain::insert(original, vfs, opts).unwrap();
+    assert_eq!(
+        domain::insert(&once, vfs, opts).unwrap(),
+        once,
+        "a re-run changed it"
+    );
+    assert_eq!(
+        domain::insert(&once, &[], opts).unwrap(),
+        original,
+        "not taken out exactly"
+    );
+    once
+}
+
 #[test]
 fn a_byte_order_mark_is_kept_and_moves_no_insertion() {
     let vfs = two_pf_vfs(3);
@@ -1796,13 +1818,8 @@ fn text_before_qatkits_elements_keeps_a_rerun_idempotent() {
     // puts before its first element joined that text, and a re-run did not take it back out.
     let vfs = two_pf_vfs(2);
     let opts = HostdevOptions::default();
-    let mixed = template("mixed", "q35").replace(
-        "\n  </devices>",
-        "\n    stray text &amp; more\n  </devices>",
-    );
-    let once = domain::insert(&mixed, &vfs, &opts).unwrap();
-    assert_eq!(domain::insert(&once, &vfs, &opts).unwrap(), once);
-    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), mixed);
+    let mixed = template_ending_devices_with("mixed", "\n    stray text &amp; more");
+    insert_round_trip(&mixed, &vfs, &opts);
 }
 
 #[test]
@@ -1878,20 +1895,8 @@ fn cdata_before_qatkits_elements_is_kept_and_reruns_are_idempotent() {
         "x<![CDATA[y]]>",
         "\n  <![CDATA[ ]]>\n",
     ] {
-        let original =
-            template("cdata", "q35").replace("\n  </devices>", &format!("{tail}\n  </devices>"));
-        let once = domain::insert(&original, &vfs, &opts).unwrap();
+        let once = insert_round_trip(&template_ending_devices_with("cdata", tail), &vfs, &opts);
         assert!(once.contains(tail), "{once}");
-        assert_eq!(
-            domain::insert(&once, &vfs, &opts).unwrap(),
-            once,
-            "{tail:?}"
-        );
-        assert_eq!(
-            domain::insert(&once, &[], &opts).unwrap(),
-            original,
-            "{tail:?}"
-        );
     }
 }
 
@@ -1902,12 +1907,8 @@ fn only_controllers_and_hostdevs_can_be_qatkits() {
     let vfs = two_pf_vfs(1);
     let opts = HostdevOptions::default();
     let users = "\n    <redirdev bus='usb' type='spicevmc'>\n      <alias name='ua-qat-0000-6b-00-1'/>\n    </redirdev>\n    <controller type='pci' index='5' model='pcie-root-port'>\n      <alias name='ua-qat-0000-6b-00-2'/>\n    </controller>";
-    let original =
-        template("kinds", "q35").replace("\n  </devices>", &format!("{users}\n  </devices>"));
-    let once = domain::insert(&original, &vfs, &opts).unwrap();
+    let once = insert_round_trip(&template_ending_devices_with("kinds", users), &vfs, &opts);
     assert!(once.contains(users));
-    assert_eq!(domain::insert(&once, &vfs, &opts).unwrap(), once);
-    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), original);
     // The user's controller keeps its index to itself.
     assert!(!once.contains("index=\"5\""));
 }
@@ -1935,11 +1936,8 @@ fn elements_in_a_namespace_are_not_libvirts() {
     let vfs = two_pf_vfs(1);
     let opts = HostdevOptions::default();
     let theirs = "\n    <controller xmlns='urn:x' type='pci' index='4'>\n      <alias name='ua-qat-bridge-0000-70-00-0'/>\n    </controller>";
-    let original =
-        template("ns2", "q35").replace("\n  </devices>", &format!("{theirs}\n  </devices>"));
-    let once = domain::insert(&original, &vfs, &opts).unwrap();
+    let once = insert_round_trip(&template_ending_devices_with("ns2", theirs), &vfs, &opts);
     assert!(once.contains(theirs));
-    assert_eq!(domain::insert(&once, &[], &opts).unwrap(), original);
     let default_ns =
         template("ns3", "q35").replace("<domain type='kvm'>", "<domain type='kvm' xmlns='urn:x'>");
     let err = domain::insert(&default_ns, &vfs, &opts).unwrap_err();

@@ -25,10 +25,10 @@ fn desired(services: Option<&str>, driver: &str) -> Desired {
 }
 
 /// Applies under a lock of its own, so tests run in parallel.
-fn apply(sim: &SimHost, plan: &Plan, force: bool) -> Report {
+fn apply(host: &impl qat_vf::Sysfs, plan: &Plan, force: bool) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
-    provision::apply(sim, plan, force, &lock)
+    provision::apply(host, plan, force, &lock)
 }
 
 fn plan(sim: &SimHost, want: &Desired) -> qat_vf::Result<Plan> {
@@ -747,9 +747,7 @@ fn a_device_that_vanishes_during_an_apply_is_reported_not_claimed_restored() {
         pf: bdf("0000:70:00.0"),
         unlistable: false,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
-    let report = provision::apply(&host, &planned, false, &lock);
+    let report = apply(&host, &planned, false);
     assert!(!report.ok);
     // Every undo ran cleanly, but the host is not as it was: the report must not say it is.
     assert!(report.rollback_failures.is_empty(), "{report:#?}");
@@ -772,9 +770,7 @@ fn a_host_that_cannot_be_read_first_is_not_changed_and_not_claimed_restored() {
         pf: bdf("0000:6b:00.0"),
         unlistable: true,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
-    let report = provision::apply(&host, &planned, false, &lock);
+    let report = apply(&host, &planned, false);
     assert!(
         !report.ok && !report.started && !report.restored(),
         "{report:#?}"
