@@ -155,3 +155,37 @@ impl InPlace {
         Ok(warning)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changed_since_it_was_read_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.xml");
+        std::fs::write(&path, "<domain/>").unwrap();
+        let file = DomainFile::read(&path, true, false).unwrap();
+        // Someone else's edit lands while qatctl works.
+        std::fs::write(&path, "<domain>edited</domain>").unwrap();
+        assert!(matches!(
+            file.replace("<domain>qatkit</domain>"),
+            Err(Failure::Failed(why)) if why.contains("changed while qatctl worked on it")
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "<domain>edited</domain>"
+        );
+        // Unchanged, it is written; the same text again leaves it alone.
+        let file = DomainFile::read(&path, true, false).unwrap();
+        assert!(file.replace("<domain>qatkit</domain>").unwrap().is_none());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "<domain>qatkit</domain>"
+        );
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let file = DomainFile::read(&path, true, false).unwrap();
+        file.replace("<domain>qatkit</domain>").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    }
+}
