@@ -1388,6 +1388,17 @@ fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
             "but no /dev/vfio/",
         ),
         (
+            // Found by fuzzing (in CI): a VF made again has its PF's vendor.
+            "a VF of another vendor than its PF",
+            Box::new(|s| s["kernel"]["devices"]["0000:6b:00.1"]["vendor"] = 0x8087.into()),
+            "is not a VF as 0000:6b:00.0 makes them",
+        ),
+        (
+            "a VF on another NUMA node than its PF",
+            Box::new(|s| s["kernel"]["devices"]["0000:6b:00.1"]["numa_node"] = 1.into()),
+            "is not a VF as 0000:6b:00.0 makes them",
+        ),
+        (
             // Found by fuzzing: VFs made again do not join another device's group.
             "a VF in another device's IOMMU group",
             Box::new(|s| s["kernel"]["devices"]["0000:6b:00.1"]["iommu_group"] = 2.into()),

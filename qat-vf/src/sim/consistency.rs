@@ -16,8 +16,9 @@ impl Kernel {
     /// - every SR-IOV PF's VF addresses (`offset` and `stride`, all `total` of them) are valid,
     ///   distinct, and belong to no other device or PF: a VF address is where the kernel would
     ///   put that VF;
-    /// - `num` ≤ `total`; the first `num` VFs exist, name the PF as `physfn` and have no SR-IOV
-    ///   of their own; no other device names a PF;
+    /// - `num` ≤ `total`; the first `num` VFs exist, name the PF as `physfn` and are what the PF
+    ///   makes (its vendor, VF device id and NUMA node; no SR-IOV or QAT attributes of their
+    ///   own); no other device names a PF;
     /// - bound drivers are loaded, names are usable as sysfs names, holders hold VFs;
     /// - VFs are in their PF's IOMMU group when `vfs_share_group`, else each in its own;
     /// - `/dev/vfio/N` exists exactly for the groups with a device on a VFIO driver.
@@ -54,12 +55,18 @@ impl Kernel {
                 if enabled_vfs.get(bdf) != Some(&pf) {
                     return Err(format!("{bdf} names {pf} as its PF, which has no such VF"));
                 }
-                if dev.sriov.is_some() {
-                    return Err(format!("{bdf} is a VF with SR-IOV of its own"));
-                }
-                // As the kernel makes VFs: in their PF's group when no ACS separates them,
-                // else each in a group of its own.
+                // As the kernel makes VFs: the PF's vendor, its VF device id and NUMA node, no
+                // SR-IOV or QAT attributes of their own; in the PF's IOMMU group when no ACS
+                // separates them, else each in a group of its own.
                 let pf_dev = &self.devices[&pf];
+                let vf_device = pf_dev.sriov.as_ref().map(|s| s.vf_device);
+                if (dev.vendor, Some(dev.device), dev.numa_node)
+                    != (pf_dev.vendor, vf_device, pf_dev.numa_node)
+                    || dev.sriov.is_some()
+                    || dev.qat.is_some()
+                {
+                    return Err(format!("{bdf} is not a VF as {pf} makes them"));
+                }
                 let shares = pf_dev.sriov.as_ref().is_some_and(|s| s.vfs_share_group);
                 let alone = group_sizes[&dev.iommu_group] == 1;
                 if shares && dev.iommu_group != pf_dev.iommu_group || !shares && !alone {
