@@ -1394,6 +1394,11 @@ fn a_hand_edited_state_whose_vfs_overlap_another_device_is_refused() {
             "is not a VF as 0000:6b:00.0 makes them",
         ),
         (
+            "a QAT PF down with VFs enabled",
+            Box::new(|s| s["kernel"]["devices"][FIRST]["qat"]["state"] = "down".into()),
+            "is down with 16 VFs enabled",
+        ),
+        (
             "a VF on another NUMA node than its PF",
             Box::new(|s| s["kernel"]["devices"]["0000:6b:00.1"]["numa_node"] = 1.into()),
             "is not a VF as 0000:6b:00.0 makes them",

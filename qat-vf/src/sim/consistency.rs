@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::kernel::{Kernel, accepted_services};
+use crate::device::QatState;
 use crate::pci::Bdf;
 
 /// The most VF addresses a model may reserve in all: far more than any host has, few enough to
@@ -38,6 +39,11 @@ impl Kernel {
                 if name.is_empty() || name.contains('\n') || name.len() >= 4096 {
                     return Err(format!("{bdf} has driver_override {name:?}"));
                 }
+            }
+            // A QAT PF taken down has no VFs: going down removes them, enabling them brings it up.
+            let vfs = dev.sriov.as_ref().map_or(0, |s| s.num);
+            if dev.qat.as_ref().is_some_and(|q| q.state == QatState::Down) && vfs > 0 {
+                return Err(format!("{bdf} is down with {vfs} VFs enabled"));
             }
             // cfg_services reads back what a write accepted.
             if let Some(qat) = &dev.qat {
