@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use isal::isal_sys::igzip_lib as sys;
 
-use super::libdeflate::Step;
+use super::inflate::Step;
 use super::{Error, Format};
 
 /// The levels ISA-L serves.

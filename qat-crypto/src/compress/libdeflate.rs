@@ -9,6 +9,7 @@ use std::ptr::NonNull;
 
 use libdeflate_sys as sys;
 
+use super::inflate::Step;
 use super::{Error, Format};
 
 struct Compressor(NonNull<sys::libdeflate_compressor>);
@@ -104,17 +105,6 @@ pub(super) fn compress(
         unsafe { out.set_len(out.len() + written) };
         Ok(())
     })
-}
-
-/// How one call of a decompressor ended.
-pub(super) enum Step {
-    /// Used this many input bytes (the rest follows the end of the stream or member).
-    Done {
-        consumed: usize,
-    },
-    /// The output space ran out.
-    NoSpace,
-    Corrupt,
 }
 
 /// Decompresses one gzip member, or one zlib or raw stream, from the start of `input` into at

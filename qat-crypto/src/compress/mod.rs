@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod cpu;
+mod inflate;
 #[cfg(feature = "isal")]
 mod isal;
 mod libdeflate;
