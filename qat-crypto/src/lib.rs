@@ -4,3 +4,4 @@
 pub mod compress;
 
 pub use compress::{Backend, Codec, Error, Format, compress, decompress};
+pub use qat_error::ErrorKind;

@@ -7,6 +7,7 @@ use std::io::{BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
+use qat_crypto::ErrorKind;
 use qat_crypto::compress::{Backend, Codec, Error, Format, Served};
 
 const FORMATS: [Format; 4] = [Format::Gzip, Format::Zlib, Format::Raw, Format::Lz4];
@@ -380,6 +381,60 @@ fn truncated_input_is_an_error() {
                 let trailing = [&packed[..], b"junk"].concat();
                 assert!(c.decompress(&trailing).is_err(), "{backend} {format}");
                 assert!(read_stream(&c, &trailing).is_err(), "{backend} {format}");
+            }
+        }
+    }
+}
+
+/// Once said "gzip compression failed" for a decompression: every failed decompression, on
+/// every backend, one-shot or streamed, now says it was decompressing, and its kind.
+#[test]
+fn a_failed_decompression_says_decompressing() {
+    let data = sample(20_000);
+    for backend in backends() {
+        for format in FORMATS {
+            // Level 12 (gzip, zlib) goes through ISA-L's inflate first with feature `isal`.
+            for level in [1, *format.levels().end()] {
+                let Some(c) = codec(format, level, backend) else {
+                    continue;
+                };
+                let what = format!("{backend} {format} level {level}");
+                let start = format!("decompressing {format}: ");
+                let packed = c.compress(&data).unwrap();
+                for cut in [0, 1, packed.len() / 2, packed.len() - 1] {
+                    let e = c.decompress(&packed[..cut]).unwrap_err();
+                    assert!(e.to_string().starts_with(&start), "{what} cut {cut}: {e}");
+                    assert_eq!(e.kind(), ErrorKind::CorruptData, "{what} cut {cut}: {e}");
+                    let e = read_stream(&c, &packed[..cut]).unwrap_err();
+                    assert!(
+                        e.to_string().starts_with(&start),
+                        "{what} stream cut {cut}: {e}"
+                    );
+                }
+                let short = codec(format, level, backend)
+                    .unwrap()
+                    .with_limit(data.len() - 1);
+                let e = short.decompress(&packed).unwrap_err();
+                assert_eq!(
+                    e.to_string(),
+                    format!("{start}output exceeds the {}-byte limit", data.len() - 1),
+                    "{what}"
+                );
+                assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{what}");
+                let e = read_stream(&short, &packed).unwrap_err();
+                assert!(e.to_string().starts_with(&start), "{what} stream: {e}");
+                let e = c
+                    .decompress_to_slice(&packed, &mut vec![0; data.len() - 1])
+                    .unwrap_err();
+                assert!(e.to_string().starts_with(&start), "{what} slice: {e}");
+                assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{what} slice");
+                let e = c.compress_to_slice(&data, &mut [0; 8]).unwrap_err();
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("compressing {format}: ")),
+                    "{what} compress: {e}"
+                );
+                assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{what} compress");
             }
         }
     }

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use isal::isal_sys::igzip_lib as sys;
 
 use super::inflate::Step;
-use super::{Error, Format};
+use super::{Error, Format, Operation};
 
 /// The levels ISA-L serves.
 pub(super) const LEVELS: std::ops::RangeInclusive<u32> = 0..=3;
@@ -63,8 +63,12 @@ pub(super) fn compress(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let failed = |reason: String| Error::Compress { format, reason };
-    let len = u32::try_from(input.len()).map_err(|_| failed("ISA-L takes under 4 GiB".into()))?;
+    let len = u32::try_from(input.len()).map_err(|_| Error::RequestTooLarge {
+        operation: Operation::Compress,
+        format,
+        library: "ISA-L",
+        len: input.len(),
+    })?;
     // Level 0 expands incompressible data by up to about a fifth; the other levels fall back to
     // stored blocks, 5 bytes per 64 KiB. Start with room for both and grow if it overflows.
     let mut room = input.len() + input.len() / 4 + sys::ISAL_DEF_MAX_HDR_SIZE as usize + 64;
@@ -108,7 +112,12 @@ pub(super) fn compress(
                     return Ok(());
                 }
                 sys::STATELESS_OVERFLOW if room < input.len() * 2 + 65536 => room *= 2,
-                rc => return Err(failed(format!("ISA-L returned {rc}"))),
+                rc => {
+                    return Err(Error::Compress {
+                        format,
+                        reason: format!("ISA-L returned {rc}"),
+                    });
+                }
             }
         }
     })

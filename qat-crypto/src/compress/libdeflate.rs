@@ -10,7 +10,7 @@ use std::ptr::NonNull;
 use libdeflate_sys as sys;
 
 use super::inflate::Step;
-use super::{Error, Format};
+use super::{Error, Format, Operation};
 
 struct Compressor(NonNull<sys::libdeflate_compressor>);
 
@@ -42,11 +42,8 @@ thread_local! {
     static STATE: RefCell<State> = RefCell::default();
 }
 
-fn out_of_memory(format: Format) -> Error {
-    Error::Compress {
-        format,
-        reason: "libdeflate could not allocate its state".into(),
-    }
+fn out_of_memory(operation: Operation, format: Format) -> Error {
+    operation.failed(format, "libdeflate could not allocate its state")
 }
 
 /// Appends `input` compressed at `level` (1–12) to `out`.
@@ -66,7 +63,8 @@ pub(super) fn compress(
             slot => {
                 // SAFETY: plain allocation call; a null result is handled below.
                 let raw = unsafe { sys::libdeflate_alloc_compressor(level as i32) };
-                let c = NonNull::new(raw).ok_or_else(|| out_of_memory(format))?;
+                let c =
+                    NonNull::new(raw).ok_or_else(|| out_of_memory(Operation::Compress, format))?;
                 slot.insert(Compressor(c)).0.as_ptr()
             }
         };
@@ -198,7 +196,8 @@ pub(super) fn decompress(
             None => {
                 // SAFETY: plain allocation call; a null result is handled below.
                 let raw = unsafe { sys::libdeflate_alloc_decompressor() };
-                let d = NonNull::new(raw).ok_or_else(|| out_of_memory(format))?;
+                let d = NonNull::new(raw)
+                    .ok_or_else(|| out_of_memory(Operation::Decompress, format))?;
                 state.decompressor.insert(Decompressor(d)).0.as_ptr()
             }
         };

@@ -23,6 +23,8 @@ use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use qat_error::ErrorKind;
+
 mod cpu;
 mod inflate;
 #[cfg(feature = "isal")]
@@ -151,12 +153,43 @@ pub struct Served {
     pub qat_software: u64,
 }
 
-/// What can go wrong.
+/// What was being done when an error happened, where more than one thing can fail the same
+/// way. Shown as the start of the message: "compressing", "decompressing".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Compressing.
+    Compress,
+    /// Decompressing.
+    Decompress,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Compress => "compressing",
+            Operation::Decompress => "decompressing",
+        })
+    }
+}
+
+impl Operation {
+    /// The error for a library or QATzip that failed at this operation, saying `reason`.
+    fn failed(self, format: Format, reason: impl Into<String>) -> Error {
+        let reason = reason.into();
+        match self {
+            Operation::Compress => Error::Compress { format, reason },
+            Operation::Decompress => Error::Decompress { format, reason },
+        }
+    }
+}
+
+/// What can go wrong. Each message starts with what was being done ("compressing gzip: ...",
+/// "decompressing lz4: ..."); [`Error::kind`] says what kind of failure it is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A level the format does not have.
-    #[error("{format} has no level {level} (levels {min}-{max})")]
+    #[error("choosing a level: {format} has no level {level} (levels {min}-{max})")]
     InvalidLevel {
         /// The format.
         format: Format,
@@ -167,8 +200,9 @@ pub enum Error {
         /// Highest level.
         max: u32,
     },
-    /// The backend cannot serve: not built in, or not for this format and level.
-    #[error("backend {backend}: {reason}")]
+    /// The backend asked for ([`Codec::with_backend`]) cannot serve: not built in, or not for
+    /// this format and level.
+    #[error("choosing backend {backend}: {reason}")]
     Backend {
         /// The backend.
         backend: &'static str,
@@ -176,35 +210,86 @@ pub enum Error {
         reason: String,
     },
     /// The input is not valid data of the format (corrupt, truncated, another format).
-    #[error("{format} data is corrupt or truncated")]
+    #[error("decompressing {format}: data is corrupt or truncated")]
     Corrupt {
         /// The format.
         format: Format,
     },
-    /// The decompressed data would exceed the output limit.
-    #[error("{format} data decompresses to more than the {limit}-byte limit")]
+    /// The decompressed data would exceed the output limit ([`Codec::with_limit`]).
+    #[error("decompressing {format}: output exceeds the {limit}-byte limit")]
     LimitExceeded {
         /// The format.
         format: Format,
         /// The limit.
         limit: usize,
     },
-    /// The caller's buffer is too small for the result.
-    #[error("the output needs {needed} bytes, the buffer has {available}")]
+    /// The caller's slice is too small for the result. Its kind is
+    /// [`ErrorKind::LimitExceeded`], not [`ErrorKind::InvalidInput`]: the request is well
+    /// formed, and whether the result fits depends on the data, which the caller cannot know
+    /// beforehand; the slice is an output limit the caller set, as [`Error::LimitExceeded`]'s is
+    /// one set on the codec (`decompress_to_slice` reports whichever of the two is smaller), and
+    /// the cure is the same: more room. Nothing was written to the slice.
+    #[error(
+        "{operation} {format}: the output needs at least {needed} bytes, the buffer has {available}"
+    )]
     OutputTooSmall {
-        /// Bytes the result needs.
+        /// Compressing or decompressing.
+        operation: Operation,
+        /// The format.
+        format: Format,
+        /// Bytes the result needs: exact when compressing; when decompressing, decompression
+        /// stops one byte past the buffer, so the result needs at least this many.
         needed: usize,
         /// Bytes the buffer has.
         available: usize,
     },
-    /// The compressor failed.
-    #[error("{format} compression failed: {reason}")]
+    /// A request larger than the library serving it takes: ISA-L and QATzip count bytes in 32
+    /// bits.
+    #[error("{operation} {format}: {library} takes requests under 4 GiB, this one has {len} bytes")]
+    RequestTooLarge {
+        /// Compressing or decompressing.
+        operation: Operation,
+        /// The format.
+        format: Format,
+        /// The library: "ISA-L", "QATzip".
+        library: &'static str,
+        /// The request's length.
+        len: usize,
+    },
+    /// The compressor (a CPU library or QATzip) failed: it returned an error, could not
+    /// allocate its state or buffers, or QATzip could not set up a session.
+    #[error("compressing {format}: {reason}")]
     Compress {
         /// The format.
         format: Format,
         /// What it said.
         reason: String,
     },
+    /// The decompressor (a CPU library or QATzip) failed other than on corrupt data: it could
+    /// not allocate its state or buffers, or QATzip could not set up a session.
+    #[error("decompressing {format}: {reason}")]
+    Decompress {
+        /// The format.
+        format: Format,
+        /// What it said.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// What kind of failure this is: what the CLI, the C ABI and the device plugin map.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidLevel { .. } => ErrorKind::InvalidInput,
+            Error::Backend { .. } => ErrorKind::Unsupported,
+            Error::Corrupt { .. } => ErrorKind::CorruptData,
+            Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            Error::OutputTooSmall { .. } => ErrorKind::LimitExceeded,
+            Error::RequestTooLarge { .. } => ErrorKind::LimitExceeded,
+            Error::Compress { .. } => ErrorKind::DeviceFailure,
+            Error::Decompress { .. } => ErrorKind::DeviceFailure,
+        }
+    }
 }
 
 /// Deflate's largest expansion on decompression: a 258-byte match per code of at least 2 bits.
@@ -255,8 +340,8 @@ impl Codec {
             served: Default::default(),
             #[cfg(feature = "qatzip")]
             qat: [
-                qatzip::Pool::new(format, level),
-                qatzip::Pool::new(format, 1),
+                qatzip::Pool::new(Operation::Compress, format, level),
+                qatzip::Pool::new(Operation::Decompress, format, 1),
             ],
         })
     }
@@ -511,7 +596,7 @@ impl Codec {
     /// Compresses `input` into `out`, returning the length written; a result longer than `out`
     /// is [`Error::OutputTooSmall`].
     pub fn compress_to_slice(&self, input: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-        copy_into(self.compress(input)?, out)
+        copy_into(Operation::Compress, self.format, self.compress(input)?, out)
     }
 
     /// Decompresses `input` into a new buffer, within the output limit.
@@ -536,11 +621,13 @@ impl Codec {
             self.decompress_request(i, limit, o)
         }) {
             Err(Error::LimitExceeded { .. }) if limit < self.limit => Err(Error::OutputTooSmall {
+                operation: Operation::Decompress,
+                format: self.format,
                 needed: limit + 1,
                 available: out.len(),
             }),
             Err(e) => Err(e),
-            Ok(_) => copy_into(result, out),
+            Ok(_) => copy_into(Operation::Decompress, self.format, result, out),
         }
     }
 
@@ -559,9 +646,16 @@ impl Codec {
     }
 }
 
-fn copy_into(result: Vec<u8>, out: &mut [u8]) -> Result<usize, Error> {
+fn copy_into(
+    operation: Operation,
+    format: Format,
+    result: Vec<u8>,
+    out: &mut [u8],
+) -> Result<usize, Error> {
     let available = out.len();
     let dst = out.get_mut(..result.len()).ok_or(Error::OutputTooSmall {
+        operation,
+        format,
         needed: result.len(),
         available,
     })?;
@@ -676,6 +770,136 @@ mod tests {
                 .unwrap();
             assert!(is_qatzip_gzip(&qat.compress(&[7u8; 5000]).unwrap()));
         }
+    }
+
+    /// One error of each variant, with the kind it is meant to have.
+    fn one_of_each() -> Vec<(Error, ErrorKind)> {
+        use Operation::{Compress, Decompress};
+        let format = Format::Gzip;
+        vec![
+            (Codec::new(format, 13).unwrap_err(), ErrorKind::InvalidInput),
+            (
+                Codec::new(format, 12)
+                    .unwrap()
+                    .with_backend(Backend::Qat)
+                    .unwrap_err(),
+                ErrorKind::Unsupported,
+            ),
+            (
+                decompress(format, b"not gzip", 100).unwrap_err(),
+                ErrorKind::CorruptData,
+            ),
+            (
+                decompress(format, &compress(format, 1, &[0; 200]).unwrap(), 100).unwrap_err(),
+                ErrorKind::LimitExceeded,
+            ),
+            (
+                Codec::new(format, 6)
+                    .unwrap()
+                    .compress_to_slice(&[0; 200], &mut [0; 4])
+                    .unwrap_err(),
+                ErrorKind::LimitExceeded,
+            ),
+            (
+                Error::RequestTooLarge {
+                    operation: Decompress,
+                    format,
+                    library: "QATzip",
+                    len: 1 << 32,
+                },
+                ErrorKind::LimitExceeded,
+            ),
+            (
+                Compress.failed(format, "ISA-L returned -1"),
+                ErrorKind::DeviceFailure,
+            ),
+            (
+                Decompress.failed(format, "libdeflate could not allocate its state"),
+                ErrorKind::DeviceFailure,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_the_kind_meant_and_says_what_was_being_done() {
+        let cases = one_of_each();
+        let mut variants = std::collections::BTreeSet::new();
+        for (error, kind) in &cases {
+            assert_eq!(error.kind(), *kind, "{error:?}");
+            // No `_` arm: a new variant does not compile until it is named here, and this test
+            // fails until one_of_each builds it.
+            let variant = match error {
+                Error::InvalidLevel { .. } => "InvalidLevel",
+                Error::Backend { .. } => "Backend",
+                Error::Corrupt { .. } => "Corrupt",
+                Error::LimitExceeded { .. } => "LimitExceeded",
+                Error::OutputTooSmall { .. } => "OutputTooSmall",
+                Error::RequestTooLarge { .. } => "RequestTooLarge",
+                Error::Compress { .. } => "Compress",
+                Error::Decompress { .. } => "Decompress",
+            };
+            variants.insert(variant);
+            let message = error.to_string();
+            assert!(
+                ["choosing ", "compressing gzip: ", "decompressing gzip: "]
+                    .iter()
+                    .any(|start| message.starts_with(start)),
+                "{message}"
+            );
+        }
+        assert_eq!(variants.len(), 8, "one of each variant: {variants:?}");
+        assert_eq!(variants.len(), cases.len());
+    }
+
+    #[test]
+    fn messages_name_the_operation_and_what_went_wrong() {
+        let messages: Vec<String> = one_of_each().iter().map(|(e, _)| e.to_string()).collect();
+        let needed = compress(Format::Gzip, 6, &[0; 200]).unwrap().len();
+        let qat = if cfg!(feature = "qatzip") {
+            "QATzip has no gzip level 12"
+        } else {
+            "qat-crypto was built without the `qatzip` feature"
+        };
+        assert_eq!(
+            messages,
+            [
+                "choosing a level: gzip has no level 13 (levels 0-12)".to_string(),
+                format!("choosing backend qat: {qat}"),
+                "decompressing gzip: data is corrupt or truncated".into(),
+                "decompressing gzip: output exceeds the 100-byte limit".into(),
+                format!(
+                    "compressing gzip: the output needs at least {needed} bytes, the buffer has 4"
+                ),
+                "decompressing gzip: QATzip takes requests under 4 GiB, this one has 4294967296 \
+                 bytes"
+                    .into(),
+                "compressing gzip: ISA-L returned -1".into(),
+                "decompressing gzip: libdeflate could not allocate its state".into(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_slice_too_small_for_decompression_says_decompressing() {
+        let codec = Codec::new(Format::Lz4, 1).unwrap();
+        let packed = codec.compress(&[7; 300]).unwrap();
+        let error = codec
+            .decompress_to_slice(&packed, &mut [0; 100])
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            Error::OutputTooSmall {
+                operation: Operation::Decompress,
+                needed: 101,
+                available: 100,
+                ..
+            }
+        ));
+        assert_eq!(error.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(
+            error.to_string(),
+            "decompressing lz4: the output needs at least 101 bytes, the buffer has 100"
+        );
     }
 
     #[test]

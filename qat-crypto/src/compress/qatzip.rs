@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use qat_sys::qatzip as qz;
 
-use super::{Error, Format, ServedBy};
+use super::{Error, Format, Operation, ServedBy};
 
 /// Levels QATzip takes: deflate 1–9 (its maximum before 4xxx-era devices), LZ4 1–12.
 pub(super) fn supports(format: Format, level: u32) -> bool {
@@ -217,10 +217,12 @@ impl Session {
 // session to one request at a time, and the buffers are owned by the session.
 unsafe impl Send for Session {}
 
-/// The QATzip sessions of one codec for one (format, level): one per request in flight, made
-/// on first need, reused, and torn down when the codec is dropped — in the thread that drops
-/// it, never in a thread's exit, which could race QATzip's own teardown at process exit.
+/// The QATzip sessions of one codec for one operation and (format, level): one per request in
+/// flight, made on first need, reused, and torn down when the codec is dropped — in the thread
+/// that drops it, never in a thread's exit, which could race QATzip's own teardown at process
+/// exit.
 pub(super) struct Pool {
+    operation: Operation,
     format: Format,
     level: u32,
     idle: std::sync::Mutex<Vec<Session>>,
@@ -229,6 +231,7 @@ pub(super) struct Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
+            .field("operation", &self.operation)
             .field("format", &self.format)
             .field("level", &self.level)
             .finish_non_exhaustive()
@@ -236,8 +239,9 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    pub(super) fn new(format: Format, level: u32) -> Self {
+    pub(super) fn new(operation: Operation, format: Format, level: u32) -> Self {
         Pool {
+            operation,
             format,
             level,
             idle: std::sync::Mutex::new(Vec::new()),
@@ -249,15 +253,18 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` with an idle session, or a new one. A session whose request failed is dropped,
-    /// not reused: QATzip's software path keeps inflate state across calls.
+    /// Runs `f` with an idle session, or a new one (a session QATzip cannot set up fails the
+    /// pool's operation). A session whose request failed is dropped, not reused: QATzip's
+    /// software path keeps inflate state across calls.
     fn with<T>(&self, f: impl FnOnce(&mut Session) -> Result<T, Error>) -> Result<T, Error> {
         let idle = self.idle().pop();
         let mut session = match idle {
             Some(s) => s,
-            None => Session::new(self.format, self.level).map_err(|reason| Error::Backend {
-                backend: "qat",
-                reason,
+            None => Session::new(self.format, self.level).map_err(|reason| {
+                self.operation.failed(
+                    self.format,
+                    format!("setting up a QATzip session: {reason}"),
+                )
             })?,
         };
         let result = f(&mut session);
@@ -279,22 +286,25 @@ impl Pool {
     }
 }
 
-fn too_big(format: Format) -> Error {
-    Error::Compress {
+fn too_big(operation: Operation, format: Format, len: usize) -> Error {
+    Error::RequestTooLarge {
+        operation,
         format,
-        reason: "QATzip takes requests under 4 GiB".into(),
+        library: "QATzip",
+        len,
     }
 }
 
 /// Appends `input` compressed with `pool`'s format and level to `out`.
 pub(super) fn compress(pool: &Pool, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
     let format = pool.format;
-    let len = u32::try_from(input.len()).map_err(|_| too_big(format))?;
+    let refused = || too_big(Operation::Compress, format, input.len());
+    let len = u32::try_from(input.len()).map_err(|_| refused())?;
     pool.with(|s| {
         // SAFETY: a set-up session; the call only computes a size.
         let bound = unsafe { qz::qzMaxCompressedLength(len, &mut *s.sess) } as usize;
         if bound == 0 {
-            return Err(too_big(format));
+            return Err(refused());
         }
         let failed = |reason: String| Error::Compress { format, reason };
         s.src.ensure(input.len().max(1)).map_err(failed)?;
@@ -346,7 +356,7 @@ pub(super) fn decompress(
     if input.is_empty() {
         return Err(Error::Corrupt { format });
     }
-    u32::try_from(input.len()).map_err(|_| too_big(format))?;
+    u32::try_from(input.len()).map_err(|_| too_big(Operation::Decompress, format, input.len()))?;
     let guess = match format {
         // QATzip takes a stream cut short as complete: the frames tell before decoding. Their
         // bound is the first capacity: QATzip 1.3.1 leaks its LZ4F context when a session
@@ -388,7 +398,7 @@ fn attempt(
     out: &mut Vec<u8>,
 ) -> Result<Attempt, Error> {
     let format = s.format;
-    let failed = |reason: String| Error::Compress { format, reason };
+    let failed = |reason: String| Error::Decompress { format, reason };
     s.src.ensure(input.len()).map_err(failed)?;
     // SAFETY: `src` holds at least input.len() bytes and does not overlap `input`.
     unsafe { std::ptr::copy_nonoverlapping(input.as_ptr(), s.src.ptr.as_ptr(), input.len()) };
