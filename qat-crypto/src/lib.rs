@@ -1,5 +1,5 @@
 //! qat-crypto: compression offload for QAT VFs inside the guest, with the fastest CPU path
-//! when no device is there. See [`compress`].
+//! when no device is there. See [`compress`](mod@compress).
 
 pub mod compress;
 
