@@ -9,8 +9,8 @@ use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Services};
 use serde_json::json;
 
-use crate::Failure;
 use crate::domain_file::DomainFile;
+use crate::failure::Failure;
 use crate::output;
 use crate::target::{self, HostAccess};
 
