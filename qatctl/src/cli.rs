@@ -325,11 +325,7 @@ fn allocate(
         keep,
         exclude,
     };
-    domain::allocate(host, &request).map_err(|e| match e {
-        // Too few VFs is about the host, not the arguments: exit 1.
-        qat_vf::Error::TooFewVfs { .. } => Failure::Failed(provision::error_chain(&e)),
-        e => Failure::from(e),
-    })
+    Ok(domain::allocate(host, &request)?)
 }
 
 fn run_xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Failure> {

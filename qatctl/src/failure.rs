@@ -34,6 +34,8 @@ impl From<Error> for Failure {
             | Error::UnknownGroup(_)
             | Error::NoVfsOnNode { .. }
             | Error::SimState { action: "load", .. } => Failure::Usage(message),
+            // Too few VFs is about the host, not the arguments: exit 1.
+            Error::TooFewVfs { .. } => Failure::Failed(message),
             _ => Failure::Failed(message),
         }
     }
