@@ -3,6 +3,7 @@
 //! Exit codes: 0 done; 1 the operation failed (and was rolled back, or a VFIO user holds a VF);
 //! 2 bad usage or input, nothing written.
 
+mod args;
 mod cli;
 mod domain_file;
 mod failure;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::Cli;
+use crate::args::Cli;
 use crate::failure::Failure;
 
 fn main() -> ExitCode {

@@ -11,7 +11,7 @@ use qat_vf::sim::SimHost;
 use qat_vf::vfio::{KernelOps, VfioCheck, VfioOps};
 use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
 
-use crate::cli::Global;
+use crate::args::Global;
 use crate::failure::Failure;
 
 /// What the commands do to a host, object-safe so one code path serves every kind of host.
