@@ -2,7 +2,7 @@
 
 use qat_vf::Bdf;
 use qat_vf::domain;
-use qat_vf::provision::{self, Desired, Plan, ProvisionLock, VfioAccess};
+use qat_vf::provision::{self, Desired, Plan, VfioAccess};
 use qat_vf::sim::{FaultTrigger, SimHost};
 use serde_json::json;
 
@@ -11,6 +11,7 @@ use crate::domain_file::DomainFile;
 use crate::failure::Failure;
 use crate::output;
 use crate::target::{self, HostAccess};
+use crate::transaction;
 
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
     let global = &cli.global;
@@ -57,29 +58,11 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             output::print_plan(&plan, global.json);
             Ok(())
         }),
-        Command::Apply(args) => {
-            let lock = target::lock(global, None)?;
-            // Ctrl-C or SIGTERM halfway would leave the host half-provisioned with the undo
-            // journal lost: hold them until the transaction, any rollback and the save are over.
-            let signals = target::HeldSignals::hold();
-            let result = target::with_host(global, true, |host| {
-                let plan = plan(host, &args)?;
-                finish(host, &plan, args.force, &lock, global.json)
-            });
-            say_arrived(signals.finish());
-            result
-        }
-        Command::Reset { pfs, force } => {
-            let lock = target::lock(global, None)?;
-            let signals = target::HeldSignals::hold();
-            let result = target::with_host(global, true, |host| {
-                let found = host.discover(&pfs)?;
-                let plan = provision::plan_reset(&found, &pfs, force)?;
-                finish(host, &plan, force, &lock, global.json)
-            });
-            say_arrived(signals.finish());
-            result
-        }
+        Command::Apply(args) => transaction::run(global, args.force, |host| plan(host, &args)),
+        Command::Reset { pfs, force } => transaction::run(global, force, |host| {
+            let found = host.discover(&pfs)?;
+            Ok(provision::plan_reset(&found, &pfs, force)?)
+        }),
     }
 }
 
@@ -176,22 +159,6 @@ fn plan(host: &dyn HostAccess, args: &DesiredArgs) -> Result<Plan, Failure> {
     };
     let found = host.discover(&args.pfs)?;
     Ok(provision::plan(&found, &desired)?)
-}
-
-fn finish(
-    host: &dyn HostAccess,
-    plan: &Plan,
-    force: bool,
-    lock: &ProvisionLock,
-    json: bool,
-) -> Result<(), Failure> {
-    let report = host.apply(plan, force, lock);
-    output::print_report(&report, json);
-    if report.ok {
-        Ok(())
-    } else {
-        Err(Failure::Reported)
-    }
 }
 
 fn run_sim(global: &Global, command: SimCommand) -> Result<(), Failure> {
@@ -299,17 +266,6 @@ fn run_sim(global: &Global, command: SimCommand) -> Result<(), Failure> {
             output::print_writes(&writes, global.json);
             Ok(())
         }
-    }
-}
-
-/// Says which held signals arrived while the host was being changed.
-fn say_arrived(signals: Vec<nix::sys::signal::Signal>) {
-    if !signals.is_empty() {
-        let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
-        eprintln!(
-            "qatctl: {} arrived while the host was being changed; the command ran to the end first (its outcome is above)",
-            names.join(", ")
-        );
     }
 }
 

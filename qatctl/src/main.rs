@@ -9,6 +9,7 @@ mod domain_file;
 mod failure;
 mod output;
 mod target;
+mod transaction;
 
 use std::process::ExitCode;
 
