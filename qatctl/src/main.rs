@@ -4,7 +4,7 @@
 //! 2 bad usage or input, nothing written.
 
 mod args;
-mod cli;
+mod cmd;
 mod domain_file;
 mod failure;
 mod output;
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::args::Cli;
+use crate::args::{Cli, Command};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
-    match cli::run(cli) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reported) => ExitCode::from(1),
         Err(Failure::ReportedBecause(message)) => {
@@ -73,6 +73,22 @@ fn main() -> ExitCode {
             report_error(&message, json);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Runs the command that was asked for.
+fn run(cli: Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Sim(command) => cmd::sim::run(global, command),
+        Command::List => cmd::list::run(global),
+        Command::Status { pfs } => cmd::status::run(global, &pfs),
+        Command::Plan(args) => cmd::plan::run(global, &args),
+        Command::Apply(args) => cmd::apply::run(global, &args),
+        Command::VfioCheck { vf } => cmd::vfio_check::run(global, vf),
+        Command::Xml(args) => cmd::xml::run(global, &args),
+        Command::Kubevirt(args) => cmd::kubevirt::run(global, &args),
+        Command::Reset { pfs, force } => cmd::reset::run(global, &pfs, force),
     }
 }
 

@@ -279,6 +279,15 @@ pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
     }
 }
 
+/// `qatctl sim fail` and `sim hold`: what was done, or `{"ok": true, "message": ...}`.
+pub(crate) fn print_ok(message: &str, json: bool) {
+    if json {
+        println!("{}", json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
+    }
+}
+
 /// `qatctl vfio-check`.
 pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
     if json {
