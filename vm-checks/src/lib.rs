@@ -99,16 +99,30 @@ pub struct Check {
 
 /// The observation an error makes: the errno name where there is an OS error, else the kind.
 pub fn observe_error(error: &Error) -> String {
+    match os_errno(error) {
+        Some(errno) => format!("{errno:?}"),
+        None => error_kind(error),
+    }
+}
+
+/// The OS error among an error's causes, as the kernel's answer is what expected.tsv records.
+fn os_errno(error: &Error) -> Option<nix::errno::Errno> {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(errno) = cause
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::raw_os_error)
         {
-            return format!("{:?}", nix::errno::Errno::from_raw(errno));
+            return Some(nix::errno::Errno::from_raw(errno));
         }
         source = cause.source();
     }
+    None
+}
+
+/// What kind of qat-vf error this is, as expected.tsv names it. The one place that lists
+/// qat-vf's error variants: it is what moves to `Error::kind()` once qat-vf has it.
+fn error_kind(error: &Error) -> String {
     match error {
         Error::NoSuchDevice(_) => "NoSuchDevice".into(),
         Error::NotBoundToVfio { driver, .. } => {
