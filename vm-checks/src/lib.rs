@@ -9,11 +9,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use qat_vf::device::{list_vfs, read_driver, read_driver_override};
+use qat_vf::device::{list_vfs, read_driver};
 use qat_vf::provision::{self, Desired, VfDriver};
 use qat_vf::sysfs::{Sysfs, paths};
 use qat_vf::vfio::{Container, DmaBuffer, Group, OpenedDevice, VfioOps, index};
 use qat_vf::{Bdf, Error, Host};
+
+mod observe;
+
+use observe::{errno, observe, observe_check};
+pub use observe::{fingerprint, observe_error};
 
 /// What each check is expected to observe on the real kernel: `name<TAB>observation<TAB>why`.
 pub const EXPECTED: &str = include_str!("../expected.tsv");
@@ -75,19 +80,6 @@ impl VfioCheckSummary {
     }
 }
 
-fn observe_check(result: Result<VfioCheckSummary, String>) -> String {
-    match result {
-        Ok(s) => format!(
-            "usable={} dma_map={:?} regions={} blockers=[{}]",
-            s.usable,
-            s.dma_map,
-            s.regions,
-            s.blockers.join(",")
-        ),
-        Err(e) => e,
-    }
-}
-
 /// One check's observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -97,95 +89,8 @@ pub struct Check {
     pub observed: String,
 }
 
-/// The observation an error makes: the errno name where there is an OS error, else the kind.
-pub fn observe_error(error: &Error) -> String {
-    match os_errno(error) {
-        Some(errno) => format!("{errno:?}"),
-        None => error_kind(error),
-    }
-}
-
-/// The OS error among an error's causes, as the kernel's answer is what expected.tsv records.
-fn os_errno(error: &Error) -> Option<nix::errno::Errno> {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(errno) = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return Some(nix::errno::Errno::from_raw(errno));
-        }
-        source = cause.source();
-    }
-    None
-}
-
-/// What kind of qat-vf error this is, as expected.tsv names it. The one place that lists
-/// qat-vf's error variants: it is what moves to `Error::kind()` once qat-vf has it.
-fn error_kind(error: &Error) -> String {
-    match error {
-        Error::NoSuchDevice(_) => "NoSuchDevice".into(),
-        Error::NotBoundToVfio { driver, .. } => {
-            format!("NotBoundToVfio({})", driver.as_deref().unwrap_or("none"))
-        }
-        Error::GroupNotViable { blockers, .. } => {
-            let list: Vec<String> = blockers
-                .iter()
-                .map(|b| format!("{}={}", b.bdf, b.driver))
-                .collect();
-            format!("GroupNotViable({})", list.join(","))
-        }
-        Error::HeldByVfioUser { .. } => "HeldByVfioUser".into(),
-        Error::DeviceOpenByVfioUser { .. } => "DeviceOpenByVfioUser".into(),
-        Error::DmaOverlap { .. } => "DmaOverlap".into(),
-        Error::DmaOutOfRange { .. } => "DmaOutOfRange".into(),
-        Error::DmaUnaligned { .. } => "DmaUnaligned".into(),
-        other => format!("{other}"),
-    }
-}
-
-fn observe<T>(result: Result<T, Error>, ok: impl FnOnce(T) -> String) -> String {
-    match result {
-        Ok(value) => ok(value),
-        Err(e) => observe_error(&e),
-    }
-}
-
-fn errno(result: std::io::Result<impl Sized>) -> String {
-    match result {
-        Ok(_) => "ok".into(),
-        Err(e) => e.raw_os_error().map_or(e.to_string(), |n| {
-            format!("{:?}", nix::errno::Errno::from_raw(n))
-        }),
-    }
-}
-
 fn bdf(text: &str) -> Bdf {
     text.parse().expect("a valid address")
-}
-
-/// The SR-IOV and driver state of a PF and its VFs, as one string, for "changed nothing".
-pub fn fingerprint(sysfs: &impl Sysfs, pf: Bdf) -> String {
-    let attr = |name| {
-        sysfs
-            .read_trimmed(&paths::device_attr(pf, name))
-            .unwrap_or_else(|e| e.to_string())
-    };
-    let mut text = format!(
-        "{pf} numvfs={} autoprobe={} driver={:?} override={:?}",
-        attr("sriov_numvfs"),
-        attr("sriov_drivers_autoprobe"),
-        read_driver(sysfs, pf).ok().flatten(),
-        read_driver_override(sysfs, pf).ok().flatten(),
-    );
-    for vf in list_vfs(sysfs, pf).unwrap_or_default() {
-        text += &format!(
-            " {vf}:{:?}/{:?}",
-            read_driver(sysfs, vf).ok().flatten(),
-            read_driver_override(sysfs, vf).ok().flatten()
-        );
-    }
-    text
 }
 
 fn want(pf: Bdf, driver: VfDriver, force: bool) -> Desired {
