@@ -119,15 +119,9 @@ pub fn mismatches(
     expected: &str,
     real_kernel: bool,
 ) -> Vec<(String, String, String)> {
-    let table: Vec<(&str, &str)> = expected
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut cols = l.split('\t');
-            let (name, observation) = (cols.next()?, cols.next()?);
-            let kernel_only = cols.next().is_some_and(|why| why.starts_with(KERNEL_ONLY));
-            (real_kernel || !kernel_only).then_some((name, observation))
-        })
+    let table: Vec<(&str, &str)> = rows(expected)
+        .filter(|row| real_kernel || !row.kernel_only)
+        .map(|row| (row.name, row.observation))
         .collect();
     let mut bad = Vec::new();
     for check in checks {
@@ -149,4 +143,50 @@ pub fn mismatches(
         }
     }
     bad
+}
+
+/// One line of expected.tsv.
+struct Row<'t> {
+    name: &'t str,
+    observation: &'t str,
+    kernel_only: bool,
+}
+
+/// expected.tsv's rows, in order, without comments and blank lines.
+fn rows(expected: &str) -> impl Iterator<Item = Row<'_>> {
+    expected
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut cols = l.split('\t');
+            let (name, observation) = (cols.next()?, cols.next()?);
+            let kernel_only = cols.next().is_some_and(|why| why.starts_with(KERNEL_ONLY));
+            Some(Row {
+                name,
+                observation,
+                kernel_only,
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list runs expected.tsv's checks in its order, with its `[kernel only]` marks, so the
+    /// table reads as the run does (mismatches alone would not notice a change of order).
+    #[test]
+    fn the_list_is_expected_tsv_in_order() {
+        let listed: Vec<(&str, bool)> = checks::steps::<qat_vf::sim::SimHost>()
+            .iter()
+            .filter_map(|step| match step {
+                Step::Check(check) => Some((check.name, check.kernel_only)),
+                Step::Host(_) => None,
+            })
+            .collect();
+        let expected: Vec<(&str, bool)> = rows(EXPECTED)
+            .map(|row| (row.name, row.kernel_only))
+            .collect();
+        assert_eq!(listed, expected);
+    }
 }
