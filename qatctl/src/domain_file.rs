@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use qat_vf::domain::MAX_DOMAIN_XML_BYTES;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// A domain document as read, and, for `--in-place`, the file to replace.
 pub(crate) struct DomainFile {

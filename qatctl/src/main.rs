@@ -3,54 +3,20 @@
 //! Exit codes: 0 done; 1 the operation failed (and was rolled back, or a VFIO user holds a VF);
 //! 2 bad usage or input, nothing written.
 
-mod cli;
+mod args;
+mod cmd;
 mod domain_file;
+mod failure;
 mod output;
 mod target;
+mod transaction;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use qat_vf::Error;
-use qat_vf::provision::error_chain;
 
-use crate::cli::Cli;
-
-/// Why a command did not succeed, and which exit code says so.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Bad usage or input; nothing was written (exit 2).
-    Usage(String),
-    /// The operation failed; the output says what and how it was rolled back (exit 1).
-    Failed(String),
-    /// The failure was already reported (the apply report); just exit 1.
-    Reported,
-    /// The output already holds the report (as JSON, too); say why on stderr and exit 1.
-    ReportedBecause(String),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let message = error_chain(&e);
-        match e {
-            Error::ParseBdf { .. }
-            | Error::ParseService(_)
-            | Error::DuplicateService(_)
-            | Error::NothingToManage
-            | Error::InvalidName { .. }
-            | Error::Domain(_)
-            | Error::NoSuchDevice(_)
-            | Error::NotSriov(_)
-            | Error::Unsupported { .. }
-            | Error::DriverNotLoaded(_)
-            | Error::InvalidDriverName(_)
-            | Error::UnknownGroup(_)
-            | Error::NoVfsOnNode { .. }
-            | Error::SimState { action: "load", .. } => Failure::Usage(message),
-            _ => Failure::Failed(message),
-        }
-    }
-}
+use crate::args::{Cli, Command};
+use crate::failure::Failure;
 
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`qatctl status | head`), like other command-line tools.
@@ -92,7 +58,7 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
-    match cli::run(cli) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reported) => ExitCode::from(1),
         Err(Failure::ReportedBecause(message)) => {
@@ -107,6 +73,22 @@ fn main() -> ExitCode {
             report_error(&message, json);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Runs the command that was asked for.
+fn run(cli: Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Sim(command) => cmd::sim::run(global, command),
+        Command::List => cmd::list::run(global),
+        Command::Status { pfs } => cmd::status::run(global, &pfs),
+        Command::Plan(args) => cmd::plan::run(global, &args),
+        Command::Apply(args) => cmd::apply::run(global, &args),
+        Command::VfioCheck { vf } => cmd::vfio_check::run(global, vf),
+        Command::Xml(args) => cmd::xml::run(global, &args),
+        Command::Kubevirt(args) => cmd::kubevirt::run(global, &args),
+        Command::Reset { pfs, force } => cmd::reset::run(global, &pfs, force),
     }
 }
 

@@ -9,6 +9,8 @@ use qat_vf::{Bdf, Host, VirtualFunction};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::failure::Failure;
+
 fn opt<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
@@ -277,6 +279,15 @@ pub(crate) fn print_writes(writes: &[WriteRecord], json: bool) {
     }
 }
 
+/// `qatctl sim fail` and `sim hold`: what was done, or `{"ok": true, "message": ...}`.
+pub(crate) fn print_ok(message: &str, json: bool) {
+    if json {
+        println!("{}", json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
+    }
+}
+
 /// `qatctl vfio-check`.
 pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
     if json {
@@ -380,7 +391,7 @@ pub(crate) fn print_vfio_check(report: &VfioCheck, json: bool) {
 }
 
 /// `qatctl kubevirt`.
-pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), crate::Failure> {
+pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), Failure> {
     if json {
         print_json(config);
         return Ok(());
@@ -401,6 +412,6 @@ pub(crate) fn print_kubevirt(config: &KubevirtConfig, json: bool) -> Result<(), 
     Ok(())
 }
 
-fn to_yaml<T: Serialize>(value: &T) -> Result<String, crate::Failure> {
-    serde_norway::to_string(value).map_err(|e| crate::Failure::Failed(format!("YAML: {e}")))
+fn to_yaml<T: Serialize>(value: &T) -> Result<String, Failure> {
+    serde_norway::to_string(value).map_err(|e| Failure::Failed(format!("YAML: {e}")))
 }

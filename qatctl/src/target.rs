@@ -4,15 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
 use qat_vf::provision::{Plan, ProvisionLock, Report};
 use qat_vf::sim::SimHost;
 use qat_vf::vfio::{KernelOps, VfioCheck, VfioOps};
 use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
 
-use crate::Failure;
-use crate::cli::Global;
+use crate::args::Global;
+use crate::failure::Failure;
 
 /// What the commands do to a host, object-safe so one code path serves every kind of host.
 pub(crate) trait HostAccess {
@@ -113,56 +111,4 @@ pub(crate) fn lock(global: &Global, state: Option<&Path>) -> Result<ProvisionLoc
             path.display()
         );
     })?)
-}
-
-/// SIGINT, SIGTERM, SIGHUP and SIGQUIT held back (blocked, not lost) from [`HeldSignals::hold`]
-/// on: a transaction and its rollback run to the end, whatever arrives meanwhile.
-pub(crate) struct HeldSignals(SigSet);
-
-impl HeldSignals {
-    pub(crate) fn hold() -> Self {
-        let mut set = SigSet::empty();
-        for signal in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-        ] {
-            set.add(signal);
-        }
-        // Blocking signals in this single-threaded process cannot fail with a valid set.
-        let _ = set.thread_block();
-        HeldSignals(set)
-    }
-
-    /// Takes the signals that arrived while held. They stay blocked: the command is over and
-    /// qatctl exits with its outcome, so that an apply that ran to the end is not reported as
-    /// killed.
-    pub(crate) fn finish(self) -> Vec<Signal> {
-        let Ok(pending) = SignalFd::with_flags(&self.0, SfdFlags::SFD_NONBLOCK) else {
-            return Vec::new();
-        };
-        let mut arrived = Vec::new();
-        while let Ok(Some(info)) = pending.read_signal() {
-            arrived.extend(Signal::try_from(info.ssi_signo as i32));
-        }
-        arrived
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn held_signals_wait_and_are_taken_at_the_end() {
-        let held = HeldSignals::hold();
-        // Unheld, either would end this test process.
-        nix::sys::signal::raise(Signal::SIGTERM).unwrap();
-        nix::sys::signal::raise(Signal::SIGHUP).unwrap();
-        let mut arrived = held.finish();
-        arrived.sort_by_key(|s| *s as i32);
-        assert_eq!(arrived, [Signal::SIGHUP, Signal::SIGTERM]);
-        assert!(HeldSignals::hold().finish().is_empty(), "taken once");
-    }
 }

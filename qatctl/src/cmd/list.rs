@@ -1,0 +1,15 @@
+//! `qatctl list`: one line per QAT PF and VF.
+
+use crate::args::Global;
+use crate::failure::Failure;
+use crate::output;
+use crate::target;
+
+/// Lists the selected host's QAT PFs and VFs.
+pub(crate) fn run(global: &Global) -> Result<(), Failure> {
+    target::with_host(global, false, |host| {
+        let found = host.discover(&[])?;
+        output::print_list(&found, global.json);
+        Ok(())
+    })
+}
