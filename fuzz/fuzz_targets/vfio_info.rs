@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qat_vf::vfio::{parse_iommu_info, parse_region_info};
+use qat_vf::vfio::fuzzing::{parse_iommu_info, parse_region_info};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(region) = parse_region_info(data) {

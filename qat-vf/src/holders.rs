@@ -8,24 +8,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{ProvisionError, Result};
+use crate::host::{HostEnv, OpenFile, paths};
 use crate::pci::Bdf;
-use crate::sysfs::{Sysfs, paths};
 
 /// What a legacy VFIO device fd's link reads. Its device is named only in fdinfo, on kernels
 /// that print `vfio-device-syspath` there.
-pub const VFIO_DEVICE_ANON_INODE: &str = "anon_inode:[vfio-device]";
+pub(crate) const VFIO_DEVICE_ANON_INODE: &str = "anon_inode:[vfio-device]";
 
 /// VFIO users found on the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VfioHolders {
+pub(crate) struct VfioHolders {
     /// Devices open through VFIO (device fd, cdev), with the holders' pids (sorted, unique).
-    pub device_open: BTreeMap<Bdf, Vec<u32>>,
+    pub(crate) device_open: BTreeMap<Bdf, Vec<u32>>,
     /// Devices whose group is open by a process that has no device fd.
-    pub group_open: BTreeMap<Bdf, Vec<u32>>,
+    pub(crate) group_open: BTreeMap<Bdf, Vec<u32>>,
     /// Processes holding a VFIO device fd that cannot be tied to a device (no group or cdev fd,
     /// no `vfio-device-syspath`). They might hold any VF.
-    pub unidentified: Vec<u32>,
+    pub(crate) unidentified: Vec<u32>,
 }
 
 /// One process's VFIO descriptors.
@@ -49,10 +49,10 @@ impl VfioHolders {
     /// Scans every process's open files: group fds (`/dev/vfio/N`), cdev fds
     /// (`/dev/vfio/devices/vfioN`, for the device whose `vfio-dev` lists it), and device fds,
     /// named by fdinfo where the kernel says, else taken to be devices of the process's groups.
-    pub fn scan(sysfs: &impl Sysfs) -> Result<Self> {
+    pub(crate) fn scan(env: &HostEnv) -> Result<Self> {
         let mut processes: BTreeMap<u32, ProcessFds> = BTreeMap::new();
-        for open in sysfs.open_files()? {
-            let target = open.target.to_string_lossy();
+        for open in env.open_files()? {
+            let target = descriptor_target(env, &open);
             // A node removed while open reads "/dev/vfio/12 (deleted)"; it is still held.
             let target = target.trim_end_matches(" (deleted)");
             let fds = processes.entry(open.pid).or_default();
@@ -77,7 +77,7 @@ impl VfioHolders {
         let mut holders = VfioHolders::default();
         let wants_cdevs = processes.values().any(|p| !p.cdevs.is_empty());
         let cdev_owner = if wants_cdevs {
-            cdev_owners(sysfs)?
+            cdev_owners(env)?
         } else {
             BTreeMap::new()
         };
@@ -96,7 +96,7 @@ impl VfioHolders {
             // Device fds fdinfo did not name: take them to be devices of the process's groups.
             let unnamed_devices = fds.anonymous_devices > 0;
             for group in &fds.groups {
-                for name in sysfs.list(&paths::iommu_group_devices(*group))? {
+                for name in env.list(&paths::iommu_group_devices(*group))? {
                     let Ok(bdf) = name.parse::<Bdf>() else {
                         continue;
                     };
@@ -112,7 +112,7 @@ impl VfioHolders {
     }
 
     /// Every pid holding `bdf`, device or group.
-    pub fn of(&self, bdf: Bdf) -> Vec<u32> {
+    pub(crate) fn of(&self, bdf: Bdf) -> Vec<u32> {
         let mut pids: Vec<u32> = self
             .device_open
             .get(&bdf)
@@ -129,7 +129,7 @@ impl VfioHolders {
     /// Refuses to take `devices` away: always when a VFIO user has one open (the kernel would
     /// wait for it); unless `force`, when one's group is open or an unidentified device fd
     /// might be one of them.
-    pub fn refuse_to_take(
+    pub(crate) fn refuse_to_take(
         &self,
         devices: impl IntoIterator<Item = Bdf>,
         force: bool,
@@ -161,7 +161,7 @@ pub(crate) fn refuse(
     for (vf, device_pid, group_pid) in devices {
         any = true;
         if let Some(pid) = device_pid {
-            return Err(Error::DeviceOpenByVfioUser { vf, pid });
+            return Err(ProvisionError::DeviceOpenByVfioUser { vf, pid }.into());
         }
         group_only = group_only.or(group_pid.map(|pid| (vf, pid)));
     }
@@ -169,24 +169,62 @@ pub(crate) fn refuse(
         return Ok(());
     }
     if let Some((vf, pid)) = group_only {
-        return Err(Error::HeldByVfioUser { vf, pid });
+        return Err(ProvisionError::HeldByVfioUser { vf, pid }.into());
     }
     match unidentified.first() {
-        Some(&pid) => Err(Error::UnidentifiedVfioUser { pid }),
+        Some(&pid) => Err(ProvisionError::UnidentifiedVfioUser { pid }.into()),
         None => Ok(()),
     }
 }
 
 /// Which device each VFIO cdev (`vfioN`) belongs to, from the devices' `vfio-dev` directories.
-fn cdev_owners(sysfs: &impl Sysfs) -> Result<BTreeMap<String, Bdf>> {
+fn cdev_owners(env: &HostEnv) -> Result<BTreeMap<String, Bdf>> {
     let mut owners = BTreeMap::new();
-    for name in sysfs.list(Path::new(paths::PCI_DEVICES))? {
+    for name in env.list(Path::new(paths::PCI_DEVICES))? {
         let Ok(bdf) = name.parse::<Bdf>() else {
             continue;
         };
-        for cdev in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
+        for cdev in env.list(&paths::device_attr(bdf, "vfio-dev"))? {
             owners.insert(cdev, bdf);
         }
     }
     Ok(owners)
+}
+
+/// What a descriptor points at. A VFIO device fd's link names no device; newer kernels name it
+/// in fdinfo (`vfio-device-syspath`), and then the device's sysfs path stands for the link.
+fn descriptor_target(env: &HostEnv, open: &OpenFile) -> String {
+    let target = open.target.to_string_lossy().into_owned();
+    if target != VFIO_DEVICE_ANON_INODE {
+        return target;
+    }
+    env.read(&paths::proc_fdinfo(open.pid, &open.fd))
+        .ok()
+        .as_deref()
+        .and_then(vfio_syspath)
+        .map_or(target, str::to_owned)
+}
+
+/// The device path a VFIO device fd's fdinfo names (`vfio-device-syspath: /sys/devices/...`).
+fn vfio_syspath(fdinfo: &str) -> Option<&str> {
+    fdinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("vfio-device-syspath:"))
+        .map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_names_the_vfio_device() {
+        let fdinfo = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n\
+                      vfio-device-syspath: /sys/devices/pci0000:00/0000:00:02.0/0000:01:10.0\n";
+        assert_eq!(
+            vfio_syspath(fdinfo),
+            Some("/sys/devices/pci0000:00/0000:00:02.0/0000:01:10.0")
+        );
+        assert_eq!(vfio_syspath("pos:\t0\nflags:\t02\n"), None);
+    }
 }

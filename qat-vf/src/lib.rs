@@ -1,28 +1,37 @@
 //! qat-vf: the host side of qatkit.
 //!
-//! Discover QAT PFs and VFs of every generation ([`device`]), configure services and SR-IOV
-//! ([`sriov`]), bind VFs to drivers ([`driver`]), check IOMMU groups ([`iommu`]), and do all of it
-//! as a verified, reversible transaction ([`provision`]). Every access to the kernel goes through
-//! the [`Sysfs`] trait, so the same code runs on a real host, a fixture tree, or — with feature
-//! `sim` — the simulated host [`sim::SimHost`].
+//! Discover QAT PFs and VFs of every generation ([`Host::discover`]), bring a host to the wanted
+//! SR-IOV, service, driver and `/dev/vfio` configuration as a verified, reversible transaction
+//! ([`provision`]), open VFs the way a VM manager does ([`vfio`]), and hand them to guests as
+//! libvirt `<hostdev>` XML or KubeVirt configuration ([`domain`]). Everything reaches the host
+//! through one [`HostEnv`], so the same code runs on a real host, a fixture tree, or — with
+//! feature `sim` — the simulated host [`sim::SimHost`].
+//!
+//! Modules are layered, each importing only those above it in this list: `services`, [`pci`],
+//! [`error`], [`host`], `attributes`, `holders`, `iommu`, `qat`, `sriov`, `driver`,
+//! `discovery`, then [`provision`], [`vfio`], [`domain`] and [`sim`].
 
-pub mod device;
+mod attributes;
+mod discovery;
 pub mod domain;
-pub mod driver;
-mod error;
-pub mod holders;
-pub mod iommu;
+mod driver;
+pub mod error;
+mod holders;
+pub mod host;
+mod iommu;
 pub mod pci;
 pub mod provision;
-pub mod services;
+mod qat;
+mod services;
 #[cfg(feature = "sim")]
 pub mod sim;
-pub mod sriov;
-pub mod sysfs;
+mod sriov;
 pub mod vfio;
 
-pub use device::{Host, PhysicalFunction, QatState, VirtualFunction};
-pub use error::{Error, Result};
+pub use attributes::{Heartbeat, PciInfo, RasCounters};
+pub use discovery::{Host, PhysicalFunction, VirtualFunction};
+pub use error::{Error, ErrorKind, Result};
+pub use host::HostEnv;
 pub use pci::{Bdf, QatFamily};
-pub use services::Services;
-pub use sysfs::{HostSysfs, Sysfs};
+pub use qat::QatState;
+pub use services::{InvalidServices, Services};

@@ -5,10 +5,20 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Error;
+use crate::services::Services;
 
 /// Intel's PCI vendor id.
 pub const INTEL_VENDOR_ID: u16 = 0x8086;
+
+/// A PCI address that did not parse or is out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid PCI address {input:?}: {reason}")]
+pub struct InvalidAddress {
+    /// What was given.
+    pub input: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
 
 /// A PCI address: `domain:bus:device.function`, written `0000:3d:01.2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,9 +35,9 @@ pub struct Bdf {
 
 impl Bdf {
     /// Builds an address, checking the device (0–31) and function (0–7) ranges.
-    pub fn new(domain: u16, bus: u8, device: u8, function: u8) -> Result<Self, Error> {
+    pub fn new(domain: u16, bus: u8, device: u8, function: u8) -> Result<Self, InvalidAddress> {
         if device > 31 || function > 7 {
-            return Err(Error::ParseBdf {
+            return Err(InvalidAddress {
                 input: format!("{domain:04x}:{bus:02x}:{device:02x}.{function:x}"),
                 reason: "device must be 0-1f and function 0-7",
             });
@@ -93,12 +103,12 @@ impl fmt::Display for Bdf {
 }
 
 impl FromStr for Bdf {
-    type Err = Error;
+    type Err = InvalidAddress;
 
     /// Parses `dddd:bb:dd.f` or `bb:dd.f` (domain 0). Hex digits only; nothing else is accepted,
     /// so a parsed address is always safe to use as a sysfs path component.
-    fn from_str(input: &str) -> Result<Self, Error> {
-        let bad = |reason| Error::ParseBdf {
+    fn from_str(input: &str) -> Result<Self, InvalidAddress> {
+        let bad = |reason| InvalidAddress {
             input: input.to_owned(),
             reason,
         };
@@ -167,12 +177,83 @@ pub struct QatFamily {
     pub vfio_denylisted: bool,
     /// The variant driver `qat_vfio_pci` matches this VF (through driver_override).
     pub qat_vfio_pci: bool,
+    /// What `qat/cfg_services` accepts; `None` where services are fixed (gen2).
+    pub services: Option<ServiceRules>,
 }
+
+/// What a family's kernel driver accepts in `qat/cfg_services` (adf_cfg_services.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceRules {
+    /// Services the generation offers.
+    pub offered: Services,
+    /// How many may be configured together.
+    pub max_together: u32,
+    /// Services that must be configured on their own.
+    pub alone: Services,
+}
+
+/// Gen4 (4xxx, 401xx, 402xx, 420xx): two services at most, chained compression on its own.
+const GEN4_SERVICES: ServiceRules = ServiceRules {
+    offered: Services::ASYM
+        .union(Services::SYM)
+        .union(Services::DC)
+        .union(Services::DCC),
+    max_together: 2,
+    alone: Services::DCC,
+};
+
+/// Gen6 (6xxx): adds decompression-only, three services at most.
+const GEN6_SERVICES: ServiceRules = ServiceRules {
+    offered: Services::all(),
+    max_together: 3,
+    alone: Services::empty(),
+};
 
 impl QatFamily {
     /// Whether services are configured through `qat/cfg_services` (gen4 and later).
     pub fn has_cfg_services(&self) -> bool {
-        self.generation >= 4
+        self.services.is_some()
+    }
+
+    /// Checks a combination of services against what the family's kernel driver accepts, and
+    /// says why not.
+    pub fn check_services(&self, services: Services) -> Result<(), String> {
+        let Some(rules) = self.services else {
+            return Err(format!(
+                "{} (gen{}) has no configurable services",
+                self.name, self.generation
+            ));
+        };
+        let count = services.bits().count_ones();
+        if count == 0 {
+            return Err("at least one service is needed".into());
+        }
+        let missing = services.difference(rules.offered);
+        if !missing.is_empty() {
+            return Err(format!(
+                "{} (gen{}) does not offer {}",
+                self.name,
+                self.generation,
+                missing.to_cfg_string()
+            ));
+        }
+        if count > rules.max_together {
+            let most = ["none", "one", "two", "three", "four", "five"];
+            return Err(format!(
+                "{} allows at most {} services",
+                self.name,
+                most.get(rules.max_together as usize).unwrap_or(&"a few")
+            ));
+        }
+        let alone = services.intersection(rules.alone);
+        if count > 1 && !alone.is_empty() {
+            return Err(format!(
+                "{} allows {} only on its own",
+                self.name,
+                alone.to_cfg_string()
+            ));
+        }
+        Ok(())
     }
 
     /// Finds the family whose PF has this device id.
@@ -213,6 +294,7 @@ const fn gen4_or_later(name: &'static str, pf: u16, vf: u16, qat_vfio_pci: bool)
         vf_driver: None,
         vfio_denylisted: false,
         qat_vfio_pci,
+        services: Some(GEN4_SERVICES),
     }
 }
 
@@ -227,6 +309,7 @@ pub static QAT_FAMILIES: [QatFamily; 8] = [
         vf_driver: Some("dh895xccvf"),
         vfio_denylisted: true,
         qat_vfio_pci: false,
+        services: None,
     },
     QatFamily {
         name: "c62x",
@@ -237,6 +320,7 @@ pub static QAT_FAMILIES: [QatFamily; 8] = [
         vf_driver: Some("c6xxvf"),
         vfio_denylisted: true,
         qat_vfio_pci: false,
+        services: None,
     },
     QatFamily {
         name: "c3xxx",
@@ -247,6 +331,7 @@ pub static QAT_FAMILIES: [QatFamily; 8] = [
         vf_driver: Some("c3xxxvf"),
         vfio_denylisted: true,
         qat_vfio_pci: false,
+        services: None,
     },
     gen4_or_later("4xxx", 0x4940, 0x4941, true),
     gen4_or_later("401xx", 0x4942, 0x4943, true),
@@ -260,6 +345,7 @@ pub static QAT_FAMILIES: [QatFamily; 8] = [
         name: "6xxx",
         generation: 6,
         pf_driver: "6xxx",
+        services: Some(GEN6_SERVICES),
         ..gen4_or_later("6xxx", 0x4948, 0x4949, false)
     },
 ];
@@ -324,6 +410,35 @@ mod tests {
                 .virtfn(1, 1, 0)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn generation_rules() {
+        let gen4 = QatFamily::by_name("4xxx").unwrap();
+        let gen6 = QatFamily::by_name("6xxx").unwrap();
+        let gen2 = QatFamily::by_name("c62x").unwrap();
+        let ok =
+            |s: &str, f: &QatFamily| f.check_services(Services::parse_list(s).unwrap()).is_ok();
+        assert!(ok("sym;dc", gen4));
+        assert!(ok("dcc", gen4));
+        assert!(!ok("dcc;sym", gen4));
+        assert!(!ok("sym;asym;dc", gen4));
+        assert!(!ok("decomp", gen4));
+        assert!(ok("sym;asym;decomp", gen6));
+        assert!(!ok("sym;asym;dc;decomp", gen6));
+        assert!(!ok("sym", gen2));
+    }
+
+    #[test]
+    fn a_refusal_says_why() {
+        let gen4 = QatFamily::by_name("4xxx").unwrap();
+        let why = |s: &str| {
+            gen4.check_services(Services::parse_list(s).unwrap())
+                .unwrap_err()
+        };
+        assert_eq!(why("decomp"), "4xxx (gen4) does not offer decomp");
+        assert_eq!(why("sym;asym;dc"), "4xxx allows at most two services");
+        assert_eq!(why("dcc;sym"), "4xxx allows dcc only on its own");
     }
 
     #[test]

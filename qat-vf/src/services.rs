@@ -1,12 +1,22 @@
-//! QAT services (`qat/cfg_services`) as a set, and what each generation allows.
+//! QAT services (`qat/cfg_services`) as a set. What each generation allows is in its row of the
+//! family table ([`QatFamily::check_services`](crate::pci::QatFamily::check_services)).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::Error;
-use crate::pci::QatFamily;
+/// A service list that did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidServices {
+    /// A service name is not one the kernel knows.
+    #[error("unknown service {0:?} (known: sym, asym, dc, dcc, decomp)")]
+    Unknown(String),
+    /// A service is listed twice.
+    #[error("service {0:?} is listed twice")]
+    Duplicate(String),
+}
 
 bitflags::bitflags! {
     /// A set of QAT services. Parsed order-insensitively, because newer kernels read
@@ -52,53 +62,20 @@ impl Services {
 
     /// Parses a list separated by `;` or `,` (the kernel's and the command line's spelling).
     /// A duplicate name is an error, as it is for newer kernels.
-    pub fn parse_list(text: &str) -> Result<Self, Error> {
+    pub fn parse_list(text: &str) -> Result<Self, InvalidServices> {
         let mut set = Services::empty();
         for name in text.trim().split([';', ',']).map(str::trim) {
             let service = NAMES
                 .iter()
                 .find(|(_, n)| *n == name)
                 .map(|(s, _)| *s)
-                .ok_or_else(|| Error::ParseService(name.to_owned()))?;
+                .ok_or_else(|| InvalidServices::Unknown(name.to_owned()))?;
             if set.contains(service) {
-                return Err(Error::DuplicateService(name.to_owned()));
+                return Err(InvalidServices::Duplicate(name.to_owned()));
             }
             set |= service;
         }
         Ok(set)
-    }
-
-    /// Checks the combination against what the family's kernel driver accepts, and says why not.
-    pub fn check_allowed(self, family: &QatFamily) -> Result<(), String> {
-        if !family.has_cfg_services() {
-            return Err(format!(
-                "{} (gen{}) has no configurable services",
-                family.name, family.generation
-            ));
-        }
-        let count = self.bits().count_ones();
-        if count == 0 {
-            return Err("at least one service is needed".into());
-        }
-        match family.generation {
-            4 => {
-                if self.contains(Services::DECOMP) {
-                    return Err(format!("{} does not offer decomp (gen6 only)", family.name));
-                }
-                if count > 2 {
-                    return Err(format!("{} allows at most two services", family.name));
-                }
-                if count == 2 && self.contains(Services::DCC) {
-                    return Err(format!("{} allows dcc only on its own", family.name));
-                }
-            }
-            _ => {
-                if count > 3 {
-                    return Err(format!("{} allows at most three services", family.name));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -109,8 +86,8 @@ impl fmt::Display for Services {
 }
 
 impl FromStr for Services {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    type Err = InvalidServices;
+    fn from_str(s: &str) -> Result<Self, InvalidServices> {
         Services::parse_list(s)
     }
 }
@@ -147,22 +124,6 @@ mod tests {
         assert!("cy".parse::<Services>().is_err());
         assert!("".parse::<Services>().is_err());
         assert!("sym;".parse::<Services>().is_err());
-    }
-
-    #[test]
-    fn generation_rules() {
-        let gen4 = QatFamily::by_name("4xxx").unwrap();
-        let gen6 = QatFamily::by_name("6xxx").unwrap();
-        let gen2 = QatFamily::by_name("c62x").unwrap();
-        let ok = |s: &str, f| Services::parse_list(s).unwrap().check_allowed(f).is_ok();
-        assert!(ok("sym;dc", gen4));
-        assert!(ok("dcc", gen4));
-        assert!(!ok("dcc;sym", gen4));
-        assert!(!ok("sym;asym;dc", gen4));
-        assert!(!ok("decomp", gen4));
-        assert!(ok("sym;asym;decomp", gen6));
-        assert!(!ok("sym;asym;dc;decomp", gen6));
-        assert!(!ok("sym", gen2));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use qat_vf::domain::{self, Allocated, DomainInfo, HostdevOptions, Policy, Request, kubevirt};
+use qat_vf::error::{DomainError, KubevirtError};
 use qat_vf::provision::{self, Desired};
 use qat_vf::sim::SimHost;
 use qat_vf::{Bdf, Error, Host, QatState};
@@ -44,13 +45,7 @@ fn sim(preset: &str, pfs: usize) -> SimHost {
 /// `provision::converge`.
 fn provision_pfs(sim: &SimHost, pfs: &[&str], driver: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let want = Desired {
-        pfs: pfs.iter().map(|p| bdf(p)).collect(),
-        services: None,
-        driver: driver.parse().unwrap(),
-        vfio_access: None,
-        force: false,
-    };
+    let want = Desired::new(driver.parse().unwrap()).with_pfs(pfs.iter().map(|p| bdf(p)));
     let (_, report) = provision::converge(sim, &want, &dir.path().join("lock")).unwrap();
     assert!(report.ok, "{report:#?}");
 }
@@ -955,7 +950,7 @@ fn a_vf_another_hostdev_passes_is_refused_and_allocation_excludes_it() {
         assert!(all.iter().any(|a| a.vf == taken));
         let err = domain::insert(&original, &all, &HostdevOptions::default()).unwrap_err();
         assert!(
-            matches!(&err, Error::Domain(m) if m.contains(&taken.to_string())),
+            matches!(&err, Error::Domain(DomainError::Place(m)) if m.contains(&taken.to_string())),
             "{spelling}: {err}"
         );
         // With the domain's other sources excluded, allocation never picks it, and the
@@ -995,7 +990,7 @@ fn exclude_never_picks_an_excluded_vf() {
         assert!(!chosen(&vfs).contains(excluded));
         req.count = 32;
         match domain::allocate(&host, &req) {
-            Err(Error::TooFewVfs { left_out, .. }) => assert_eq!(
+            Err(Error::Domain(DomainError::TooFewVfs { left_out, .. })) => assert_eq!(
                 left_out,
                 vec![(
                     *excluded,
@@ -1059,7 +1054,7 @@ proptest! {
         let original = template("names", "q35");
         let o = HostdevOptions { alias_prefix: prefix.clone(), ..HostdevOptions::default() };
         match domain::insert(&original, &vfs, &o) {
-            Err(Error::InvalidName { value, .. }) => prop_assert_eq!(value, prefix),
+            Err(Error::Domain(DomainError::InvalidName { value, .. })) => prop_assert_eq!(value, prefix),
             Err(e) => prop_assert!(false, "{prefix:?}: unexpected error {e}"),
             Ok(out) => {
                 prop_assert!(!prefix.chars().any(is_xml_or_yaml_special), "{prefix:?} accepted");
@@ -1110,7 +1105,7 @@ proptest! {
         let host = four_xxx_host();
         let vfs = domain::allocate(host, &request(3, Policy::Packed)).unwrap();
         match kubevirt::config(host, vfs.len(), Some(&name), external) {
-            Err(Error::InvalidName { value, .. }) => prop_assert_eq!(value, name),
+            Err(Error::Kubevirt(KubevirtError::InvalidResourceName { value, .. })) => prop_assert_eq!(value, name),
             Err(e) => prop_assert!(false, "{name:?}: unexpected error {e}"),
             Ok(cfg) => {
                 prop_assert!(!name.chars().any(is_xml_or_yaml_special), "{name:?} accepted");
@@ -1141,7 +1136,10 @@ fn hostile_model_names_are_refused() {
             &opts(true, Some(model), false),
         )
         .unwrap_err();
-        assert!(matches!(err, Error::InvalidName { .. }), "{model:?}: {err}");
+        assert!(
+            matches!(err, Error::Domain(DomainError::InvalidName { .. })),
+            "{model:?}: {err}"
+        );
     }
 }
 
@@ -1254,7 +1252,7 @@ fn a_numa_node_without_vfs_is_refused_not_ignored() {
         req.numa_node = Some(99);
         let err = domain::allocate(&host, &req).unwrap_err();
         assert!(
-            matches!(&err, Error::NoVfsOnNode { node: 99, nodes } if nodes == &[0, 1]),
+            matches!(&err, Error::Domain(DomainError::NoVfsOnNode { node: 99, nodes }) if nodes == &[0, 1]),
             "{err:?}"
         );
         assert_eq!(
@@ -1332,11 +1330,11 @@ fn held_wrong_driver_down_and_failed_heartbeat_vfs_are_left_out_with_reasons() {
             let err = domain::allocate(&host, &req).unwrap_err();
             let message = err.to_string();
             match err {
-                Error::TooFewVfs {
+                Error::Domain(DomainError::TooFewVfs {
                     wanted,
                     eligible,
                     left_out,
-                } => {
+                }) => {
                     assert_eq!((wanted, eligible), (16, 15));
                     assert_eq!(left_out, want_left_out);
                 }
@@ -1400,9 +1398,9 @@ fn the_mixed_host_offers_only_vfs_on_the_requested_driver() {
     let got = domain::allocate(&host, &request(16, Policy::Balanced)).unwrap();
     assert!(got.iter().all(|a| a.pf == bdf("0000:6b:00.0")));
     match domain::allocate(&host, &request(17, Policy::Balanced)) {
-        Err(Error::TooFewVfs {
+        Err(Error::Domain(DomainError::TooFewVfs {
             eligible, left_out, ..
-        }) => {
+        })) => {
             assert_eq!(eligible, 16);
             let c62x = host.pf(bdf("0000:70:00.0")).unwrap();
             assert_eq!(left_out.len(), c62x.vfs.len());
@@ -1591,14 +1589,17 @@ fn kubevirt_lists_one_entry_per_vf_device_id_and_refuses_one_name_for_two() {
     // One --resource-name cannot name two families.
     let err = kubevirt::config(&host, vfs.len(), Some("intel.com/qat"), false).unwrap_err();
     assert!(
-        matches!(&err, Error::Domain(m) if m.contains("2 QAT VF kinds")),
+        matches!(
+            &err,
+            Error::Kubevirt(KubevirtError::AmbiguousResourceName { kinds: 2 })
+        ),
         "{err}"
     );
     // A host without QAT devices has nothing to permit.
     let igb = discover(&SimHost::preset("igb".parse().unwrap(), 1));
     assert!(matches!(
         kubevirt::config(&igb, 0, None, false),
-        Err(Error::NothingToManage)
+        Err(Error::Kubevirt(KubevirtError::NoQatDevices))
     ));
 }
 
@@ -1788,7 +1789,7 @@ fn resource_names_kubernetes_would_refuse_are_refused() {
         assert!(
             matches!(
                 kubevirt::validate_resource_name(name),
-                Err(Error::InvalidName { .. })
+                Err(Error::Kubevirt(KubevirtError::InvalidResourceName { .. }))
             ),
             "{name} accepted"
         );

@@ -4,8 +4,9 @@
 mod common;
 
 use common::{Fixture, bdf};
-use qat_vf::device::{Heartbeat, PciInfo, RasCounters};
-use qat_vf::{Error, PhysicalFunction, QatFamily, QatState, Services, Sysfs as _, VirtualFunction};
+use qat_vf::error::{ProvisionError, SysfsError};
+use qat_vf::{Error, PhysicalFunction, QatFamily, QatState, Services, VirtualFunction};
+use qat_vf::{Heartbeat, PciInfo, RasCounters};
 
 const INTEL: u16 = 0x8086;
 
@@ -527,7 +528,7 @@ fn named_pf_that_does_not_exist_is_no_such_device() {
     let fx = igb_host();
     let err = fx.discover(&["0000:01:00.0", "0000:99:00.0"]).unwrap_err();
     assert!(
-        matches!(err, Error::NoSuchDevice(b) if b == bdf("0000:99:00.0")),
+        matches!(err, Error::Sysfs(SysfsError::NoSuchDevice(b)) if b == bdf("0000:99:00.0")),
         "{err:?}"
     );
 }
@@ -543,13 +544,13 @@ fn named_device_without_sriov_is_not_sriov() {
         .iommu_group(10);
     let err = fx.discover(&["0000:02:00.0"]).unwrap_err();
     assert!(
-        matches!(err, Error::NotSriov(b) if b == bdf("0000:02:00.0")),
+        matches!(err, Error::Provision(ProvisionError::NotSriov(b)) if b == bdf("0000:02:00.0")),
         "{err:?}"
     );
     // A VF is no PF either.
     let err = fx.discover(&["0000:01:10.0"]).unwrap_err();
     assert!(
-        matches!(err, Error::NotSriov(b) if b == bdf("0000:01:10.0")),
+        matches!(err, Error::Provision(ProvisionError::NotSriov(b)) if b == bdf("0000:01:10.0")),
         "{err:?}"
     );
 }

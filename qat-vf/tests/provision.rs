@@ -1,10 +1,15 @@
 //! Provisioning on the simulated host: plans, convergence, rollback under every fault, refusals.
 
+use std::io;
+use std::path::{Path, PathBuf};
+
 use nix::libc;
 use proptest::prelude::*;
+use qat_vf::error::{ProvisionError, SysfsError};
+use qat_vf::host::{FileAccess, HostFiles, OpenFile, paths};
 use qat_vf::provision::{self, Desired, Plan, Report, Step, VfioAccess};
 use qat_vf::sim::{FaultTrigger, SimHost};
-use qat_vf::{Bdf, Error, Host, QatState, Services};
+use qat_vf::{Bdf, Error, Host, HostEnv, QatState, Services};
 
 fn preset(name: &str, pfs: usize) -> SimHost {
     SimHost::preset(name.parse().unwrap(), pfs)
@@ -15,17 +20,15 @@ fn bdf(s: &str) -> Bdf {
 }
 
 fn desired(services: Option<&str>, driver: &str) -> Desired {
-    Desired {
-        pfs: Vec::new(),
-        services: services.map(|s| s.parse().unwrap()),
-        driver: driver.parse().unwrap(),
-        vfio_access: None,
-        force: false,
+    let want = Desired::new(driver.parse().unwrap());
+    match services {
+        Some(s) => want.with_services(s.parse().unwrap()),
+        None => want,
     }
 }
 
 /// Applies under a lock of its own, so tests run in parallel.
-fn apply(host: &impl qat_vf::Sysfs, plan: &Plan, force: bool) -> Report {
+fn apply(host: &HostEnv, plan: &Plan, force: bool) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let lock = provision::ProvisionLock::acquire(&dir.path().join("lock")).unwrap();
     provision::apply(host, plan, force, &lock)
@@ -117,11 +120,8 @@ fn fault_sweep_from_a_provisioned_host_with_vfio_ownership() {
     // rollback must recreate VFs, rebind them and restore node ownership.
     let setup = || {
         let sim = preset("4xxx", 1);
-        let mut first = desired(Some("sym"), "vfio-pci");
-        first.vfio_access = Some(VfioAccess {
-            gid: 990,
-            mode: 0o660,
-        });
+        let first =
+            desired(Some("sym"), "vfio-pci").with_vfio_access(VfioAccess::new(990, 0o660).unwrap());
         converge(&sim, &first);
         sim
     };
@@ -229,7 +229,9 @@ fn a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     sim.hold(vf, 777).unwrap();
     let change = desired(Some("dc"), "vfio-pci");
     match plan(&sim, &change) {
-        Err(Error::DeviceOpenByVfioUser { vf: held, pid }) => assert_eq!((held, pid), (vf, 777)),
+        Err(Error::Provision(ProvisionError::DeviceOpenByVfioUser { vf: held, pid })) => {
+            assert_eq!((held, pid), (vf, 777))
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Planned before the VFIO user arrived: the step itself refuses, before writing anything.
@@ -268,7 +270,10 @@ fn force_never_passes_a_vfio_user_with_the_device_open() {
     let host = Host::discover(&sim, &want.pfs).unwrap();
     assert!(matches!(
         provision::plan_reset(&host, &want.pfs, true),
-        Err(Error::DeviceOpenByVfioUser { pid: 1, .. })
+        Err(Error::Provision(ProvisionError::DeviceOpenByVfioUser {
+            pid: 1,
+            ..
+        }))
     ));
     // ...and at run time, for a plan made before the user came, before any write.
     let before = (sim.kernel(), sim.writes().len());
@@ -289,63 +294,48 @@ fn bad_requests_are_errors() {
     type Case = (&'static str, Desired, fn(&Error) -> bool);
     let cases: Vec<Case> = vec![
         ("4xxx", desired(Some("sym,asym,dc"), "vfio-pci"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("4xxx", desired(Some("dcc,sym"), "vfio-pci"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("4xxx", desired(Some("decomp"), "vfio-pci"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("4xxx", desired(None, "kernel"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("4xxx", desired(None, "igbvf"), |e| {
-            matches!(e, Error::DriverNotLoaded(_))
+            matches!(e, Error::Provision(ProvisionError::DriverNotLoaded(_)))
         }),
         ("c62x", desired(Some("sym"), "kernel"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("c62x", desired(None, "vfio-pci"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         ("420xx", desired(None, "qat_vfio_pci"), |e| {
-            matches!(e, Error::Unsupported { .. })
+            matches!(e, Error::Provision(ProvisionError::Unsupported { .. }))
         }),
         (
             "igb",
-            Desired {
-                pfs: vec![bdf("01:00.0")],
-                ..desired(Some("sym"), "vfio-pci")
-            },
-            |e| matches!(e, Error::Unsupported { .. }),
+            desired(Some("sym"), "vfio-pci").with_pfs([bdf("01:00.0")]),
+            |e| matches!(e, Error::Provision(ProvisionError::Unsupported { .. })),
         ),
         (
             "igb",
-            Desired {
-                pfs: vec![bdf("00:00.0")],
-                ..desired(None, "vfio-pci")
-            },
-            |e| matches!(e, Error::NotSriov(_)),
+            desired(None, "vfio-pci").with_pfs(vec![bdf("00:00.0")]),
+            |e| matches!(e, Error::Provision(ProvisionError::NotSriov(_))),
         ),
         (
             "igb",
-            Desired {
-                pfs: vec![bdf("09:00.0")],
-                ..desired(None, "vfio-pci")
-            },
-            |e| matches!(e, Error::NoSuchDevice(_)),
+            desired(None, "vfio-pci").with_pfs(vec![bdf("09:00.0")]),
+            |e| matches!(e, Error::Sysfs(SysfsError::NoSuchDevice(_))),
         ),
         (
             "4xxx",
-            Desired {
-                vfio_access: Some(VfioAccess {
-                    gid: 1,
-                    mode: 0o660,
-                }),
-                ..desired(None, "none")
-            },
-            |e| matches!(e, Error::Unsupported { .. }),
+            desired(None, "none").with_vfio_access(VfioAccess::new(1, 0o660).unwrap()),
+            |e| matches!(e, Error::Provision(ProvisionError::Unsupported { .. })),
         ),
     ];
     for (name, want, expected) in cases {
@@ -397,10 +387,7 @@ fn gen2_vfs_go_to_their_kernel_driver_and_back() {
 fn generic_pfs_are_managed_when_named() {
     let sim = preset("mixed", 3);
     let igb = bdf("0000:01:00.0");
-    let want = Desired {
-        pfs: vec![igb],
-        ..desired(None, "vfio-pci")
-    };
+    let want = desired(None, "vfio-pci").with_pfs(vec![igb]);
     converge(&sim, &want);
     let host = Host::discover(&sim, &[igb]).unwrap();
     let pf = host.pf(igb).unwrap();
@@ -419,28 +406,19 @@ fn generic_pfs_are_managed_when_named() {
             .all(|p| p.sriov_numvfs == 0)
     );
     // And the VFs can go to their own kernel driver by name.
-    converge(
-        &sim,
-        &Desired {
-            pfs: vec![igb],
-            ..desired(None, "igbvf")
-        },
-    );
+    converge(&sim, &desired(None, "igbvf").with_pfs(vec![igb]));
 }
 
 #[test]
 fn vfio_ownership_is_applied_and_converges() {
     let sim = preset("4xxx", 1);
-    let gid = qat_vf::iommu::resolve_group(&sim, "qat").unwrap();
-    assert_eq!(qat_vf::iommu::resolve_group(&sim, "1234").unwrap(), 1234);
+    let gid = sim.resolve_group("qat").unwrap();
+    assert_eq!(sim.resolve_group("1234").unwrap(), 1234);
     assert!(matches!(
-        qat_vf::iommu::resolve_group(&sim, "nobody-here"),
-        Err(Error::UnknownGroup(_))
+        sim.resolve_group("nobody-here"),
+        Err(Error::Provision(ProvisionError::UnknownGroup(_)))
     ));
-    let want = Desired {
-        vfio_access: Some(VfioAccess { gid, mode: 0o660 }),
-        ..desired(None, "vfio-pci")
-    };
+    let want = desired(None, "vfio-pci").with_vfio_access(VfioAccess::new(gid, 0o660).unwrap());
     converge(&sim, &want);
     assert!(
         sim.kernel()
@@ -494,11 +472,10 @@ fn arb_desired() -> impl Strategy<Value = Desired> {
     ));
     (services, driver, access).prop_map(|(services, driver, access)| {
         let is_vfio = driver != "none";
-        Desired {
-            vfio_access: access
-                .filter(|_| is_vfio)
-                .map(|(gid, mode)| VfioAccess { gid, mode }),
-            ..desired(services, driver)
+        let want = desired(services, driver);
+        match access.filter(|_| is_vfio) {
+            Some((gid, mode)) => want.with_vfio_access(VfioAccess::new(gid, mode).unwrap()),
+            None => want,
         }
     })
 }
@@ -555,7 +532,7 @@ fn rebinding_a_held_vf_is_refused_at_plan_time_and_at_run_time() {
     sim.hold(vf, 31).unwrap();
     assert!(matches!(
         plan(&sim, &to_qat_vfio),
-        Err(Error::DeviceOpenByVfioUser { vf: held, pid: 31 }) if held == vf
+        Err(Error::Provision(ProvisionError::DeviceOpenByVfioUser { vf: held, pid: 31 })) if held == vf
     ));
     // Planned before the holder came: the bind step refuses before unbinding, and the VFs
     // rebound before it are put back.
@@ -575,18 +552,11 @@ fn a_vfio_user_that_cannot_be_identified_blocks_removal_unless_forced() {
     let change = desired(Some("dc"), "vfio-pci");
     assert!(matches!(
         provision::plan(&host, &change),
-        Err(Error::UnidentifiedVfioUser { pid: 4711 })
+        Err(Error::Provision(ProvisionError::UnidentifiedVfioUser {
+            pid: 4711
+        }))
     ));
-    assert!(
-        provision::plan(
-            &host,
-            &Desired {
-                force: true,
-                ..change
-            }
-        )
-        .is_ok()
-    );
+    assert!(provision::plan(&host, &change.clone().with_force(true)).is_ok());
     // Steps that take nothing away are fine.
     assert!(
         provision::plan(&host, &desired(Some("sym"), "vfio-pci"))
@@ -604,17 +574,14 @@ fn a_qat_pf_without_sriov_does_not_stop_discovery_but_cannot_be_provisioned() {
     assert_eq!(host.pfs[1].sriov_totalvfs, 0);
     assert!(matches!(
         plan(&sim, &desired(None, "vfio-pci")),
-        Err(Error::NotSriov(_))
+        Err(Error::Provision(ProvisionError::NotSriov(_)))
     ));
-    let first_only = Desired {
-        pfs: vec![bdf("0000:6b:00.0")],
-        ..desired(None, "vfio-pci")
-    };
+    let first_only = desired(None, "vfio-pci").with_pfs(vec![bdf("0000:6b:00.0")]);
     converge(&sim, &first_only);
     // Named explicitly, it is an error at discovery.
     assert!(matches!(
         Host::discover(&sim, &[bdf("0000:70:00.0")]),
-        Err(Error::NotSriov(_))
+        Err(Error::Provision(ProvisionError::NotSriov(_)))
     ));
 }
 
@@ -623,17 +590,11 @@ fn no_pf_to_manage_is_an_error_and_named_pfs_count_once() {
     let igb = preset("igb", 1);
     assert!(matches!(
         plan(&igb, &desired(None, "vfio-pci")),
-        Err(Error::NothingToManage)
+        Err(Error::Provision(ProvisionError::NothingToManage))
     ));
     let sim = preset("4xxx", 1);
-    let once = Desired {
-        pfs: vec![bdf("6b:00.0")],
-        ..desired(Some("sym"), "vfio-pci")
-    };
-    let twice = Desired {
-        pfs: vec![bdf("6b:00.0"), bdf("0000:6b:00.0")],
-        ..once.clone()
-    };
+    let once = desired(Some("sym"), "vfio-pci").with_pfs([bdf("6b:00.0")]);
+    let twice = once.clone().with_pfs([bdf("6b:00.0"), bdf("0000:6b:00.0")]);
     assert_eq!(plan(&sim, &twice).unwrap(), plan(&sim, &once).unwrap());
 }
 
@@ -683,56 +644,60 @@ fn a_failed_undo_whose_effect_came_about_anyway_is_verified_restored() {
 
 /// The simulated host in trouble: a PF that vanishes (hot-unplugged, or its slot powered off)
 /// at the `nth` write, which fails; or a device list that cannot be read.
-struct Troubled<'a> {
-    sim: &'a SimHost,
+#[derive(Debug)]
+struct Troubled {
+    sim: SimHost,
     nth: usize,
     pf: Bdf,
     unlistable: bool,
 }
 
-impl qat_vf::Sysfs for Troubled<'_> {
-    fn read(&self, path: &std::path::Path) -> qat_vf::Result<String> {
-        self.sim.read(path)
+impl Troubled {
+    /// The simulated host with this trouble, as a host to apply plans to.
+    fn env(self) -> HostEnv {
+        let sim = self.sim.clone();
+        HostEnv::new(
+            std::sync::Arc::new(self),
+            sim.vfio().clone(),
+            sim.process().clone(),
+        )
     }
-    fn write(&self, path: &std::path::Path, value: &str) -> qat_vf::Result<()> {
+}
+
+impl HostFiles for Troubled {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.sim.files().read(path)
+    }
+    fn write(&self, path: &Path, value: &str) -> io::Result<()> {
         if self.sim.writes().len() + 1 == self.nth {
             self.sim.with_kernel(|k| k.devices.remove(&self.pf));
             self.sim.inject(FaultTrigger::NthWrite(1), libc::ENODEV);
         }
-        self.sim.write(path, value)
+        self.sim.files().write(path, value)
     }
-    fn read_link(&self, path: &std::path::Path) -> qat_vf::Result<Option<std::path::PathBuf>> {
-        self.sim.read_link(path)
+    fn read_link(&self, path: &Path) -> io::Result<Option<PathBuf>> {
+        self.sim.files().read_link(path)
     }
-    fn list(&self, path: &std::path::Path) -> qat_vf::Result<Vec<String>> {
-        if self.unlistable && path == std::path::Path::new(qat_vf::sysfs::paths::PCI_DEVICES) {
-            return Err(Error::Read {
-                path: path.to_owned(),
-                source: std::io::Error::from_raw_os_error(libc::EIO),
-            });
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        if self.unlistable && path == Path::new(paths::PCI_DEVICES) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        self.sim.list(path)
+        self.sim.files().list(path)
     }
-    fn exists(&self, path: &std::path::Path) -> bool {
-        self.sim.exists(path)
+    fn exists(&self, path: &Path) -> bool {
+        self.sim.files().exists(path)
     }
-    fn access(&self, path: &std::path::Path) -> qat_vf::Result<Option<qat_vf::sysfs::FileAccess>> {
-        self.sim.access(path)
+    fn access(&self, path: &Path) -> io::Result<Option<FileAccess>> {
+        self.sim.files().access(path)
     }
-    fn set_access(
-        &self,
-        path: &std::path::Path,
-        uid: Option<u32>,
-        gid: u32,
-        mode: u32,
-    ) -> qat_vf::Result<()> {
-        self.sim.set_access(path, uid, gid, mode)
+    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> io::Result<()> {
+        self.sim.files().set_access(path, uid, gid, mode)
     }
-    fn open_files(&self) -> qat_vf::Result<Vec<qat_vf::sysfs::OpenFile>> {
-        self.sim.open_files()
+    fn open_files(&self) -> io::Result<Vec<OpenFile>> {
+        self.sim.files().open_files()
     }
-    fn group_id(&self, name: &str) -> qat_vf::Result<Option<u32>> {
-        self.sim.group_id(name)
+    fn group_id(&self, name: &str) -> io::Result<Option<u32>> {
+        self.sim.files().group_id(name)
     }
 }
 
@@ -742,11 +707,12 @@ fn a_device_that_vanishes_during_an_apply_is_reported_not_claimed_restored() {
     let want = desired(Some("sym"), "vfio-pci");
     let planned = plan(&sim, &want).unwrap();
     let host = Troubled {
-        sim: &sim,
+        sim: sim.clone(),
         nth: 4,
         pf: bdf("0000:70:00.0"),
         unlistable: false,
-    };
+    }
+    .env();
     let report = apply(&host, &planned, false);
     assert!(!report.ok);
     // Every undo ran cleanly, but the host is not as it was: the report must not say it is.
@@ -765,11 +731,12 @@ fn a_host_that_cannot_be_read_first_is_not_changed_and_not_claimed_restored() {
     let sim = preset("4xxx", 1);
     let planned = plan(&sim, &desired(Some("sym"), "vfio-pci")).unwrap();
     let host = Troubled {
-        sim: &sim,
+        sim: sim.clone(),
         nth: 0,
         pf: bdf("0000:6b:00.0"),
         unlistable: true,
-    };
+    }
+    .env();
     let report = apply(&host, &planned, false);
     assert!(
         !report.ok && !report.started && !report.restored(),
@@ -788,19 +755,18 @@ fn a_host_that_cannot_be_read_first_is_not_changed_and_not_claimed_restored() {
 #[test]
 fn a_vfio_group_id_chown_would_ignore_is_refused() {
     let sim = preset("4xxx", 1);
-    let mut want = desired(None, "vfio-pci");
-    want.vfio_access = Some(VfioAccess {
-        gid: u32::MAX,
-        mode: 0o660,
-    });
+    // Refused when built, and when it arrives deserialized, by the plan.
+    assert!(VfioAccess::new(u32::MAX, 0o660).is_err());
+    let access: VfioAccess = serde_json::from_str(r#"{"gid": 4294967295, "mode": 432}"#).unwrap();
+    let want = desired(None, "vfio-pci").with_vfio_access(access);
     let err = plan(&sim, &want).unwrap_err();
     assert!(
         matches!(
             err,
-            Error::InvalidName {
+            Error::Provision(ProvisionError::InvalidVfioAccess {
                 what: "group id",
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -826,14 +792,7 @@ fn vfs_in_a_group_their_pf_keeps_unusable_fail_the_bind_and_roll_back() {
     let before = sim.kernel();
     let report = apply(
         &sim,
-        &plan(
-            &sim,
-            &Desired {
-                pfs: vec![pf],
-                ..desired(None, "vfio-pci")
-            },
-        )
-        .unwrap(),
+        &plan(&sim, &desired(None, "vfio-pci").with_pfs(vec![pf])).unwrap(),
         false,
     );
     let error = report.error.expect("the bind must fail");
@@ -852,21 +811,9 @@ fn vfs_in_a_group_their_pf_keeps_unusable_fail_the_bind_and_roll_back() {
 fn switching_vfio_drivers_reapplies_dev_vfio_ownership() {
     // Rebinding recreates /dev/vfio/N with the default owner: the plan sets it again.
     let sim = preset("4xxx", 1);
-    let access = Some(VfioAccess {
-        gid: 990,
-        mode: 0o666,
-    });
-    converge(
-        &sim,
-        &Desired {
-            vfio_access: access,
-            ..desired(None, "vfio-pci")
-        },
-    );
-    let to_variant = Desired {
-        vfio_access: access,
-        ..desired(None, "qat_vfio_pci")
-    };
+    let access = VfioAccess::new(990, 0o666).unwrap();
+    converge(&sim, &desired(None, "vfio-pci").with_vfio_access(access));
+    let to_variant = desired(None, "qat_vfio_pci").with_vfio_access(access);
     converge(&sim, &to_variant);
     assert!(plan(&sim, &to_variant).unwrap().is_converged());
     assert!(

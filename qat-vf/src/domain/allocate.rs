@@ -8,9 +8,11 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::device::{Heartbeat, Host, PhysicalFunction, QatState, VirtualFunction};
-use crate::error::{Error, Result};
+use crate::attributes::Heartbeat;
+use crate::discovery::{Host, PhysicalFunction, VirtualFunction};
+use crate::error::{DomainError, Result};
 use crate::pci::Bdf;
+use crate::qat::QatState;
 
 /// How VFs are spread over PFs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -106,10 +108,11 @@ pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
             .filter_map(|vf| vf.pci.numa_node)
             .collect();
         if !nodes.is_empty() && !nodes.contains(&node) {
-            return Err(Error::NoVfsOnNode {
+            return Err(DomainError::NoVfsOnNode {
                 node,
                 nodes: nodes.into_iter().collect(),
-            });
+            }
+            .into());
         }
     }
     let mut pool: BTreeMap<Bdf, Vec<Allocated>> = BTreeMap::new();
@@ -128,11 +131,12 @@ pub fn allocate(host: &Host, req: &Request) -> Result<Vec<Allocated>> {
     }
     let eligible: usize = pool.values().map(Vec::len).sum();
     if eligible < req.count {
-        return Err(Error::TooFewVfs {
+        return Err(DomainError::TooFewVfs {
             wanted: req.count,
             eligible,
             left_out,
-        });
+        }
+        .into());
     }
     let mut chosen: Vec<Allocated> = Vec::new();
     for keep in &req.keep {

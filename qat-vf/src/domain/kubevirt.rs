@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::device::Host;
-use crate::error::{Error, Result};
+use crate::discovery::Host;
+use crate::error::{KubevirtError, Result};
 use crate::pci::{INTEL_VENDOR_ID, QatFamily};
 
 /// One permitted PCI device (KubeVirt `PciHostDevice`).
@@ -113,11 +113,11 @@ pub fn default_resource_name(family: &QatFamily) -> String {
 /// a qualified name with that prefix added, so the domain has at most 253 - 9 characters.
 pub fn validate_resource_name(value: &str) -> Result<()> {
     let invalid = |rule| {
-        Err(Error::InvalidName {
-            what: "resource name",
+        Err(KubevirtError::InvalidResourceName {
             value: value.to_owned(),
             rule,
-        })
+        }
+        .into())
     };
     const QUOTA_PREFIX: &str = "requests.";
     let Some((prefix, name)) = value.split_once('/') else {
@@ -175,20 +175,18 @@ pub fn config(
     families.sort_by_key(|f| f.vf_device);
     families.dedup_by_key(|f| f.vf_device);
     if families.is_empty() {
-        return Err(Error::NothingToManage);
+        return Err(KubevirtError::NoQatDevices.into());
     }
     if let Some(name) = resource_name {
         validate_resource_name(name)?;
         if families.len() > 1 {
-            return Err(Error::Domain(format!(
-                "the host has {} QAT VF kinds; one --resource-name cannot name them all",
-                families.len()
-            )));
+            return Err(KubevirtError::AmbiguousResourceName {
+                kinds: families.len(),
+            }
+            .into());
         }
     } else if external_provider {
-        return Err(Error::Domain(
-            "an external provider names the resource: give it with --resource-name (Intel's QAT plugin: qat.intel.com/generic, or on gen4 qat.intel.com/<services>)".into(),
-        ));
+        return Err(KubevirtError::ResourceNameRequired.into());
     }
     let resource_of = |family: &QatFamily| {
         resource_name.map_or_else(|| default_resource_name(family), str::to_owned)

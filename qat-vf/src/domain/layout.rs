@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::allocate::Allocated;
-use crate::error::{Error, Result};
+use crate::error::{DomainError, Result};
 use crate::pci::Bdf;
 
 /// The guest machine type, which decides the controllers.
@@ -78,16 +78,17 @@ pub fn layout(
     let mut next_index = || {
         indexes
             .next()
-            .ok_or_else(|| Error::Domain("no free controller index".into()))
+            .ok_or_else(|| DomainError::Place("no free controller index".into()))
     };
     // PFs in address order; each PF's VFs in the order given (kept ones first, so a re-run
     // keeps their guest addresses).
     for (pf, vfs) in by_pf {
         if vfs.len() > usize::from(SLOTS) * 8 {
-            return Err(Error::Domain(format!(
+            return Err(DomainError::Place(format!(
                 "{} VFs of {pf} do not fit one guest bus",
                 vfs.len()
-            )));
+            ))
+            .into());
         }
         // q35 needs a root port and a bridge per PF, i440fx a bridge.
         let root_port = if machine == Machine::Q35 {

@@ -11,7 +11,7 @@ pub use allocate::{Allocated, Policy, Request, allocate};
 pub use layout::{GuestBus, Machine, Placement, layout};
 pub use xml::{DomainInfo, HostdevOptions, MAX_DOMAIN_XML_BYTES, render, validate_alias_prefix};
 
-use crate::error::{Error, Result};
+use crate::error::{DomainError, Result};
 
 /// The hostdev elements for `vfs` on their own (for a fresh q35 domain, whose `pcie-root` is
 /// controller 0: qatkit's controllers start at index 1).
@@ -42,10 +42,11 @@ pub fn insert_parsed(
     opts: &HostdevOptions,
 ) -> Result<String> {
     if let Some(taken) = vfs.iter().find(|a| info.other_sources.contains(&a.vf)) {
-        return Err(Error::Domain(format!(
+        return Err(DomainError::Place(format!(
             "{} is passed to the domain by another <hostdev> already",
             taken.vf
-        )));
+        ))
+        .into());
     }
     let free = (1..).filter(|i| !info.used_pci_indexes.contains(i));
     let (buses, placements) = layout(vfs, info.machine, free)?;
@@ -53,10 +54,11 @@ pub fn insert_parsed(
     let out = info.rewrite(domain_xml, &elements);
     // What qatkit writes, it must be able to read again (and so must virsh).
     if out.len() > MAX_DOMAIN_XML_BYTES {
-        return Err(Error::Domain(format!(
+        return Err(DomainError::Place(format!(
             "the result would have {} bytes, more than the {MAX_DOMAIN_XML_BYTES} virsh reads",
             out.len()
-        )));
+        ))
+        .into());
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesStart, Event};
 
 use super::layout::{GuestBus, Machine, Placement};
-use crate::error::{Error, Result};
+use crate::error::{DomainError, Result};
 use crate::pci::Bdf;
 
 /// The largest domain document qatkit reads: what `virsh define` reads from a file
@@ -52,20 +52,24 @@ pub fn validate_alias_prefix(prefix: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidName {
+        Err(DomainError::InvalidName {
             what: "alias prefix",
             value: prefix.to_owned(),
             rule: "libvirt user aliases start with ua- and hold only letters, digits, _ and -",
-        })
+        }
+        .into())
     }
 }
 
 /// Checks a hostdev driver model: a driver name.
 fn validate_model(model: &str) -> Result<()> {
-    crate::driver::validate_driver_name(model).map_err(|_| Error::InvalidName {
-        what: "driver model",
-        value: model.to_owned(),
-        rule: "a driver name: letters, digits, _ - .",
+    crate::driver::validate_driver_name(model).map_err(|_| {
+        DomainError::InvalidName {
+            what: "driver model",
+            value: model.to_owned(),
+            rule: "a driver name: letters, digits, _ - .",
+        }
+        .into()
     })
 }
 
@@ -101,8 +105,8 @@ pub fn render(
     let mut out = Vec::new();
     let write = |build: &dyn Fn(&mut Writer<Vec<u8>>) -> std::io::Result<()>| -> Result<String> {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
-        build(&mut writer).map_err(|e| Error::Domain(format!("writing XML: {e}")))?;
-        String::from_utf8(writer.into_inner()).map_err(|e| Error::Domain(e.to_string()))
+        build(&mut writer).map_err(|e| DomainError::Write(e.to_string()))?;
+        String::from_utf8(writer.into_inner()).map_err(|e| DomainError::Write(e.to_string()).into())
     };
     for bus in buses {
         if let Some(port) = bus.root_port {
@@ -346,8 +350,9 @@ fn is_own(element: &str, alias: &str, prefix: &str) -> bool {
 fn parse_pci_address(e: roxmltree::Node<'_, '_>) -> Result<Bdf> {
     let field = |name| -> Result<u32> {
         e.attribute(name).map_or(Ok(0), |v| {
-            parse_c_integer(v)
-                .ok_or_else(|| Error::Domain(format!("bad PCI address field {name}={v:?}")))
+            parse_c_integer(v).ok_or_else(|| {
+                DomainError::Read(format!("bad PCI address field {name}={v:?}")).into()
+            })
         })
     };
     let (domain, bus, slot, function) = (
@@ -369,7 +374,7 @@ fn parse_pci_address(e: roxmltree::Node<'_, '_>) -> Result<Bdf> {
             device: s as u8,
             function: f as u8,
         }),
-        _ => Err(Error::Domain("PCI address out of range".into())),
+        _ => Err(DomainError::Read("PCI address out of range".into()).into()),
     }
 }
 
@@ -378,10 +383,11 @@ impl DomainInfo {
     /// others put there. A document over [`MAX_DOMAIN_XML_BYTES`] is refused.
     pub fn parse(xml: &str, alias_prefix: &str) -> Result<Self> {
         if xml.len() > MAX_DOMAIN_XML_BYTES {
-            return Err(Error::Domain(format!(
+            return Err(DomainError::Read(format!(
                 "the document has {} bytes, more than the {MAX_DOMAIN_XML_BYTES} virsh reads",
                 xml.len()
-            )));
+            ))
+            .into());
         }
         // A strict XML 1.0 parser: a document libvirt's libxml2 would refuse is refused here,
         // and so is any DTD (libvirt never writes one; it is where entity tricks live).
@@ -390,7 +396,7 @@ impl DomainInfo {
             ..roxmltree::ParsingOptions::default()
         };
         let doc = roxmltree::Document::parse_with_options(xml, options).map_err(|e| {
-            Error::Domain(match e {
+            DomainError::Read(match e {
                 roxmltree::Error::DtdDetected => "a DTD (<!DOCTYPE ...>) is not accepted".into(),
                 e => format!("not well-formed XML: {e}"),
             })
@@ -400,18 +406,20 @@ impl DomainInfo {
             .descendants()
             .find(|e| e.is_element() && !end_tag_matches(*e))
         {
-            return Err(Error::Domain(format!(
+            return Err(DomainError::Read(format!(
                 "not well-formed XML: the end tag of <{}> at byte {} does not match it",
                 qualified_name(e),
                 e.range().start
-            )));
+            ))
+            .into());
         }
         let domain = doc.root_element();
         if libvirt_name(domain) != "domain" {
-            return Err(Error::Domain(format!(
+            return Err(DomainError::Read(format!(
                 "root element is <{}>, not libvirt's <domain> (with no namespace)",
                 qualified_name(domain)
-            )));
+            ))
+            .into());
         }
         // Without a machine type, QEMU's x86 default applies: i440fx (pc).
         let mut info = DomainInfo {
@@ -423,7 +431,7 @@ impl DomainInfo {
             let arch = os_type.attribute("arch").unwrap_or("x86_64");
             let machine = os_type.attribute("machine").unwrap_or_default();
             if !matches!(arch, "x86_64" | "i686") {
-                return Err(Error::Domain(format!("architecture {arch} is not x86")));
+                return Err(DomainError::Read(format!("architecture {arch} is not x86")).into());
             }
             if machine.contains("q35") {
                 info.machine = Machine::Q35;
@@ -431,21 +439,22 @@ impl DomainInfo {
                 || machine.starts_with("pc")
                 || machine.contains("i440fx"))
             {
-                return Err(Error::Domain(format!(
+                return Err(DomainError::Read(format!(
                     "machine type {machine:?} is neither q35 nor i440fx (pc)"
-                )));
+                ))
+                .into());
             }
         }
         let mut all_devices = children(domain, "devices");
         let devices = all_devices.next().ok_or_else(|| {
-            Error::Domain("no <devices>...</devices> element under <domain>".into())
+            DomainError::Read("no <devices>...</devices> element under <domain>".into())
         })?;
         // libvirt's schema allows one; which one its parser would take is not for qatkit to
         // guess.
         if all_devices.next().is_some() {
-            return Err(Error::Domain(
-                "the domain has more than one <devices> element".into(),
-            ));
+            return Err(
+                DomainError::Read("the domain has more than one <devices> element".into()).into(),
+            );
         }
         let range = devices.range();
         let indent_before = |at: usize| {

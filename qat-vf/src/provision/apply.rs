@@ -7,7 +7,7 @@ use super::plan::{Desired, Plan, plan};
 use super::snapshot::Snapshot;
 use super::step::Step;
 use crate::error::Error;
-use crate::sysfs::Sysfs;
+use crate::host::HostEnv;
 
 /// A failed step and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,23 +50,11 @@ impl Report {
     }
 }
 
-/// An error and its sources, joined by ": ".
-pub fn error_chain(error: &Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn failure(step: &Step, error: &Error) -> StepFailure {
     StepFailure {
         step: step.clone(),
         description: step.to_string(),
-        message: error_chain(error),
+        message: error.chain(),
     }
 }
 
@@ -76,7 +64,7 @@ fn failure(step: &Step, error: &Error) -> StepFailure {
 /// the host; after it, the step has verified its effect by re-reading. On the first failure, the
 /// failing step's inverse and then every earlier step's are run, newest first, the host is read
 /// again and compared with the first reading, and the report says all of it.
-pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock) -> Report {
+pub fn apply(env: &HostEnv, plan: &Plan, force: bool, _lock: &ProvisionLock) -> Report {
     let _span = tracing::info_span!("apply", steps = plan.steps.len()).entered();
     let mut report = Report {
         ok: true,
@@ -91,7 +79,7 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
         return report;
     };
     // A host that cannot be read before the change is not changed.
-    let before = match Snapshot::read(sysfs, plan) {
+    let before = match Snapshot::read(env, plan) {
         Ok(before) => before,
         Err(e) => {
             // Reported against the first step, which it keeps from running.
@@ -106,19 +94,19 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     let mut journal: Vec<(Step, Vec<Step>)> = Vec::new();
     let mut error = None;
     for step in &plan.steps {
-        let inverse = match step.capture_inverse(sysfs) {
+        let inverse = match step.capture_inverse(env) {
             Ok(inverse) => inverse,
             Err(e) => {
                 error = Some(failure(step, &e));
                 break;
             }
         };
-        let result = step.run(sysfs, force);
+        let result = step.run(env, force);
         // A failed step may have half happened: its inverse restores absolute values, so it is
         // undone too.
         journal.push((step.clone(), inverse));
         if let Err(e) = result {
-            tracing::warn!(step = %step, error = %error_chain(&e), "step failed; rolling back");
+            tracing::warn!(step = %step, error = %e.chain(), "step failed; rolling back");
             error = Some(failure(step, &e));
             break;
         }
@@ -131,7 +119,7 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     for (_, inverse) in journal.iter().rev() {
         for undo in inverse {
             // Rollback never forces: blocking forever on a held VF is worse than a reported failure.
-            match undo.run(sysfs, false) {
+            match undo.run(env, false) {
                 Ok(()) => report.rolled_back.push(undo.clone()),
                 Err(e) => report.rollback_failures.push(failure(undo, &e)),
             }
@@ -141,12 +129,9 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
     if journal.last().is_some_and(|(step, _)| *step == error.step) {
         journal.pop();
     }
-    report.still_changed = match Snapshot::read(sysfs, plan) {
+    report.still_changed = match Snapshot::read(env, plan) {
         Ok(after) => before.differences(&after),
-        Err(e) => vec![format!(
-            "the host could not be read again: {}",
-            error_chain(&e)
-        )],
+        Err(e) => vec![format!("the host could not be read again: {}", e.chain())],
     };
     for difference in &report.still_changed {
         tracing::warn!(%difference, "the host differs from before the apply after the rollback");
@@ -160,13 +145,13 @@ pub fn apply(sysfs: &impl Sysfs, plan: &Plan, force: bool, _lock: &ProvisionLock
 /// Takes the lock at `lock_path`, then discovers, plans and applies `desired`: the whole
 /// provisioning transaction in one call.
 pub fn converge(
-    sysfs: &impl Sysfs,
+    env: &HostEnv,
     desired: &Desired,
     lock_path: &std::path::Path,
 ) -> crate::Result<(Plan, Report)> {
     let lock = ProvisionLock::acquire(lock_path)?;
-    let host = crate::Host::discover(sysfs, &desired.pfs)?;
+    let host = crate::Host::discover(env, &desired.pfs)?;
     let plan = plan(&host, desired)?;
-    let report = apply(sysfs, &plan, desired.force, &lock);
+    let report = apply(env, &plan, desired.force, &lock);
     Ok((plan, report))
 }

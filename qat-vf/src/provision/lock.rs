@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::error::{Error, Result};
+use crate::error::{ProvisionError, Result};
 
 /// An exclusive `flock(2)` on a lock file, held until dropped.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ impl ProvisionLock {
     /// Takes the lock; when another provisioner holds it, calls `on_wait` (to tell the user)
     /// and then waits.
     pub fn acquire_or_wait(path: &Path, on_wait: impl FnOnce()) -> Result<Self> {
-        let lock_error = |source| Error::Lock {
+        let lock_error = |source| ProvisionError::Lock {
             path: path.to_owned(),
             source,
         };
@@ -46,7 +46,7 @@ impl ProvisionLock {
                 Flock::lock(file, FlockArg::LockExclusive)
                     .map_err(|(_, errno)| lock_error(errno.into()))?
             }
-            Err((_, errno)) => return Err(lock_error(errno.into())),
+            Err((_, errno)) => return Err(lock_error(errno.into()).into()),
         };
         Ok(ProvisionLock {
             _lock: lock,

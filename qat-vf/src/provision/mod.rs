@@ -6,7 +6,7 @@ mod plan;
 mod snapshot;
 mod step;
 
-pub use apply::{Report, StepFailure, apply, converge, error_chain};
+pub use apply::{Report, StepFailure, apply, converge};
 pub use lock::ProvisionLock;
-pub use plan::{Desired, Plan, VfDriver, VfioAccess, plan, plan_reset, target_pfs};
+pub use plan::{Desired, Plan, VfDriver, VfioAccess, plan, plan_reset};
 pub use step::Step;

@@ -6,10 +6,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::step::Step;
-use crate::device::{Host, PhysicalFunction, QatState, VirtualFunction};
+use crate::discovery::{Host, PhysicalFunction, VirtualFunction};
 use crate::driver::validate_driver_name;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProvisionError, Result, SysfsError};
 use crate::pci::Bdf;
+use crate::qat::QatState;
 use crate::services::Services;
 
 /// Which driver the VFs should end up with.
@@ -69,8 +70,10 @@ impl TryFrom<String> for VfDriver {
     }
 }
 
-/// Owner group and mode for the VFs' `/dev/vfio/<group>` nodes.
+/// Owner group and mode for the VFs' `/dev/vfio/<group>` nodes. Built with
+/// [`VfioAccess::new`], which checks them; [`plan`] checks deserialized ones again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VfioAccess {
     /// Owner group id.
     pub gid: u32,
@@ -96,37 +99,41 @@ impl VfioAccess {
         };
         match mode {
             Some(mode) if mode <= 0o777 => Ok(mode),
-            _ => Err(Error::InvalidName {
+            _ => Err(ProvisionError::InvalidVfioAccess {
                 what: "mode",
                 value: text.to_owned(),
                 rule: "an octal mode from 000 to 777, such as 0660",
-            }),
+            }
+            .into()),
         }
     }
 
     /// Checks what chown(2) and chmod(2) would take other than meant: a gid of `(gid_t)-1` means
     /// "leave the group as it is", and a set-id or sticky bit on a device node is never wanted.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.gid == u32::MAX {
-            return Err(Error::InvalidName {
+            return Err(ProvisionError::InvalidVfioAccess {
                 what: "group id",
                 value: self.gid.to_string(),
                 rule: "4294967295 is (gid_t)-1, which chown(2) takes as \"leave the group as it is\"",
-            });
+            }.into());
         }
         if self.mode > 0o777 {
-            return Err(Error::InvalidName {
+            return Err(ProvisionError::InvalidVfioAccess {
                 what: "mode",
                 value: format!("{:o}", self.mode),
                 rule: "permission bits only, 000 to 777",
-            });
+            }
+            .into());
         }
         Ok(())
     }
 }
 
-/// What the operator wants the host to look like.
+/// What the operator wants the host to look like. Built with [`Desired::new`] and the `with_*`
+/// methods, so new fields can come with defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Desired {
     /// PFs to manage; empty means every QAT PF. Any SR-IOV PF may be named (generic mode).
     pub pfs: Vec<Bdf>,
@@ -138,6 +145,44 @@ pub struct Desired {
     pub vfio_access: Option<VfioAccess>,
     /// Go ahead even when a VFIO user holds a VF that the plan removes.
     pub force: bool,
+}
+
+impl Desired {
+    /// Every PF (every QAT PF when none is named) with all its VFs on `driver`; services and
+    /// `/dev/vfio` access left as they are; VFIO users respected.
+    pub fn new(driver: VfDriver) -> Self {
+        Desired {
+            pfs: Vec::new(),
+            services: None,
+            driver,
+            vfio_access: None,
+            force: false,
+        }
+    }
+
+    /// Manages these PFs only (any SR-IOV PF may be named: generic mode).
+    pub fn with_pfs(mut self, pfs: impl IntoIterator<Item = Bdf>) -> Self {
+        self.pfs = pfs.into_iter().collect();
+        self
+    }
+
+    /// Configures these QAT services.
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// Sets the owner group and mode of the VFs' `/dev/vfio` nodes (VFIO drivers only).
+    pub fn with_vfio_access(mut self, access: VfioAccess) -> Self {
+        self.vfio_access = Some(access);
+        self
+    }
+
+    /// Goes ahead even when a VFIO user holds only the group of a VF the plan removes.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
 }
 
 /// The steps that take the host to the desired state, in order. Empty when converged.
@@ -168,7 +213,7 @@ impl fmt::Display for Plan {
 
 /// The PFs a request manages: those named (each once), or every QAT PF. No PF at all is an
 /// error, as is a PF that offers no VFs.
-pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalFunction>> {
+pub(crate) fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalFunction>> {
     let targets: Vec<&PhysicalFunction> = if named.is_empty() {
         host.pfs.iter().filter(|pf| pf.family().is_some()).collect()
     } else {
@@ -177,14 +222,14 @@ pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalF
         unique.dedup();
         unique
             .into_iter()
-            .map(|bdf| host.pf(bdf).ok_or(Error::NoSuchDevice(bdf)))
+            .map(|bdf| host.pf(bdf).ok_or(SysfsError::NoSuchDevice(bdf).into()))
             .collect::<Result<_>>()?
     };
     if targets.is_empty() {
-        return Err(Error::NothingToManage);
+        return Err(ProvisionError::NothingToManage.into());
     }
     match targets.iter().find(|pf| pf.sriov_totalvfs == 0) {
-        Some(pf) => Err(Error::NotSriov(pf.pci.bdf)),
+        Some(pf) => Err(ProvisionError::NotSriov(pf.pci.bdf).into()),
         None => Ok(targets),
     }
 }
@@ -192,9 +237,12 @@ pub fn target_pfs<'h>(host: &'h Host, named: &[Bdf]) -> Result<Vec<&'h PhysicalF
 /// The driver directory the VFs of `pf` should be bound to, checked against what the family and
 /// the loaded modules allow.
 fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Result<Option<String>> {
-    let unsupported = |reason: String| Error::Unsupported {
-        bdf: pf.pci.bdf,
-        reason,
+    let unsupported = |reason: String| -> Error {
+        ProvisionError::Unsupported {
+            bdf: pf.pci.bdf,
+            reason,
+        }
+        .into()
     };
     let family = pf.family();
     let name = match driver {
@@ -232,7 +280,7 @@ fn resolve_driver(host: &Host, pf: &PhysicalFunction, driver: &VfDriver) -> Resu
         VfDriver::Named(name) => name.clone(),
     };
     if !host.driver_loaded(&name) {
-        return Err(Error::DriverNotLoaded(name));
+        return Err(ProvisionError::DriverNotLoaded(name).into());
     }
     Ok(Some(name))
 }
@@ -272,33 +320,36 @@ pub fn plan(host: &Host, desired: &Desired) -> Result<Plan> {
         let bdf = pf.pci.bdf;
         let driver = resolve_driver(host, pf, &desired.driver)?;
         if desired.vfio_access.is_some() && !is_vfio {
-            return Err(Error::Unsupported {
+            return Err(ProvisionError::Unsupported {
                 bdf,
                 reason: "/dev/vfio ownership needs a VFIO driver (vfio-pci or qat_vfio_pci)".into(),
-            });
+            }
+            .into());
         }
         if desired.vfio_access.is_some() && pf.pci.iommu_group.is_none() {
-            return Err(Error::Unsupported {
+            return Err(ProvisionError::Unsupported {
                 bdf,
                 reason: "has no IOMMU group, so its VFs get no /dev/vfio node (enable the IOMMU)"
                     .into(),
-            });
+            }
+            .into());
         }
         let mut numvfs = pf.sriov_numvfs;
         let mut state = pf.state;
         if let Some(services) = desired.services {
-            let family = pf.family().ok_or_else(|| Error::Unsupported {
+            let family = pf.family().ok_or_else(|| ProvisionError::Unsupported {
                 bdf,
                 reason: "not a QAT device: services apply to QAT PFs only".into(),
             })?;
-            services
-                .check_allowed(family)
-                .map_err(|reason| Error::Unsupported { bdf, reason })?;
+            family
+                .check_services(services)
+                .map_err(|reason| ProvisionError::Unsupported { bdf, reason })?;
             if pf.state.is_none() {
-                return Err(Error::Unsupported {
+                return Err(ProvisionError::Unsupported {
                     bdf,
                     reason: "the kernel exposes no qat/state or qat/cfg_services (too old?)".into(),
-                });
+                }
+                .into());
             }
             if pf.services != Some(services) {
                 if numvfs > 0 {

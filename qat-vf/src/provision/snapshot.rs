@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::plan::Plan;
 use super::step::Step;
-use crate::device::{list_vfs, read_driver, read_driver_override, read_iommu_group};
+use crate::attributes::{list_vfs, read_driver, read_driver_override, read_iommu_group};
 use crate::error::Result;
+use crate::host::{FileAccess, HostEnv, paths};
 use crate::pci::Bdf;
 use crate::services::Services;
-use crate::sysfs::{FileAccess, Sysfs, paths};
 
 /// One device's binding and its `/dev/vfio` node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,8 @@ const PF_ATTRIBUTES: [&str; 4] = [
 
 impl Snapshot {
     /// Reads everything `plan`'s steps and their inverses can change.
-    pub(super) fn read(sysfs: &impl Sysfs, plan: &Plan) -> Result<Self> {
-        let devices: BTreeSet<Bdf> = sysfs
+    pub(super) fn read(env: &HostEnv, plan: &Plan) -> Result<Self> {
+        let devices: BTreeSet<Bdf> = env
             .list(paths::PCI_DEVICES.as_ref())?
             .iter()
             .filter_map(|name| name.parse().ok())
@@ -61,7 +61,7 @@ impl Snapshot {
         let mut bindings = BTreeMap::new();
         for &pf in &pfs {
             for name in PF_ATTRIBUTES {
-                let mut value = sysfs.read_opt::<String>(&paths::device_attr(pf, name))?;
+                let mut value = env.read_opt::<String>(&paths::device_attr(pf, name))?;
                 // Services are a set: older kernels echo them in the order written.
                 if name == "qat/cfg_services" {
                     value =
@@ -70,10 +70,10 @@ impl Snapshot {
                 attributes.insert((pf, name), value);
             }
             others.insert(pf);
-            others.extend(list_vfs(sysfs, pf)?);
+            others.extend(list_vfs(env, pf)?);
         }
         for bdf in others.into_iter().filter(|b| devices.contains(b)) {
-            bindings.insert(bdf, Binding::read(sysfs, bdf)?);
+            bindings.insert(bdf, Binding::read(env, bdf)?);
         }
         Ok(Snapshot {
             devices,
@@ -133,14 +133,14 @@ impl Snapshot {
 }
 
 impl Binding {
-    fn read(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Self> {
-        let vfio_node = match read_iommu_group(sysfs, bdf)? {
-            Some(group) => sysfs.access(&paths::vfio_group_node(group))?,
+    fn read(env: &HostEnv, bdf: Bdf) -> Result<Self> {
+        let vfio_node = match read_iommu_group(env, bdf)? {
+            Some(group) => env.access(&paths::vfio_group_node(group))?,
             None => None,
         };
         Ok(Binding {
-            driver: read_driver(sysfs, bdf)?,
-            driver_override: read_driver_override(sysfs, bdf)?,
+            driver: read_driver(env, bdf)?,
+            driver_override: read_driver_override(env, bdf)?,
             vfio_node,
         })
     }

@@ -4,14 +4,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::{self, QatState};
+use crate::attributes::{list_vfs, read_driver, read_driver_override, read_iommu_group};
 use crate::driver;
-use crate::error::Result;
+use crate::error::{Result, VfioError};
+use crate::host::{HostEnv, paths};
 use crate::iommu;
 use crate::pci::Bdf;
+use crate::qat::{self, QatState};
 use crate::services::Services;
 use crate::sriov;
-use crate::sysfs::{Sysfs, paths};
 
 /// A typed change to the host. Each step verifies itself by re-reading what it wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,48 +166,49 @@ impl Step {
     }
 
     /// Runs the step and verifies its effect. Steps that remove VFs refuse while a VFIO user
-    /// holds one, unless `force`.
-    pub fn run(&self, sysfs: &impl Sysfs, force: bool) -> Result<()> {
+    /// holds one, unless `force`. Crate-private: steps run only inside `apply`, which demands
+    /// the provisioning lock.
+    pub(super) fn run(&self, env: &HostEnv, force: bool) -> Result<()> {
         match self {
-            Step::SetAutoprobe { pf, enabled } => sriov::set_autoprobe(sysfs, *pf, *enabled),
-            Step::SetState { pf, state } => sriov::set_state(sysfs, *pf, *state, force),
-            Step::SetServices { pf, services } => sriov::set_services(sysfs, *pf, *services),
+            Step::SetAutoprobe { pf, enabled } => sriov::set_autoprobe(env, *pf, *enabled),
+            Step::SetState { pf, state } => qat::set_state(env, *pf, *state, force),
+            Step::SetServices { pf, services } => qat::set_services(env, *pf, *services),
             Step::EnableVfs {
                 pf,
                 count,
                 expected,
-            } => sriov::enable_vfs(sysfs, *pf, *count, *expected),
-            Step::DisableVfs { pf } => sriov::disable_vfs(sysfs, *pf, force),
+            } => sriov::enable_vfs(env, *pf, *count, *expected),
+            Step::DisableVfs { pf } => sriov::disable_vfs(env, *pf, force),
             Step::SetDriver {
                 device,
                 driver,
                 driver_override,
             } => driver::set_driver(
-                sysfs,
+                env,
                 *device,
                 driver.as_deref(),
                 driver_override.as_deref(),
                 force,
             ),
             Step::SetVfioAccess { vf, uid, gid, mode } => {
-                let group = vf_group(sysfs, *vf)?;
-                iommu::set_vfio_access(sysfs, group, *uid, *gid, *mode)
+                let group = vf_group(env, *vf)?;
+                iommu::set_vfio_access(env, group, *uid, *gid, *mode)
             }
         }
     }
 
     /// Reads the host and returns the steps that put back what this step is about to change.
     /// They restore absolute values, so running them is safe even if this step only half ran.
-    pub fn capture_inverse(&self, sysfs: &impl Sysfs) -> Result<Vec<Step>> {
+    pub(super) fn capture_inverse(&self, env: &HostEnv) -> Result<Vec<Step>> {
         Ok(match self {
             Step::SetAutoprobe { pf, .. } => {
                 let path = paths::device_attr(*pf, "sriov_drivers_autoprobe");
-                let enabled = sysfs.read_opt::<u8>(&path)? != Some(0);
+                let enabled = env.read_opt::<u8>(&path)? != Some(0);
                 vec![Step::SetAutoprobe { pf: *pf, enabled }]
             }
             Step::SetState { pf, state } => {
                 let mut undo = Vec::new();
-                if let Some(old) = device::read_state(sysfs, *pf)? {
+                if let Some(old) = qat::read_state(env, *pf)? {
                     if old != *state {
                         undo.push(Step::SetState {
                             pf: *pf,
@@ -216,40 +218,37 @@ impl Step {
                 }
                 // Taking a PF down removes its VFs: bring them back as they were.
                 if *state == QatState::Down {
-                    undo.extend(capture_vfs(sysfs, *pf)?);
+                    undo.extend(capture_vfs(env, *pf)?);
                 }
                 undo
             }
-            Step::SetServices { pf, .. } => match device::read_services(sysfs, *pf)? {
+            Step::SetServices { pf, .. } => match qat::read_services(env, *pf)? {
                 Some(services) => vec![Step::SetServices { pf: *pf, services }],
                 None => Vec::new(),
             },
             Step::EnableVfs { pf, .. } => vec![Step::DisableVfs { pf: *pf }],
-            Step::DisableVfs { pf } => capture_vfs(sysfs, *pf)?,
+            Step::DisableVfs { pf } => capture_vfs(env, *pf)?,
             Step::SetDriver { device, .. } => {
                 let mut undo = vec![Step::SetDriver {
                     device: *device,
-                    driver: device::read_driver(sysfs, *device)?,
-                    driver_override: device::read_driver_override(sysfs, *device)?,
+                    driver: read_driver(env, *device)?,
+                    driver_override: read_driver_override(env, *device)?,
                 }];
-                undo.extend(capture_vfio_access(sysfs, *device)?);
+                undo.extend(capture_vfio_access(env, *device)?);
                 undo
             }
-            Step::SetVfioAccess { vf, .. } => capture_vfio_access(sysfs, *vf)?,
+            Step::SetVfioAccess { vf, .. } => capture_vfio_access(env, *vf)?,
         })
     }
 }
 
-fn vf_group(sysfs: &impl Sysfs, vf: Bdf) -> Result<u32> {
-    device::read_iommu_group(sysfs, vf)?.ok_or_else(|| crate::Error::Unsupported {
-        bdf: vf,
-        reason: "has no IOMMU group (is the IOMMU enabled?)".into(),
-    })
+fn vf_group(env: &HostEnv, vf: Bdf) -> Result<u32> {
+    read_iommu_group(env, vf)?.ok_or_else(|| VfioError::NoIommuGroup(vf).into())
 }
 
 /// The steps that recreate a PF's current VFs with their drivers and `/dev/vfio` access.
-fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
-    let numvfs: u16 = sysfs
+fn capture_vfs(env: &HostEnv, pf: Bdf) -> Result<Vec<Step>> {
+    let numvfs: u16 = env
         .read_opt(&paths::device_attr(pf, "sriov_numvfs"))?
         .unwrap_or(0);
     if numvfs == 0 {
@@ -260,22 +259,22 @@ fn capture_vfs(sysfs: &impl Sysfs, pf: Bdf) -> Result<Vec<Step>> {
         count: numvfs,
         expected: numvfs,
     }];
-    for vf in device::list_vfs(sysfs, pf)? {
+    for vf in list_vfs(env, pf)? {
         undo.push(Step::SetDriver {
             device: vf,
-            driver: device::read_driver(sysfs, vf)?,
-            driver_override: device::read_driver_override(sysfs, vf)?,
+            driver: read_driver(env, vf)?,
+            driver_override: read_driver_override(env, vf)?,
         });
-        undo.extend(capture_vfio_access(sysfs, vf)?);
+        undo.extend(capture_vfio_access(env, vf)?);
     }
     Ok(undo)
 }
 
-fn capture_vfio_access(sysfs: &impl Sysfs, vf: Bdf) -> Result<Vec<Step>> {
-    let Some(group) = device::read_iommu_group(sysfs, vf)? else {
+fn capture_vfio_access(env: &HostEnv, vf: Bdf) -> Result<Vec<Step>> {
+    let Some(group) = read_iommu_group(env, vf)? else {
         return Ok(Vec::new());
     };
-    Ok(sysfs
+    Ok(env
         .access(&paths::vfio_group_node(group))?
         .map(|a| Step::SetVfioAccess {
             vf,

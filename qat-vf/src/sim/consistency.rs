@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::kernel::{Kernel, accepted_services};
-use crate::device::QatState;
 use crate::pci::Bdf;
+use crate::qat::QatState;
 
 /// The most VF addresses a model may reserve in all: far more than any host has, few enough to
 /// check quickly.

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use nix::libc;
 use serde::{Deserialize, Serialize};
 
-use crate::device::QatState;
+use crate::host::FileAccess;
 use crate::pci::{Bdf, QatFamily};
+use crate::qat::QatState;
 use crate::services::Services;
-use crate::sysfs::FileAccess;
 
 /// An errno answered by the model.
 pub type Errno = i32;
@@ -23,6 +23,10 @@ pub struct Quirks {
     pub canonical_services: bool,
     /// vfio-pci loaded with `disable_denylist=1`.
     pub vfio_disable_denylist: bool,
+    /// The kernel has iommufd: `/dev/iommu`, and a cdev `/dev/vfio/devices/vfio<group>` (the
+    /// model numbers cdevs by IOMMU group) for each device bound to a VFIO driver.
+    #[serde(default)]
+    pub iommufd: bool,
 }
 
 impl Default for Quirks {
@@ -31,6 +35,7 @@ impl Default for Quirks {
             qat_numvfs_zero: true,
             canonical_services: true,
             vfio_disable_denylist: false,
+            iommufd: false,
         }
     }
 }
@@ -181,6 +186,25 @@ impl Kernel {
             .iter()
             .filter(move |(_, d)| d.iommu_group == group)
             .map(|(b, _)| *b)
+    }
+
+    /// Whether a device is bound to a VFIO driver.
+    pub fn is_vfio_bound(&self, bdf: Bdf) -> bool {
+        self.devices
+            .get(&bdf)
+            .and_then(|d| d.driver.as_ref())
+            .is_some_and(|d| self.drivers.get(d).is_some_and(|d| d.vfio))
+    }
+
+    /// The device whose VFIO cdev is `vfio<n>`, when the kernel has iommufd.
+    pub fn cdev_device(&self, n: u32) -> Option<Bdf> {
+        if !self.quirks.iommufd {
+            return None;
+        }
+        self.devices
+            .iter()
+            .find(|(bdf, d)| d.iommu_group == n && self.is_vfio_bound(**bdf))
+            .map(|(bdf, _)| *bdf)
     }
 
     /// VFs of a PF in `virtfn` order.
@@ -518,7 +542,7 @@ impl Kernel {
 /// (no `,`) that `family` allows.
 pub(super) fn accepted_services(family: Option<&QatFamily>, value: &str) -> Option<Services> {
     let services = Services::parse_list(value).ok()?;
-    let allowed = family.is_some_and(|f| services.check_allowed(f).is_ok());
+    let allowed = family.is_some_and(|f| f.check_services(services).is_ok());
     (allowed && !value.contains(',')).then_some(services)
 }
 

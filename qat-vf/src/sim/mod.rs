@@ -8,11 +8,13 @@
 mod consistency;
 mod kernel;
 mod presets;
+#[cfg(test)]
+mod tests;
 mod vfio;
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::libc;
 use serde::{Deserialize, Serialize};
@@ -23,9 +25,9 @@ pub use kernel::{
 };
 pub use presets::Preset;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, SimError, SysfsError};
+use crate::host::{FileAccess, HostEnv, HostFiles, Memlock, OpenFile, ProcessView, paths};
 use crate::pci::Bdf;
-use crate::sysfs::{FileAccess, OpenFile, Sysfs};
 
 /// One write the host received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,14 +62,39 @@ pub struct Fault {
 }
 
 /// Everything a state file holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimState {
     /// The modelled kernel.
     pub kernel: Kernel,
+    /// The simulated process that opens VFIO devices: its RLIMIT_MEMLOCK, what it has pinned
+    /// besides its DMA mappings, and whether it has CAP_IPC_LOCK.
+    #[serde(default = "root_process")]
+    pub process: Memlock,
     /// Every write received, in order.
     pub writes: Vec<WriteRecord>,
     /// Armed faults.
     pub faults: Vec<Fault>,
+}
+
+impl Default for SimState {
+    fn default() -> Self {
+        SimState {
+            kernel: Kernel::default(),
+            process: root_process(),
+            writes: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// A process run by root on a Debian host: the default 8 MiB RLIMIT_MEMLOCK, nothing pinned,
+/// and CAP_IPC_LOCK, which lifts the limit.
+fn root_process() -> Memlock {
+    Memlock {
+        limit: Some(8 << 20),
+        locked: 0,
+        cap_ipc_lock: true,
+    }
 }
 
 impl SimState {
@@ -85,12 +112,34 @@ impl SimState {
     }
 }
 
-/// The simulated host. Interior mutability lets it stand wherever a `&impl Sysfs` goes.
+/// The simulated host's shared core: the model behind every part of its [`HostEnv`].
 #[derive(Debug, Default)]
-pub struct SimHost {
+struct Sim {
     state: Mutex<SimState>,
     /// Open VFIO handles (not part of the state file: they die with the process, like fds).
     vfio: Mutex<vfio::Handles>,
+}
+
+/// The simulated host: a [`HostEnv`] (it dereferences to one, so it goes wherever a
+/// `&HostEnv` goes) whose files, VFIO and process are an in-memory kernel, plus the controls
+/// of the simulation. Clones share one host.
+#[derive(Debug, Clone)]
+pub struct SimHost {
+    sim: Arc<Sim>,
+    env: HostEnv,
+}
+
+impl Default for SimHost {
+    fn default() -> Self {
+        SimHost::from_state(SimState::default())
+    }
+}
+
+impl std::ops::Deref for SimHost {
+    type Target = HostEnv;
+    fn deref(&self) -> &HostEnv {
+        &self.env
+    }
 }
 
 impl SimHost {
@@ -104,10 +153,17 @@ impl SimHost {
 
     /// A host from a saved state.
     pub fn from_state(state: SimState) -> Self {
-        SimHost {
+        let sim = Arc::new(Sim {
             state: Mutex::new(state),
             vfio: Mutex::default(),
-        }
+        });
+        let env = HostEnv::new(sim.clone(), sim.clone(), sim.clone());
+        SimHost { sim, env }
+    }
+
+    /// The host as a [`HostEnv`], to keep or pass on.
+    pub fn env(&self) -> &HostEnv {
+        &self.env
     }
 
     /// A preset host with `pfs` PFs (see [`Preset`]).
@@ -116,19 +172,12 @@ impl SimHost {
     }
 
     fn lock(&self) -> MutexGuard<'_, SimState> {
-        // A panic while holding the lock cannot leave the model half-written in a way that
-        // matters more than the panic itself; keep serving.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn vfio_handles(&self) -> MutexGuard<'_, vfio::Handles> {
-        self.vfio.lock().unwrap_or_else(|e| e.into_inner())
+        self.sim.lock()
     }
 
     /// Loads a state file.
     pub fn load(path: &Path) -> Result<Self> {
-        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::SimState {
-            action: "load",
+        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| SimError::Load {
             path: path.to_owned(),
             source,
         };
@@ -139,8 +188,7 @@ impl SimHost {
 
     /// Saves to a state file atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| Error::SimState {
-            action: "save",
+        let state_error = |source: Box<dyn std::error::Error + Send + Sync>| SimError::Save {
             path: path.to_owned(),
             source,
         };
@@ -150,7 +198,7 @@ impl SimHost {
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         std::fs::write(&tmp, text + "\n").map_err(|e| state_error(e.into()))?;
-        std::fs::rename(&tmp, path).map_err(|e| state_error(e.into()))
+        Ok(std::fs::rename(&tmp, path).map_err(|e| state_error(e.into()))?)
     }
 
     /// A copy of the whole state.
@@ -160,12 +208,17 @@ impl SimHost {
 
     /// A copy of the modelled kernel, for comparing hosts.
     pub fn kernel(&self) -> Kernel {
-        self.lock().kernel.clone()
+        self.sim.kernel()
     }
 
     /// Changes the model directly (no write is recorded): for test setup.
     pub fn with_kernel<T>(&self, f: impl FnOnce(&mut Kernel) -> T) -> T {
-        f(&mut self.lock().kernel)
+        self.sim.with_kernel(f)
+    }
+
+    /// Sets the simulated process's locked-memory situation (its DMA mappings add to `locked`).
+    pub fn set_process(&self, process: Memlock) {
+        self.lock().process = process;
     }
 
     /// Every write received so far.
@@ -196,12 +249,9 @@ impl SimHost {
             .kernel
             .devices
             .get(&vf)
-            .ok_or(Error::NoSuchDevice(vf))?;
+            .ok_or(SysfsError::NoSuchDevice(vf))?;
         if dev.physfn.is_none() {
-            return Err(Error::Unsupported {
-                bdf: vf,
-                reason: "is not a VF".into(),
-            });
+            return Err(SimError::NotAVf(vf).into());
         }
         state.kernel.holders.insert(vf, pid);
         Ok(())
@@ -211,6 +261,26 @@ impl SimHost {
     pub fn release(&self, vf: Bdf) {
         self.lock().kernel.holders.remove(&vf);
     }
+}
+
+impl Sim {
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        // A panic while holding the lock cannot leave the model half-written in a way that
+        // matters more than the panic itself; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn vfio_handles(&self) -> MutexGuard<'_, vfio::Handles> {
+        self.vfio.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn kernel(&self) -> Kernel {
+        self.lock().kernel.clone()
+    }
+
+    fn with_kernel<T>(&self, f: impl FnOnce(&mut Kernel) -> T) -> T {
+        f(&mut self.lock().kernel)
+    }
 
     /// Runs one write against the model unless an armed fault fails it, and records it.
     fn record_write(
@@ -218,7 +288,7 @@ impl SimHost {
         path: &Path,
         value: String,
         apply: impl FnOnce(&mut Kernel) -> Result<(), Errno>,
-    ) -> Result<()> {
+    ) -> io::Result<()> {
         let mut state = self.lock();
         let index = state.writes.len() as u64;
         let fired = state.faults.iter().position(|f| match &f.trigger {
@@ -237,14 +307,10 @@ impl SimHost {
         };
         state.writes.push(WriteRecord {
             path: path.to_owned(),
-            value: value.clone(),
+            value,
             errno: result.err(),
         });
-        result.map_err(|errno| Error::Write {
-            path: path.to_owned(),
-            value,
-            source: io::Error::from_raw_os_error(errno),
-        })
+        result.map_err(io::Error::from_raw_os_error)
     }
 }
 
@@ -352,6 +418,10 @@ fn device_node(kernel: &Kernel, bdf: Bdf, rest: &[&str]) -> Option<Node> {
                 .unwrap_or_else(|| "(null)".into()),
         ),
         ["reset_method"] if dev.physfn.is_some() => file("flr".into()),
+        // Listed whenever the device is bound to VFIO, as on kernels without iommufd too.
+        ["vfio-dev"] if kernel.is_vfio_bound(bdf) => {
+            Some(Node::Dir(vec![format!("vfio{}", dev.iommu_group)]))
+        }
         ["driver"] => dev
             .driver
             .as_ref()
@@ -453,6 +523,18 @@ fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
                 .collect(),
         )),
         ["dev", "vfio", "vfio"] => Some(Node::File(String::new())),
+        ["dev", "iommu"] if kernel.quirks.iommufd => Some(Node::File(String::new())),
+        ["dev", "vfio", "devices"] if kernel.quirks.iommufd => Some(Node::Dir(
+            kernel
+                .vfio_nodes
+                .keys()
+                .filter_map(|g| kernel.cdev_device(*g).map(|_| format!("vfio{g}")))
+                .collect(),
+        )),
+        ["dev", "vfio", "devices", cdev] => {
+            let n: u32 = cdev.strip_prefix("vfio")?.parse().ok()?;
+            kernel.cdev_device(n).map(|_| Node::File(String::new()))
+        }
         ["dev", "vfio", group] => kernel
             .vfio_nodes
             .contains_key(&group.parse().ok()?)
@@ -461,36 +543,30 @@ fn node(kernel: &Kernel, path: &Path) -> Option<Node> {
     }
 }
 
-impl Sysfs for SimHost {
-    fn read(&self, path: &Path) -> Result<String> {
+impl HostFiles for Sim {
+    fn read(&self, path: &Path) -> io::Result<String> {
         match node(&self.lock().kernel, path) {
             Some(Node::File(text)) => Ok(text),
-            Some(Node::Dir(_)) => Err(Error::Read {
-                path: path.to_owned(),
-                source: io::Error::from_raw_os_error(libc::EISDIR),
-            }),
-            Some(Node::Link(_)) | None => Err(Error::Read {
-                path: path.to_owned(),
-                source: not_found(),
-            }),
+            Some(Node::Dir(_)) => Err(io::Error::from_raw_os_error(libc::EISDIR)),
+            Some(Node::Link(_)) | None => Err(not_found()),
         }
     }
 
-    fn write(&self, path: &Path, value: &str) -> Result<()> {
+    fn write(&self, path: &Path, value: &str) -> io::Result<()> {
         self.live_vfio_handles();
         self.record_write(path, value.to_owned(), |kernel| {
             route_write(kernel, path, value)
         })
     }
 
-    fn read_link(&self, path: &Path) -> Result<Option<PathBuf>> {
+    fn read_link(&self, path: &Path) -> io::Result<Option<PathBuf>> {
         Ok(match node(&self.lock().kernel, path) {
             Some(Node::Link(target)) => Some(target),
             _ => None,
         })
     }
 
-    fn list(&self, path: &Path) -> Result<Vec<String>> {
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
         Ok(match node(&self.lock().kernel, path) {
             Some(Node::Dir(names)) => names,
             _ => Vec::new(),
@@ -501,7 +577,7 @@ impl Sysfs for SimHost {
         node(&self.lock().kernel, path).is_some()
     }
 
-    fn access(&self, path: &Path) -> Result<Option<FileAccess>> {
+    fn access(&self, path: &Path) -> io::Result<Option<FileAccess>> {
         let kernel = &self.lock().kernel;
         Ok(match parts(path).as_slice() {
             ["dev", "vfio", group] => group
@@ -516,7 +592,7 @@ impl Sysfs for SimHost {
         })
     }
 
-    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> Result<()> {
+    fn set_access(&self, path: &Path, uid: Option<u32>, gid: u32, mode: u32) -> io::Result<()> {
         self.record_write(
             path,
             format!("gid {gid} mode {mode:o}"),
@@ -536,38 +612,45 @@ impl Sysfs for SimHost {
         )
     }
 
-    fn open_files(&self) -> Result<Vec<OpenFile>> {
-        let (open_groups, open_devices) = self.live_vfio_handles();
+    fn open_files(&self) -> io::Result<Vec<OpenFile>> {
+        let own = self.live_vfio_handles();
         let kernel = &self.lock().kernel;
-        let device_fd = || std::path::PathBuf::from(crate::holders::VFIO_DEVICE_ANON_INODE);
         let me = std::process::id();
         let mut files = Vec::new();
+        let mut push = |pid: u32, target: PathBuf| {
+            let fd = files.len().to_string();
+            files.push(OpenFile { pid, fd, target });
+        };
         // A VF marked held looks like QEMU holding it: its group fd and a device fd.
         for (vf, pid) in kernel.holders.iter().filter(|(_, pid)| **pid != me) {
             if let Some(dev) = kernel.devices.get(vf) {
-                files.push(OpenFile {
-                    pid: *pid,
-                    target: crate::sysfs::paths::vfio_group_node(dev.iommu_group),
-                });
-                files.push(OpenFile {
-                    pid: *pid,
-                    target: device_fd(),
-                });
+                push(*pid, paths::vfio_group_node(dev.iommu_group));
+                push(*pid, VFIO_DEVICE_FD.into());
             }
         }
         // This process's own simulated VFIO descriptors.
-        files.extend(open_groups.into_iter().map(|g| OpenFile {
-            pid: me,
-            target: crate::sysfs::paths::vfio_group_node(g),
-        }));
-        files.extend((0..open_devices).map(|_| OpenFile {
-            pid: me,
-            target: device_fd(),
-        }));
+        for target in own {
+            push(me, target);
+        }
         Ok(files)
     }
 
-    fn group_id(&self, name: &str) -> Result<Option<u32>> {
+    fn group_id(&self, name: &str) -> io::Result<Option<u32>> {
         Ok(self.lock().kernel.groups.get(name).copied())
     }
 }
+
+impl ProcessView for Sim {
+    /// The simulated process's limit and capability, with what its open DMA mappings pin.
+    fn memlock(&self) -> Memlock {
+        let base = self.lock().process;
+        Memlock {
+            locked: base.locked.saturating_add(self.pinned_bytes()),
+            ..base
+        }
+    }
+}
+
+/// What a VFIO device fd's link reads in `/proc/<pid>/fd` (the model gives no fdinfo, as older
+/// kernels did not).
+pub(super) const VFIO_DEVICE_FD: &str = "anon_inode:[vfio-device]";

@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::kernel::{Kernel, Matching, SimDevice, SimDriver, SimQat, SimSriov};
-use crate::device::QatState;
 use crate::pci::{Bdf, INTEL_VENDOR_ID, QatFamily};
+use crate::qat::QatState;
 
 /// A preset host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,10 +14,10 @@ use nix::libc;
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use vfio_bindings::bindings::vfio as b;
 
-use super::SimHost;
-use crate::driver::VFIO_SAFE_DRIVERS;
+use super::{Sim, VFIO_DEVICE_FD};
+use crate::host::{DeviceInfo, IrqInfo, VfioOps, paths};
+use crate::iommu::VFIO_SAFE_DRIVERS;
 use crate::pci::Bdf;
-use crate::vfio::{DeviceInfo, IrqInfo, VfioOps};
 
 /// IOVA ranges of an x86 intel-iommu with 39-bit addresses, less the MSI window.
 const IOVA_RANGES: [(u64, u64); 2] = [(0, 0xfedf_ffff), (0xfef0_0000, 0x7f_ffff_ffff)];
@@ -45,9 +45,21 @@ pub(super) enum Handle {
         number: u32,
         container: Option<RawFd>,
     },
-    Device {
-        bdf: Bdf,
+    /// A device fd: from a group, or from its cdev (then usable once bound to an iommufd).
+    Device { bdf: Bdf, cdev: Option<CdevState> },
+    /// `/dev/iommu`: its IOASes and their DMA mappings.
+    Iommufd {
+        ioases: BTreeMap<u32, BTreeMap<u64, u64>>,
     },
+}
+
+/// Where a cdev-opened device stands in the iommufd sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CdevState {
+    /// Opened, not bound: device requests answer EINVAL.
+    Opened,
+    /// Bound to an iommufd (its descriptor), attached to an IOAS once `ioas` is set.
+    Bound { iommufd: RawFd, ioas: Option<u32> },
 }
 
 /// Whether descriptor `fd` of this process is still the memfd called `name`.
@@ -63,27 +75,32 @@ fn err<T>(errno: i32) -> io::Result<T> {
     Err(io::Error::from_raw_os_error(errno))
 }
 
-impl SimHost {
+impl Sim {
     /// Forgets handles whose descriptor was closed, and makes the model's VFIO holders match the
     /// open device handles (an open device fd is what makes the kernel block on removing it).
-    /// Returns the groups this process has open and how many device handles.
-    pub(super) fn live_vfio_handles(&self) -> (Vec<u32>, usize) {
+    /// Returns what this process's descriptors point at, as `/proc/self/fd` would show them.
+    pub(super) fn live_vfio_handles(&self) -> Vec<PathBuf> {
         let me = std::process::id();
-        let (devices, groups) = {
+        let mut devices = Vec::new();
+        let mut targets = Vec::new();
+        {
             let mut handles = self.vfio_handles();
             handles.retain(|fd, (name, _)| fd_names(*fd, name));
-            let mut devices = Vec::new();
-            let mut groups = Vec::new();
             for (_, handle) in handles.values() {
                 match handle {
-                    Handle::Device { bdf } => devices.push(*bdf),
-                    Handle::Group { number, .. } => groups.push(*number),
-                    Handle::Container { .. } => {}
+                    Handle::Device { bdf, cdev } => {
+                        devices.push(*bdf);
+                        targets.push(match cdev {
+                            Some(_) => self.cdev_of(*bdf),
+                            None => PathBuf::from(VFIO_DEVICE_FD),
+                        });
+                    }
+                    Handle::Group { number, .. } => targets.push(paths::vfio_group_node(*number)),
+                    Handle::Container { .. } => targets.push(PathBuf::from(paths::VFIO_CONTAINER)),
+                    Handle::Iommufd { .. } => targets.push(PathBuf::from(paths::IOMMUFD)),
                 }
             }
-            (devices, groups)
-        };
-        let count = devices.len();
+        }
         self.with_kernel(|k| {
             k.holders
                 .retain(|bdf, pid| *pid != me || devices.contains(bdf));
@@ -93,7 +110,18 @@ impl SimHost {
                 }
             }
         });
-        (groups, count)
+        targets
+    }
+
+    /// The cdev a device was opened through (the model numbers cdevs by IOMMU group).
+    fn cdev_of(&self, bdf: Bdf) -> PathBuf {
+        let group = self
+            .lock()
+            .kernel
+            .devices
+            .get(&bdf)
+            .map_or(0, |d| d.iommu_group);
+        paths::vfio_cdev(&format!("vfio{group}"))
     }
 
     /// A real descriptor stands for the handle, so the types that own it work unchanged: a
@@ -131,6 +159,44 @@ impl SimHost {
         f(handle)
     }
 
+    /// A device fd. BAR0 sits at offset 0 of it: the memfd gets its size so it can be mapped.
+    fn new_device_handle(&self, bdf: Bdf, cdev: Option<CdevState>) -> io::Result<OwnedFd> {
+        let fd = self.new_handle(Handle::Device { bdf, cdev })?;
+        std::fs::File::from(fd.try_clone()?).set_len(BAR0_SIZE)?;
+        Ok(fd)
+    }
+
+    /// Bytes this process's open DMA mappings pin, container and iommufd alike.
+    pub(super) fn pinned_bytes(&self) -> u64 {
+        self.live_vfio_handles();
+        self.vfio_handles()
+            .values()
+            .map(|(_, handle)| match handle {
+                Handle::Container { dma, .. } => dma.values().sum(),
+                Handle::Iommufd { ioases } => ioases.values().flat_map(|m| m.values()).sum(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The IOAS mappings of `ioas` in iommufd `fd`, for `f` to read or change.
+    fn with_ioas<T>(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        f: impl FnOnce(&mut BTreeMap<u64, u64>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let mut handles = self.vfio_handles();
+        match handles.get_mut(&iommufd.as_raw_fd()) {
+            Some((_, Handle::Iommufd { ioases })) => match ioases.get_mut(&ioas) {
+                Some(mappings) => f(mappings),
+                None => err(libc::ENOENT),
+            },
+            Some(_) => err(libc::EINVAL),
+            None => err(libc::EBADF),
+        }
+    }
+
     fn group_viable(&self, number: u32) -> bool {
         let kernel = self.kernel();
         kernel.group_members(number).all(|m| {
@@ -156,8 +222,14 @@ impl SimHost {
 
     fn device_of(&self, fd: BorrowedFd<'_>) -> io::Result<Bdf> {
         match self.handle(fd)? {
-            Handle::Device { bdf } if self.kernel().devices.contains_key(&bdf) => Ok(bdf),
-            Handle::Device { .. } => err(libc::ENODEV),
+            Handle::Device { bdf, .. } if !self.kernel().devices.contains_key(&bdf) => {
+                err(libc::ENODEV)
+            }
+            Handle::Device {
+                cdev: Some(CdevState::Opened),
+                ..
+            } => err(libc::EINVAL),
+            Handle::Device { bdf, .. } => Ok(bdf),
             _ => err(libc::EINVAL),
         }
     }
@@ -173,7 +245,7 @@ fn region_bytes(index: u32, flags: u32, size: u64) -> Vec<u8> {
     buf
 }
 
-impl VfioOps for SimHost {
+impl VfioOps for Sim {
     fn open(&self, path: &Path) -> io::Result<OwnedFd> {
         let parts: Vec<&str> = path
             .components()
@@ -183,6 +255,17 @@ impl VfioOps for SimHost {
             })
             .collect();
         match parts.as_slice() {
+            ["dev", "iommu"] if self.kernel().quirks.iommufd => self.new_handle(Handle::Iommufd {
+                ioases: BTreeMap::new(),
+            }),
+            ["dev", "vfio", "devices", cdev] => {
+                let bdf = cdev
+                    .strip_prefix("vfio")
+                    .and_then(|n| n.parse().ok())
+                    .and_then(|n| self.kernel().cdev_device(n))
+                    .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+                self.new_device_handle(bdf, Some(CdevState::Opened))
+            }
             ["dev", "vfio", "vfio"] => self.new_handle(Handle::Container {
                 iommu: false,
                 groups: Vec::new(),
@@ -195,8 +278,8 @@ impl VfioOps for SimHost {
                 if !self.kernel().vfio_nodes.contains_key(&number) {
                     return err(libc::ENOENT);
                 }
-                let (open_groups, _) = self.live_vfio_handles();
-                if open_groups.contains(&number) {
+                let open = self.live_vfio_handles();
+                if open.contains(&paths::vfio_group_node(number)) {
                     return err(libc::EBUSY);
                 }
                 self.new_handle(Handle::Group {
@@ -363,7 +446,7 @@ impl VfioOps for SimHost {
         // A group with a device fd open stays attached (closed descriptors forgotten first).
         self.live_vfio_handles();
         let device_open = self.vfio_handles().values().any(|(_, h)| {
-            matches!(h, Handle::Device { bdf } if self.kernel().devices.get(bdf).is_some_and(|d| d.iommu_group == number))
+            matches!(h, Handle::Device { bdf, .. } if self.kernel().devices.get(bdf).is_some_and(|d| d.iommu_group == number))
         });
         if device_open {
             return err(libc::EBUSY);
@@ -404,10 +487,7 @@ impl VfioOps for SimHost {
         if !vfio_bound {
             return err(libc::ENODEV);
         }
-        let fd = self.new_handle(Handle::Device { bdf })?;
-        // BAR0 sits at offset 0 of the device fd: give the memfd its size so it can be mapped.
-        std::fs::File::from(fd.try_clone()?).set_len(BAR0_SIZE)?;
-        Ok(fd)
+        self.new_device_handle(bdf, None)
     }
 
     fn device_info(&self, device: BorrowedFd<'_>) -> io::Result<DeviceInfo> {
@@ -487,5 +567,118 @@ impl VfioOps for SimHost {
     fn write_at(&self, device: BorrowedFd<'_>, _offset: u64, buf: &[u8]) -> io::Result<usize> {
         self.device_of(device)?;
         Ok(buf.len())
+    }
+
+    fn bind_iommufd(&self, device: BorrowedFd<'_>, iommufd: BorrowedFd<'_>) -> io::Result<()> {
+        if !matches!(self.handle(iommufd)?, Handle::Iommufd { .. }) {
+            return err(libc::EINVAL);
+        }
+        let removed = !matches!(self.handle(device)?, Handle::Device { bdf, .. } if self.kernel().devices.contains_key(&bdf));
+        if removed {
+            return err(libc::ENODEV);
+        }
+        self.update(device, |h| match h {
+            Handle::Device {
+                cdev: Some(state @ CdevState::Opened),
+                ..
+            } => {
+                *state = CdevState::Bound {
+                    iommufd: iommufd.as_raw_fd(),
+                    ioas: None,
+                };
+                Ok(())
+            }
+            _ => err(libc::EINVAL),
+        })
+    }
+
+    fn ioas_alloc(&self, iommufd: BorrowedFd<'_>) -> io::Result<u32> {
+        let mut id = 0;
+        self.update(iommufd, |h| match h {
+            Handle::Iommufd { ioases } => {
+                // Object ids start at 1 and are never reused while the iommufd lives.
+                id = ioases.keys().next_back().map_or(1, |last| last + 1);
+                ioases.insert(id, BTreeMap::new());
+                Ok(())
+            }
+            _ => err(libc::EINVAL),
+        })?;
+        Ok(id)
+    }
+
+    fn attach_ioas(&self, device: BorrowedFd<'_>, ioas: u32) -> io::Result<()> {
+        let Handle::Device {
+            cdev: Some(CdevState::Bound { iommufd, .. }),
+            ..
+        } = self.handle(device)?
+        else {
+            return err(libc::EINVAL);
+        };
+        let known = matches!(
+            self.vfio_handles().get(&iommufd),
+            Some((_, Handle::Iommufd { ioases })) if ioases.contains_key(&ioas)
+        );
+        if !known {
+            return err(libc::ENOENT);
+        }
+        self.update(device, |h| {
+            if let Handle::Device {
+                cdev: Some(CdevState::Bound { ioas: attached, .. }),
+                ..
+            } = h
+            {
+                *attached = Some(ioas);
+            }
+            Ok(())
+        })
+    }
+
+    fn ioas_map(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        vaddr: u64,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<()> {
+        self.with_ioas(iommufd, ioas, |mappings| {
+            let page = 1u64 << IOVA_PGSIZES.trailing_zeros();
+            if size == 0 || vaddr % page != 0 || iova % page != 0 || size % page != 0 {
+                return err(libc::EINVAL);
+            }
+            let Some(last) = iova.checked_add(size - 1) else {
+                return err(libc::EINVAL);
+            };
+            if mappings
+                .iter()
+                .any(|(start, len)| *start <= last && iova < start + len)
+            {
+                return err(libc::EEXIST);
+            }
+            mappings.insert(iova, size);
+            Ok(())
+        })
+    }
+
+    fn ioas_unmap(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<u64> {
+        self.with_ioas(iommufd, ioas, |mappings| {
+            let end = iova.saturating_add(size);
+            let inside: Vec<u64> = mappings
+                .iter()
+                .filter(|(s, l)| **s >= iova && *s + *l <= end)
+                .map(|(s, _)| *s)
+                .collect();
+            // The kernel answers ENOENT when nothing was mapped there.
+            if inside.is_empty() {
+                return err(libc::ENOENT);
+            }
+            Ok(inside.iter().map(|s| mappings.remove(s).unwrap_or(0)).sum())
+        })
     }
 }

@@ -104,6 +104,7 @@ fn capabilities(buf: &[u8], first: u32) -> Vec<(u16, usize)> {
 }
 
 /// Parses `struct vfio_region_info` and its sparse-mmap capability. `None` when too short.
+#[allow(unreachable_pub)] // public to the fuzz targets (cfg fuzzing)
 pub fn parse_region_info(buf: &[u8]) -> Option<RegionInfo> {
     let flags = u32_at(buf, 4)?;
     let cap_offset = if flags & b::VFIO_REGION_INFO_FLAG_CAPS != 0 {
@@ -136,6 +137,7 @@ pub fn parse_region_info(buf: &[u8]) -> Option<RegionInfo> {
 }
 
 /// Parses `struct vfio_iommu_type1_info` and its IOVA-range capability. `None` when too short.
+#[allow(unreachable_pub)] // public to the fuzz targets (cfg fuzzing)
 pub fn parse_iommu_info(buf: &[u8]) -> Option<IommuInfo> {
     let flags = u32_at(buf, 4)?;
     let cap_offset = if flags & b::VFIO_IOMMU_INFO_CAPS != 0 {

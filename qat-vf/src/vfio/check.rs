@@ -1,22 +1,19 @@
 //! What a VM manager needs to know about a VF before it hands it over: one call that opens it
 //! the way QEMU does and reports every part, failures included.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::OpenedDevice;
 use super::caps::{IommuInfo, RegionInfo};
-use super::dma::{DmaBuffer, Memlock};
+use super::dma::DmaBuffer;
 use super::iommufd::cdev_path;
-use super::ops::{DeviceInfo, IrqInfo, VfioOps};
-use crate::device::{read_driver, read_iommu_group};
-use crate::error::{Error, Result};
-use crate::iommu::{Blocker, viability_blockers};
+use super::{OpenedDevice, check_is_vf};
+use crate::attributes::{read_driver, read_iommu_group};
+use crate::error::{Blocker, Result, VfioError};
+use crate::host::{DeviceInfo, FileAccess, HostEnv, IrqInfo, paths};
+use crate::iommu::viability_blockers;
 use crate::pci::Bdf;
-use crate::provision::error_chain;
-use crate::sysfs::{FileAccess, Sysfs, paths};
 
 /// What qatlib asks to pin per VF.
 pub const QATLIB_MEMLOCK_PER_VF: u64 = 16 << 20;
@@ -66,38 +63,25 @@ impl VfioCheck {
 }
 
 /// Opens `vf` through VFIO and reports what a VM manager needs. Bad input (no such device, an
-/// SR-IOV PF) is an error; everything else, unusable VFs included, is in the report.
-pub fn check(
-    sysfs: &impl Sysfs,
-    ops: Arc<dyn VfioOps>,
-    vfio_dir: &Path,
-    vf: Bdf,
-) -> Result<VfioCheck> {
-    if !sysfs.exists(&paths::device(vf)) {
-        return Err(Error::NoSuchDevice(vf));
-    }
-    // A PF is not handed to VMs by qatkit (and passing it through would take its VFs away).
-    if sysfs.exists(&paths::device_attr(vf, "sriov_totalvfs")) {
-        return Err(Error::Unsupported {
-            bdf: vf,
-            reason: "is an SR-IOV PF, not a VF; name one of its VFs".into(),
-        });
-    }
-    let iommu_group = read_iommu_group(sysfs, vf)?;
-    let memlock = Memlock::here();
+/// SR-IOV PF) is an error; everything else, unusable VFs included, is in the report. The memlock
+/// figures are those of the host's process view: the simulated process on a simulated host.
+pub fn check(env: &HostEnv, vf: Bdf) -> Result<VfioCheck> {
+    check_is_vf(env, vf)?;
+    let iommu_group = read_iommu_group(env, vf)?;
+    let memlock = env.memlock();
     let mut report = VfioCheck {
         vf,
-        driver: read_driver(sysfs, vf)?,
+        driver: read_driver(env, vf)?,
         iommu_group,
         vfio_node: match iommu_group {
-            Some(group) => sysfs.access(&paths::vfio_group_node(group))?,
+            Some(group) => env.access(&paths::vfio_group_node(group))?,
             None => None,
         },
         blockers: match iommu_group {
-            Some(group) => viability_blockers(sysfs, group)?,
+            Some(group) => viability_blockers(env, group)?,
             None => Vec::new(),
         },
-        cdev: cdev_path(sysfs, vf)?,
+        cdev: cdev_path(env, vf)?,
         device: None,
         resettable: None,
         regions: Vec::new(),
@@ -109,10 +93,10 @@ pub fn check(
         memlock_enough_for_qatlib: memlock.check(QATLIB_MEMLOCK_PER_VF).is_ok(),
         error: None,
     };
-    let opened = match OpenedDevice::open(sysfs, ops, vfio_dir, vf) {
+    let opened = match OpenedDevice::open(env, vf) {
         Ok(opened) => opened,
         Err(e) => {
-            report.error = Some(error_chain(&e));
+            report.error = Some(e.chain());
             return Ok(report);
         }
     };
@@ -137,7 +121,7 @@ pub fn check(
         {
             Ok(_) => report.dma_map = Some(true),
             // This process's limit, not the VF's fault: reported in memlock_*, not as unusable.
-            Err(Error::MemlockTooLow { .. }) => report.dma_map = None,
+            Err(crate::Error::Vfio(VfioError::MemlockTooLow { .. })) => report.dma_map = None,
             Err(e) => {
                 report.dma_map = Some(false);
                 return Err(e);
@@ -146,7 +130,7 @@ pub fn check(
         Ok(())
     };
     if let Err(e) = fill() {
-        report.error = Some(error_chain(&e));
+        report.error = Some(e.chain());
     }
     Ok(report)
 }

@@ -1,15 +1,14 @@
 //! A VFIO device: info, regions, irqs, config space, BAR mappings, reset, and the REQ notifier.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use vfio_bindings::bindings::vfio as b;
 
 use super::caps::{RegionInfo, parse_region_info};
 use super::mmio::Mmio;
-use super::ops::{DeviceInfo, IrqInfo, VfioOps};
-use crate::error::{Error, Result};
+use crate::error::{Result, VfioError};
+use crate::host::{DeviceInfo, HostEnv, IrqInfo};
 use crate::pci::Bdf;
 
 /// An open device.
@@ -17,23 +16,26 @@ use crate::pci::Bdf;
 pub struct Device {
     fd: OwnedFd,
     bdf: Bdf,
-    ops: Arc<dyn VfioOps>,
+    env: HostEnv,
     info: DeviceInfo,
 }
 
 impl Device {
-    pub(super) fn new(fd: OwnedFd, bdf: Bdf, ops: Arc<dyn VfioOps>) -> Result<Self> {
-        let info = ops.device_info(fd.as_fd()).map_err(|source| Error::Vfio {
-            op: "VFIO_DEVICE_GET_INFO",
-            target: bdf.to_string(),
-            source,
-        })?;
-        Ok(Device { fd, bdf, ops, info })
+    pub(super) fn new(fd: OwnedFd, bdf: Bdf, env: HostEnv) -> Result<Self> {
+        let info = env
+            .vfio()
+            .device_info(fd.as_fd())
+            .map_err(|source| VfioError::Request {
+                request: "VFIO_DEVICE_GET_INFO",
+                target: bdf.to_string(),
+                source,
+            })?;
+        Ok(Device { fd, bdf, env, info })
     }
 
-    fn error(&self, op: &'static str, source: std::io::Error) -> Error {
-        Error::Vfio {
-            op,
+    fn error(&self, request: &'static str, source: std::io::Error) -> VfioError {
+        VfioError::Request {
+            request,
             target: self.bdf.to_string(),
             source,
         }
@@ -57,14 +59,16 @@ impl Device {
     /// Region `index`, with its sparse-mmap areas.
     pub fn region(&self, index: u32) -> Result<RegionInfo> {
         let buf = self
-            .ops
+            .env
+            .vfio()
             .region_info(self.fd.as_fd(), index)
             .map_err(|e| self.error("VFIO_DEVICE_GET_REGION_INFO", e))?;
         parse_region_info(&buf).ok_or_else(|| {
-            self.error(
-                "VFIO_DEVICE_GET_REGION_INFO",
-                std::io::Error::from_raw_os_error(nix::libc::EPROTO),
-            )
+            VfioError::Malformed {
+                request: "VFIO_DEVICE_GET_REGION_INFO",
+                target: self.bdf.to_string(),
+            }
+            .into()
         })
     }
 
@@ -75,8 +79,7 @@ impl Device {
         for index in 0..self.info.num_regions {
             match self.region(index) {
                 Ok(region) => regions.push(region),
-                Err(Error::Vfio { source, .. })
-                    if source.raw_os_error() == Some(nix::libc::EINVAL) => {}
+                Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -85,9 +88,10 @@ impl Device {
 
     /// Irq index `index`.
     pub fn irq(&self, index: u32) -> Result<IrqInfo> {
-        self.ops
+        self.env
+            .vfio()
             .irq_info(self.fd.as_fd(), index)
-            .map_err(|e| self.error("VFIO_DEVICE_GET_IRQ_INFO", e))
+            .map_err(|e| self.error("VFIO_DEVICE_GET_IRQ_INFO", e).into())
     }
 
     /// Every irq index the device reports.
@@ -100,10 +104,11 @@ impl Device {
         let region = self.region(b::VFIO_PCI_CONFIG_REGION_INDEX)?;
         self.check_range(&region, offset, buf.len())?;
         let n = self
-            .ops
+            .env
+            .vfio()
             .read_at(self.fd.as_fd(), region.offset + offset, buf)
-            .map_err(|e| self.error("config read", e))?;
-        self.full(n, buf.len(), "config read")
+            .map_err(|e| self.error("pread", e))?;
+        self.full(n, buf.len(), "read", offset)
     }
 
     /// Writes PCI config space at `offset` (vfio-pci virtualises parts of it).
@@ -111,31 +116,37 @@ impl Device {
         let region = self.region(b::VFIO_PCI_CONFIG_REGION_INDEX)?;
         self.check_range(&region, offset, data.len())?;
         let n = self
-            .ops
+            .env
+            .vfio()
             .write_at(self.fd.as_fd(), region.offset + offset, data)
-            .map_err(|e| self.error("config write", e))?;
-        self.full(n, data.len(), "config write")
+            .map_err(|e| self.error("pwrite", e))?;
+        self.full(n, data.len(), "write", offset)
     }
 
     fn check_range(&self, region: &RegionInfo, offset: u64, len: usize) -> Result<()> {
         match offset.checked_add(len as u64) {
             Some(end) if end <= region.size => Ok(()),
-            _ => Err(Error::MmioOutOfBounds {
+            _ => Err(VfioError::OutOfBounds {
                 offset: offset as usize,
                 width: len,
                 len: region.size as usize,
-            }),
+            }
+            .into()),
         }
     }
 
-    fn full(&self, done: usize, wanted: usize, op: &'static str) -> Result<()> {
+    fn full(&self, done: usize, wanted: usize, op: &'static str, offset: u64) -> Result<()> {
         if done == wanted {
             Ok(())
         } else {
-            Err(self.error(
+            Err(VfioError::ShortTransfer {
+                bdf: self.bdf,
                 op,
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short transfer"),
-            ))
+                offset,
+                done,
+                wanted,
+            }
+            .into())
         }
     }
 
@@ -144,34 +155,47 @@ impl Device {
     /// the mapped part within the region.
     pub fn map_region(&self, index: u32) -> Result<(Mmio<'_>, u64)> {
         let region = self.region(index)?;
+        let not_mappable = VfioError::RegionNotMappable {
+            bdf: self.bdf,
+            index,
+        };
         if !region.mappable() || region.size == 0 {
-            return Err(self.error("mmap", std::io::Error::from_raw_os_error(nix::libc::EINVAL)));
+            return Err(not_mappable.into());
         }
         let (start, len) = match &region.sparse_mmap {
-            Some(areas) => *areas.iter().max_by_key(|(_, size)| *size).ok_or_else(|| {
-                self.error("mmap", std::io::Error::from_raw_os_error(nix::libc::EINVAL))
-            })?,
+            Some(areas) => *areas
+                .iter()
+                .max_by_key(|(_, size)| *size)
+                .ok_or(not_mappable)?,
             None => (0, region.size),
         };
-        let mmio = Mmio::map(self.fd.as_fd(), region.offset + start, len as usize)
-            .map_err(|e| self.error("mmap", e))?;
+        let mmio =
+            Mmio::map(self.fd.as_fd(), region.offset + start, len as usize).map_err(|source| {
+                VfioError::MapRegion {
+                    bdf: self.bdf,
+                    index,
+                    source,
+                }
+            })?;
         Ok((mmio, start))
     }
 
     /// `VFIO_DEVICE_RESET`.
     pub fn reset(&self) -> Result<()> {
         let _span = tracing::info_span!("vfio_reset", bdf = %self.bdf).entered();
-        self.ops
+        self.env
+            .vfio()
             .reset(self.fd.as_fd())
-            .map_err(|e| self.error("VFIO_DEVICE_RESET", e))
+            .map_err(|e| self.error("VFIO_DEVICE_RESET", e).into())
     }
 
     /// Connects the PCI REQ irq to an eventfd: it fires when the kernel wants the device back
     /// (someone disables the VFs or unbinds it), so a holder can let go instead of blocking it.
     pub fn request_notifier(&self) -> Result<RequestNotifier<'_>> {
         let eventfd = EventFd::from_flags(EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC)
-            .map_err(|e| self.error("eventfd", e.into()))?;
-        self.ops
+            .map_err(|e| VfioError::EventFd(e.into()))?;
+        self.env
+            .vfio()
             .set_irq_eventfd(
                 self.fd.as_fd(),
                 b::VFIO_PCI_REQ_IRQ_INDEX,
@@ -208,7 +232,8 @@ impl Drop for RequestNotifier<'_> {
     fn drop(&mut self) {
         let d = self.device;
         let _ = d
-            .ops
+            .env
+            .vfio()
             .set_irq_eventfd(d.fd.as_fd(), b::VFIO_PCI_REQ_IRQ_INDEX, None);
     }
 }

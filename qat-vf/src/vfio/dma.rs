@@ -1,10 +1,13 @@
-//! DMA memory: page-aligned buffers, mappings that unmap on drop, and the RLIMIT_MEMLOCK check
-//! that turns a late `ENOMEM` into a clear error.
+//! DMA memory and mappings, shared by both ways of opening a device: page-aligned buffers, the
+//! checks every mapping passes first (alignment, IOVA ranges, RLIMIT_MEMLOCK) so the usual
+//! mistakes get a clear error instead of the kernel's EINVAL or ENOMEM, and one mapping type
+//! that unmaps when dropped.
 
 use memmap2::MmapMut;
-use nix::sys::resource::{Resource, getrlimit};
 
-use crate::error::{Error, Result};
+use super::caps::IommuInfo;
+use crate::error::{Result, VfioError};
+use crate::host::Memlock;
 
 /// Anonymous, page-aligned memory for DMA.
 #[derive(Debug)]
@@ -17,11 +20,8 @@ impl DmaBuffer {
     pub fn new(len: usize) -> Result<Self> {
         let page = page_size();
         let len = len.max(1).div_ceil(page) * page;
-        let map = MmapMut::map_anon(len).map_err(|source| Error::Vfio {
-            op: "allocate DMA buffer",
-            target: format!("{len} bytes"),
-            source,
-        })?;
+        let map =
+            MmapMut::map_anon(len).map_err(|source| VfioError::AllocateDma { len, source })?;
         Ok(DmaBuffer { map })
     }
 
@@ -45,80 +45,97 @@ pub fn page_size() -> usize {
         .unwrap_or(4096)
 }
 
-/// `CAP_IPC_LOCK` lifts VFIO's locked-memory accounting.
-const CAP_IPC_LOCK: u32 = 14;
-
-/// Whether `CapEff` in a `/proc/<pid>/status` text has `CAP_IPC_LOCK`.
-pub fn status_has_ipc_lock(status: &str) -> bool {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
+/// An address space DMA is mapped into: a container's IOMMU or an iommufd IOAS.
+pub(super) trait DmaSpace: std::fmt::Debug {
+    /// Unmaps `size` bytes at `iova`; returns the bytes the kernel unmapped.
+    fn unmap(&self, iova: u64, size: u64) -> Result<u64>;
 }
 
-/// The soft RLIMIT_MEMLOCK in bytes; `None` when unlimited.
-pub fn memlock_limit() -> Option<u64> {
-    let (soft, _) = getrlimit(Resource::RLIMIT_MEMLOCK).ok()?;
-    (soft != nix::libc::RLIM_INFINITY).then_some(soft)
+/// A mapping request that passed the checks: the memory's address and length.
+#[derive(Debug)]
+pub(super) struct DmaRequest {
+    pub(super) vaddr: u64,
+    pub(super) size: u64,
 }
 
-/// `VmLck` of a `/proc/<pid>/status` text in bytes: what is pinned already (VFIO's type1 driver
-/// charges its pins there).
-pub(super) fn status_locked_bytes(status: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmLck:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
-
-/// Checks that pinning `len` more bytes on top of `locked` fits RLIMIT_MEMLOCK, unless the
-/// process has `CAP_IPC_LOCK` (root has), which the type1 IOMMU driver honours.
-pub fn check_memlock(len: u64, locked: u64, limit: Option<u64>, has_ipc_lock: bool) -> Result<()> {
-    match limit {
-        Some(limit) if !has_ipc_lock && locked.saturating_add(len) > limit => {
-            Err(Error::MemlockTooLow {
-                needed: len,
-                locked,
-                limit,
-            })
+/// Checks a mapping of `memory` at `iova` before the kernel sees it: whole `page`s, inside the
+/// usable IOVA ranges when the IOMMU reports them, and within what the process may pin.
+pub(super) fn check_request(
+    memory: &mut [u8],
+    iova: u64,
+    page: u64,
+    iommu: Option<&IommuInfo>,
+    memlock: Memlock,
+) -> Result<DmaRequest> {
+    let (vaddr, size) = (memory.as_mut_ptr() as u64, memory.len() as u64);
+    if size == 0 || vaddr % page != 0 || size % page != 0 || iova % page != 0 {
+        return Err(VfioError::DmaUnaligned { iova, size, page }.into());
+    }
+    if let Some(info) = iommu.filter(|info| !info.iova_usable(iova, size)) {
+        return Err(VfioError::DmaOutOfRange {
+            iova,
+            size,
+            ranges: format!("{:x?}", info.iova_ranges),
         }
-        _ => Ok(()),
+        .into());
     }
+    memlock.check(size)?;
+    Ok(DmaRequest { vaddr, size })
 }
 
-/// This process's locked-memory situation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Memlock {
-    /// Soft RLIMIT_MEMLOCK; `None` when unlimited.
-    pub limit: Option<u64>,
-    /// Bytes pinned already (`VmLck`).
-    pub locked: u64,
-    /// `CAP_IPC_LOCK`, which lifts the limit.
-    pub cap_ipc_lock: bool,
+/// A DMA mapping; unmapped when dropped. The memory stays borrowed as long, so it cannot be
+/// freed while a device may write it.
+#[derive(Debug)]
+pub struct DmaMapping<'a> {
+    space: &'a dyn DmaSpace,
+    iova: u64,
+    size: u64,
 }
 
-impl Memlock {
-    /// Reads it from `/proc/self/status` and getrlimit.
-    pub fn here() -> Self {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        Memlock {
-            limit: memlock_limit(),
-            locked: status_locked_bytes(&status),
-            cap_ipc_lock: status_has_ipc_lock(&status),
+impl<'a> DmaMapping<'a> {
+    pub(super) fn new(space: &'a dyn DmaSpace, iova: u64, size: u64) -> Self {
+        DmaMapping { space, iova, size }
+    }
+
+    /// Device-visible address.
+    pub fn iova(&self) -> u64 {
+        self.iova
+    }
+
+    /// Bytes mapped.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Unmaps now and returns how many bytes the kernel unmapped.
+    pub fn unmap(self) -> Result<u64> {
+        let result = self.unmap_exactly();
+        std::mem::forget(self);
+        result
+    }
+
+    /// Unmaps, and checks that the kernel unmapped exactly the mapping.
+    fn unmap_exactly(&self) -> Result<u64> {
+        let unmapped = self.space.unmap(self.iova, self.size)?;
+        if unmapped == self.size {
+            Ok(unmapped)
+        } else {
+            Err(VfioError::PartialUnmap {
+                iova: self.iova,
+                size: self.size,
+                unmapped,
+            }
+            .into())
         }
     }
-
-    /// Whether `len` more bytes can be pinned.
-    pub fn check(&self, len: u64) -> Result<()> {
-        check_memlock(len, self.locked, self.limit, self.cap_ipc_lock)
-    }
 }
 
-/// The check for this process.
-pub fn check_memlock_here(len: u64) -> Result<()> {
-    Memlock::here().check(len)
+impl Drop for DmaMapping<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.unmap_exactly() {
+            tracing::warn!(iova = self.iova, error = %e, "DMA unmap failed");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -126,31 +143,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memlock_rules() {
-        assert!(check_memlock(1 << 20, 0, Some(64 << 10), false).is_err());
-        assert!(check_memlock(1 << 20, 0, Some(64 << 10), true).is_ok());
-        assert!(check_memlock(1 << 20, 0, None, false).is_ok());
-        assert!(check_memlock(64 << 10, 0, Some(64 << 10), false).is_ok());
-        // The second 16 MiB map does not fit a 24 MiB limit: pins add up.
-        assert!(check_memlock(16 << 20, 16 << 20, Some(24 << 20), false).is_err());
-        assert_eq!(status_locked_bytes("VmLck:\t   16384 kB\n"), 16 << 20);
-        assert_eq!(status_locked_bytes("Name:\tx\n"), 0);
-        let e = check_memlock(16 << 20, 0, Some(8 << 20), false).unwrap_err();
-        assert!(e.to_string().contains("RLIMIT_MEMLOCK"), "{e}");
-    }
-
-    #[test]
-    fn capability_parse() {
-        assert!(status_has_ipc_lock("Name:\tx\nCapEff:\t000001ffffffffff\n"));
-        assert!(!status_has_ipc_lock("CapEff:\t0000000000000000\n"));
-        assert!(status_has_ipc_lock("CapEff:\t0000000000004000\n"));
-        assert!(!status_has_ipc_lock("CapEff:\tnothex\n"));
-    }
-
-    #[test]
     fn buffers_are_whole_pages() {
         let mut b = DmaBuffer::new(100).unwrap();
         assert_eq!(b.as_slice().len(), page_size());
         assert_eq!(b.as_mut_slice().as_ptr() as usize % page_size(), 0);
+    }
+
+    #[test]
+    fn requests_are_checked_before_the_kernel_sees_them() {
+        let page = page_size() as u64;
+        let mut b = DmaBuffer::new(2 * page as usize).unwrap();
+        let unlimited = Memlock {
+            limit: None,
+            locked: 0,
+            cap_ipc_lock: false,
+        };
+        let memory = b.as_mut_slice();
+        assert!(check_request(memory, page, page, None, unlimited).is_ok());
+        assert!(check_request(memory, page + 1, page, None, unlimited).is_err());
+        assert!(check_request(&mut memory[1..], page, page, None, unlimited).is_err());
+        let tight = Memlock {
+            limit: Some(page),
+            ..unlimited
+        };
+        let e = check_request(memory, page, page, None, tight).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::LimitExceeded);
     }
 }

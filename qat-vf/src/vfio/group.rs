@@ -1,14 +1,13 @@
 //! A VFIO group: `/dev/vfio/N`, the unit of isolation a container takes.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 
 use vfio_bindings::bindings::vfio as b;
 
-use super::container::Container;
 use super::device::Device;
-use super::ops::VfioOps;
-use crate::error::{Error, Result};
+use crate::error::{Result, VfioError};
+use crate::host::{HostEnv, paths};
 use crate::pci::Bdf;
 
 /// `VFIO_GROUP_GET_STATUS`.
@@ -25,37 +24,35 @@ pub struct GroupStatus {
 pub struct Group {
     fd: OwnedFd,
     number: u32,
-    path: String,
-    ops: Arc<dyn VfioOps>,
+    path: PathBuf,
+    env: HostEnv,
 }
 
 impl Group {
-    /// Opens group `number` (`/dev/vfio/N`, or `noiommu-N` in no-IOMMU mode) through the
-    /// container's VFIO directory. A second open of the same group answers EBUSY.
-    pub fn open(container: &Container, number: u32) -> Result<Self> {
-        let dir = container.dir();
-        let ops = Arc::clone(container.ops());
-        let mut path = dir.join(number.to_string());
+    /// Opens group `number` (`/dev/vfio/N`, or `noiommu-N` in no-IOMMU mode). A second open of
+    /// the same group answers EBUSY.
+    pub fn open(env: &HostEnv, number: u32) -> Result<Self> {
+        let ops = env.vfio();
+        let mut path = paths::vfio_group_node(number);
         let mut opened = ops.open(&path);
         if opened
             .as_ref()
             .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
         {
-            let noiommu = dir.join(format!("noiommu-{number}"));
+            let noiommu = paths::vfio_noiommu_group_node(number);
             if let Ok(fd) = ops.open(&noiommu) {
                 (path, opened) = (noiommu, Ok(fd));
             }
         }
-        let fd = opened.map_err(|source| Error::Vfio {
-            op: "open",
-            target: path.display().to_string(),
+        let fd = opened.map_err(|source| VfioError::Open {
+            path: path.clone(),
             source,
         })?;
         Ok(Group {
             fd,
             number,
-            path: path.display().to_string(),
-            ops,
+            path,
+            env: env.clone(),
         })
     }
 
@@ -64,14 +61,10 @@ impl Group {
         self.number
     }
 
-    pub(super) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    pub(super) fn error(&self, op: &'static str, source: std::io::Error) -> Error {
-        Error::Vfio {
-            op,
-            target: self.path.clone(),
+    pub(super) fn error(&self, request: &'static str, source: std::io::Error) -> VfioError {
+        VfioError::Request {
+            request,
+            target: self.path.display().to_string(),
             source,
         }
     }
@@ -79,7 +72,8 @@ impl Group {
     /// Viability and container state.
     pub fn status(&self) -> Result<GroupStatus> {
         let flags = self
-            .ops
+            .env
+            .vfio()
             .group_status(self.fd.as_fd())
             .map_err(|e| self.error("VFIO_GROUP_GET_STATUS", e))?;
         Ok(GroupStatus {
@@ -91,10 +85,11 @@ impl Group {
     /// Opens a device of the group (the group must be attached to a container with an IOMMU).
     pub fn device(&self, bdf: Bdf) -> Result<Device> {
         let fd = self
-            .ops
+            .env
+            .vfio()
             .group_device_fd(self.fd.as_fd(), &bdf.to_string())
             .map_err(|e| self.error("VFIO_GROUP_GET_DEVICE_FD", e))?;
-        Device::new(fd, bdf, Arc::clone(&self.ops))
+        Device::new(fd, bdf, self.env.clone())
     }
 }
 

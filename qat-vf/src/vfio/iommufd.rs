@@ -6,24 +6,21 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
 use super::device::Device;
-use super::ops::KernelOps;
-use super::sys;
-use crate::error::{Error, Result};
+use super::dma::{DmaMapping, DmaSpace, check_request, page_size};
+use crate::error::{Result, VfioError};
+use crate::host::{HostEnv, paths};
 use crate::pci::Bdf;
-use crate::sysfs::{Sysfs, paths};
 
 /// The cdev of a device, when this host can use the iommufd path for it: `/dev/iommu` exists
 /// and so does `/dev/vfio/devices/vfioN` for the `vfioN` its `vfio-dev` directory lists.
-pub fn cdev_path(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Option<PathBuf>> {
-    if !sysfs.exists(Path::new("/dev/iommu")) {
+pub fn cdev_path(env: &HostEnv, bdf: Bdf) -> Result<Option<PathBuf>> {
+    if !env.exists(Path::new(paths::IOMMUFD)) {
         return Ok(None);
     }
-    for name in sysfs.list(&paths::device_attr(bdf, "vfio-dev"))? {
-        let cdev = PathBuf::from("/dev/vfio/devices").join(&name);
-        if name.starts_with("vfio") && sysfs.exists(&cdev) {
+    for name in env.list(&paths::device_attr(bdf, "vfio-dev"))? {
+        let cdev = paths::vfio_cdev(&name);
+        if name.starts_with("vfio") && env.exists(&cdev) {
             return Ok(Some(cdev));
         }
     }
@@ -37,38 +34,43 @@ pub struct IommufdDevice {
     device: Device,
     iommufd: OwnedFd,
     ioas: u32,
+    env: HostEnv,
 }
 
 impl IommufdDevice {
-    /// Opens `/dev/iommu` and the cdev under `root` (`/` on a real host), binds the device,
-    /// allocates an IOAS and attaches the device to it.
-    pub fn open(root: &Path, cdev: &Path, bdf: Bdf) -> Result<Self> {
-        let err = |op, source| Error::Vfio {
-            op,
+    /// Opens VF `bdf` through its cdev (from [`cdev_path`]): checks it as container and group
+    /// opening does, opens `/dev/iommu` and the cdev, binds the device, allocates an IOAS and
+    /// attaches the device to it.
+    pub fn open(env: &HostEnv, cdev: &Path, bdf: Bdf) -> Result<Self> {
+        super::check_openable(env, bdf)?;
+        let ops = env.vfio();
+        let open = |path: &Path| {
+            ops.open(path).map_err(|source| VfioError::Open {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let request = |request, source| VfioError::Request {
+            request,
             target: bdf.to_string(),
             source,
         };
-        let open = |path: &Path| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(root.join(path.strip_prefix("/").unwrap_or(path)))
-        };
-        let iommufd: OwnedFd = open(Path::new("/dev/iommu"))
-            .map_err(|e| err("open /dev/iommu", e))?
-            .into();
-        let device_fd: OwnedFd = open(cdev).map_err(|e| err("open cdev", e))?.into();
-        sys::device_bind_iommufd(device_fd.as_fd(), iommufd.as_fd())
-            .map_err(|e| err("VFIO_DEVICE_BIND_IOMMUFD", e))?;
-        let ioas = sys::ioas_alloc(iommufd.as_fd()).map_err(|e| err("IOMMU_IOAS_ALLOC", e))?;
-        sys::device_attach_iommufd_pt(device_fd.as_fd(), ioas)
-            .map_err(|e| err("VFIO_DEVICE_ATTACH_IOMMUFD_PT", e))?;
+        let iommufd = open(Path::new(paths::IOMMUFD))?;
+        let device_fd = open(cdev)?;
+        ops.bind_iommufd(device_fd.as_fd(), iommufd.as_fd())
+            .map_err(|e| request("VFIO_DEVICE_BIND_IOMMUFD", e))?;
+        let ioas = ops
+            .ioas_alloc(iommufd.as_fd())
+            .map_err(|e| request("IOMMU_IOAS_ALLOC", e))?;
+        ops.attach_ioas(device_fd.as_fd(), ioas)
+            .map_err(|e| request("VFIO_DEVICE_ATTACH_IOMMUFD_PT", e))?;
         // A bound cdev answers the same device requests as a group-opened device.
-        let device = Device::new(device_fd, bdf, Arc::new(KernelOps))?;
+        let device = Device::new(device_fd, bdf, env.clone())?;
         Ok(IommufdDevice {
             device,
             iommufd,
             ioas,
+            env: env.clone(),
         })
     }
 
@@ -79,53 +81,36 @@ impl IommufdDevice {
 
     /// Maps `memory` for device DMA at `iova` until the mapping is dropped; the memory is
     /// borrowed as long. Alignment and RLIMIT_MEMLOCK are checked first.
-    pub fn map_dma<'a>(&'a self, memory: &'a mut [u8], iova: u64) -> Result<IoasMapping<'a>> {
-        let page = super::dma::page_size() as u64;
-        let (vaddr, size) = (memory.as_mut_ptr() as u64, memory.len() as u64);
-        if size == 0 || vaddr % page != 0 || size % page != 0 || iova % page != 0 {
-            return Err(Error::DmaUnaligned { iova, size, page });
+    pub fn map_dma<'a>(&'a self, memory: &'a mut [u8], iova: u64) -> Result<DmaMapping<'a>> {
+        let page = page_size() as u64;
+        let request = check_request(memory, iova, page, None, self.env.memlock())?;
+        let size = request.size;
+        let _span = tracing::info_span!("ioas_map", iova, size).entered();
+        self.env
+            .vfio()
+            .ioas_map(self.iommufd.as_fd(), self.ioas, request.vaddr, iova, size)
+            .map_err(|source| match source.raw_os_error() {
+                Some(nix::libc::EEXIST) => VfioError::DmaOverlap { iova, size },
+                _ => self.error("IOMMU_IOAS_MAP", source),
+            })?;
+        Ok(DmaMapping::new(self, iova, size))
+    }
+
+    fn error(&self, request: &'static str, source: std::io::Error) -> VfioError {
+        VfioError::Request {
+            request,
+            target: self.device.bdf().to_string(),
+            source,
         }
-        super::dma::check_memlock_here(size)?;
-        sys::ioas_map(self.iommufd.as_fd(), self.ioas, vaddr, iova, size).map_err(|source| {
-            match source.raw_os_error() {
-                Some(nix::libc::EEXIST) => Error::DmaOverlap { iova, size },
-                _ => Error::Vfio {
-                    op: "IOMMU_IOAS_MAP",
-                    target: self.device.bdf().to_string(),
-                    source,
-                },
-            }
-        })?;
-        Ok(IoasMapping {
-            owner: self,
-            iova,
-            size,
-        })
     }
 }
 
-/// A DMA mapping in an IOAS; unmapped when dropped.
-#[derive(Debug)]
-pub struct IoasMapping<'a> {
-    owner: &'a IommufdDevice,
-    iova: u64,
-    size: u64,
-}
-
-impl IoasMapping<'_> {
-    /// Device-visible address.
-    pub fn iova(&self) -> u64 {
-        self.iova
-    }
-}
-
-impl Drop for IoasMapping<'_> {
-    fn drop(&mut self) {
-        let owner = self.owner;
-        match sys::ioas_unmap(owner.iommufd.as_fd(), owner.ioas, self.iova, self.size) {
-            Ok(n) if n == self.size => {}
-            Ok(n) => tracing::warn!(iova = self.iova, unmapped = n, "partial IOAS unmap"),
-            Err(e) => tracing::warn!(iova = self.iova, error = %e, "IOAS unmap failed"),
-        }
+impl DmaSpace for IommufdDevice {
+    fn unmap(&self, iova: u64, size: u64) -> Result<u64> {
+        Ok(self
+            .env
+            .vfio()
+            .ioas_unmap(self.iommufd.as_fd(), self.ioas, iova, size)
+            .map_err(|e| self.error("IOMMU_IOAS_UNMAP", e))?)
     }
 }

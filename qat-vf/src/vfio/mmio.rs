@@ -6,7 +6,7 @@ use std::os::fd::BorrowedFd;
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, VfioError};
 
 /// A mapped device region. It borrows the device: a mapping keeps the device open in the kernel
 /// (disabling the VF would block on it), so it must not outlive the `Device`.
@@ -62,11 +62,12 @@ impl<'d> Mmio<'d> {
         if fits && offset % std::mem::align_of::<T>() == 0 {
             Ok(())
         } else {
-            Err(Error::MmioOutOfBounds {
+            Err(VfioError::OutOfBounds {
                 offset,
                 width,
                 len: self.len(),
-            })
+            }
+            .into())
         }
     }
 
@@ -111,7 +112,7 @@ mod tests {
         mmio.write::<u64>(4088, u64::MAX).unwrap();
         assert!(matches!(
             mmio.read::<u64>(4092),
-            Err(Error::MmioOutOfBounds { .. })
+            Err(crate::Error::Vfio(VfioError::OutOfBounds { .. }))
         ));
         assert!(mmio.read::<u32>(4096).is_err());
         assert!(mmio.read::<u32>(usize::MAX - 1).is_err());

@@ -2,9 +2,9 @@
 //!
 //! [`Container`] (`/dev/vfio/vfio`) ← [`Group`] (`/dev/vfio/N`) → [`Device`] (regions, irqs,
 //! config space, BAR [`Mmio`], reset, REQ notifier); [`DmaMapping`]s over caller memory or a
-//! [`DmaBuffer`]. Every ioctl is wrapped once in the private `sys` module and reached through the
-//! [`VfioOps`] seam, so the logic here runs against the simulated host as well as the kernel.
-//! [`iommufd`] is the cdev path for kernels built with it.
+//! [`DmaBuffer`]. Where the kernel has iommufd, [`IommufdDevice`] opens the device's cdev
+//! instead. Every request goes through the [`HostEnv`]'s VFIO ops, so all of it runs against the
+//! simulated host as well as the kernel.
 
 mod caps;
 mod check;
@@ -12,31 +12,29 @@ mod container;
 mod device;
 mod dma;
 mod group;
-pub mod iommufd;
+mod iommufd;
 mod mmio;
-mod ops;
-mod sys;
 
-use std::path::Path;
-use std::sync::Arc;
-
-pub use caps::{IommuInfo, RegionInfo, parse_iommu_info, parse_region_info};
+pub use caps::{IommuInfo, RegionInfo};
 pub use check::{QATLIB_MEMLOCK_PER_VF, VfioCheck, check};
-pub use container::{Container, DmaMapping, Extensions};
+pub use container::{Container, Extensions};
 pub use device::{Device, RequestNotifier};
-pub use dma::{
-    DmaBuffer, Memlock, check_memlock, check_memlock_here, memlock_limit, page_size,
-    status_has_ipc_lock,
-};
+pub use dma::{DmaBuffer, DmaMapping, page_size};
 pub use group::{Group, GroupStatus};
+pub use iommufd::{IommufdDevice, cdev_path};
 pub use mmio::{Mmio, Register};
-pub use ops::{DeviceInfo, IrqInfo, KernelOps, VfioOps};
 
-use crate::device::{read_driver, read_iommu_group};
+/// The parsers of the kernel's capability chains, public to the fuzz targets only.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use super::caps::{parse_iommu_info, parse_region_info};
+}
+
+use crate::attributes::{read_driver, read_iommu_group};
 use crate::driver::VFIO_DRIVERS;
-use crate::error::{Error, Result};
+use crate::error::{Result, SysfsError, VfioError};
+use crate::host::{HostEnv, paths};
 use crate::pci::Bdf;
-use crate::sysfs::{Sysfs, paths};
 
 /// Region and irq indexes of vfio-pci devices.
 pub mod index {
@@ -51,6 +49,29 @@ pub mod index {
     pub const REQ: u32 = b::VFIO_PCI_REQ_IRQ_INDEX;
 }
 
+/// The checks both ways of opening share, before any VFIO node is touched: the device exists,
+/// is a VF (qatkit does not hand PFs to VMs: that would take their VFs away), is bound to a VFIO
+/// driver and has an IOMMU group, which is returned.
+fn check_openable(env: &HostEnv, bdf: Bdf) -> Result<u32> {
+    check_is_vf(env, bdf)?;
+    let driver = read_driver(env, bdf)?;
+    if !driver.as_deref().is_some_and(|d| VFIO_DRIVERS.contains(&d)) {
+        return Err(VfioError::NotBoundToVfio { bdf, driver }.into());
+    }
+    read_iommu_group(env, bdf)?.ok_or_else(|| VfioError::NoIommuGroup(bdf).into())
+}
+
+/// The device exists and is not an SR-IOV PF.
+fn check_is_vf(env: &HostEnv, bdf: Bdf) -> Result<()> {
+    if !env.exists(&paths::device(bdf)) {
+        return Err(SysfsError::NoSuchDevice(bdf).into());
+    }
+    if env.exists(&paths::device_attr(bdf, "sriov_totalvfs")) {
+        return Err(VfioError::NotAVf(bdf).into());
+    }
+    Ok(())
+}
+
 /// A device opened through container and group, with both kept open as long as it is.
 #[derive(Debug)]
 pub struct OpenedDevice {
@@ -63,42 +84,21 @@ pub struct OpenedDevice {
 }
 
 impl OpenedDevice {
-    /// Opens `bdf` as a VM manager would: checks it exists and is bound to a VFIO driver,
-    /// finds its IOMMU group, opens the container (`<vfio_dir>/vfio`), the group, attaches it
-    /// (refusing a non-viable group with the devices that make it so), sets the IOMMU and gets
-    /// the device fd. `vfio_dir` is `/dev/vfio` on a real host.
-    pub fn open(
-        sysfs: &impl Sysfs,
-        ops: Arc<dyn VfioOps>,
-        vfio_dir: &Path,
-        bdf: Bdf,
-    ) -> Result<Self> {
+    /// Opens VF `bdf` as a VM manager would: checks it exists, is a VF bound to a VFIO driver,
+    /// finds its IOMMU group, opens the container, the group, attaches it (refusing a non-viable
+    /// group with the devices that make it so), sets the IOMMU and gets the device fd.
+    pub fn open(env: &HostEnv, bdf: Bdf) -> Result<Self> {
         let _span = tracing::info_span!("vfio_open", bdf = %bdf).entered();
-        if !sysfs.exists(&paths::device(bdf)) {
-            return Err(Error::NoSuchDevice(bdf));
-        }
-        let driver = read_driver(sysfs, bdf)?;
-        if !driver.as_deref().is_some_and(|d| VFIO_DRIVERS.contains(&d)) {
-            return Err(Error::NotBoundToVfio { bdf, driver });
-        }
-        let number = read_iommu_group(sysfs, bdf)?.ok_or_else(|| Error::Unsupported {
-            bdf,
-            reason: "has no IOMMU group (is the IOMMU enabled?)".into(),
-        })?;
-        let mut container = Container::open(ops, vfio_dir)?;
-        let group = Group::open(&container, number)?;
-        container.attach(&group, sysfs)?;
+        let number = check_openable(env, bdf)?;
+        let mut container = Container::open(env)?;
+        let group = Group::open(env, number)?;
+        container.attach(&group)?;
         let device = group.device(bdf)?;
         Ok(OpenedDevice {
             device,
             group,
             container,
         })
-    }
-
-    /// [`OpenedDevice::open`] on the running kernel.
-    pub fn open_host(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Self> {
-        Self::open(sysfs, Arc::new(KernelOps), Path::new("/dev/vfio"), bdf)
     }
 }
 
@@ -107,21 +107,17 @@ impl OpenedDevice {
 #[derive(Debug)]
 pub enum HostDevice {
     /// `/dev/vfio/devices/vfioN` bound to `/dev/iommu`.
-    Iommufd(iommufd::IommufdDevice),
+    Iommufd(IommufdDevice),
     /// Container and group.
     Group(OpenedDevice),
 }
 
 impl HostDevice {
-    /// Opens `bdf` on the running kernel, choosing the interface (see [`iommufd::cdev_path`]).
-    pub fn open(sysfs: &impl Sysfs, bdf: Bdf) -> Result<Self> {
-        match iommufd::cdev_path(sysfs, bdf)? {
-            Some(cdev) => Ok(HostDevice::Iommufd(iommufd::IommufdDevice::open(
-                Path::new("/"),
-                &cdev,
-                bdf,
-            )?)),
-            None => Ok(HostDevice::Group(OpenedDevice::open_host(sysfs, bdf)?)),
+    /// Opens VF `bdf`, choosing the interface (see [`cdev_path`]).
+    pub fn open(env: &HostEnv, bdf: Bdf) -> Result<Self> {
+        match cdev_path(env, bdf)? {
+            Some(cdev) => Ok(HostDevice::Iommufd(IommufdDevice::open(env, &cdev, bdf)?)),
+            None => Ok(HostDevice::Group(OpenedDevice::open(env, bdf)?)),
         }
     }
 
@@ -130,6 +126,14 @@ impl HostDevice {
         match self {
             HostDevice::Iommufd(d) => d.device(),
             HostDevice::Group(d) => &d.device,
+        }
+    }
+
+    /// Maps `memory` for device DMA at `iova`, through whichever interface opened the device.
+    pub fn map_dma<'a>(&'a self, memory: &'a mut [u8], iova: u64) -> Result<DmaMapping<'a>> {
+        match self {
+            HostDevice::Iommufd(d) => d.map_dma(memory, iova),
+            HostDevice::Group(d) => d.container.map_dma(memory, iova),
         }
     }
 }

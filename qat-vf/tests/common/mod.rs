@@ -13,8 +13,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 
-use qat_vf::sysfs::FileAccess;
-use qat_vf::{Bdf, Host, HostSysfs};
+use qat_vf::host::FileAccess;
+use qat_vf::{Bdf, Host, HostEnv};
 
 /// Parses a PCI address written in a test.
 pub(crate) fn bdf(text: &str) -> Bdf {
@@ -80,9 +80,9 @@ impl Fixture {
         self.dir.path()
     }
 
-    /// A [`HostSysfs`] reading this fixture.
-    pub(crate) fn sysfs(&self) -> HostSysfs {
-        HostSysfs::with_root(self.root())
+    /// A [`HostEnv`] reading this fixture.
+    pub(crate) fn sysfs(&self) -> HostEnv {
+        HostEnv::with_root(self.root())
     }
 
     /// Runs discovery with the given explicitly named PFs.

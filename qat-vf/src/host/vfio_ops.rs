@@ -1,11 +1,11 @@
-//! The seam between the VFIO types and the kernel: one method per VFIO request. [`KernelOps`]
-//! makes the real ioctls; the simulated host answers them from its model, so container, group
-//! and device logic runs and is tested without `/dev/vfio`.
+//! The seam between the VFIO types and the kernel: one method per VFIO and iommufd request.
+//! [`KernelOps`] makes the real ioctls; the simulated host answers them from its model, so
+//! container, group, device and iommufd logic runs and is tested without `/dev/vfio`.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::sys;
 
@@ -84,14 +84,53 @@ pub trait VfioOps: fmt::Debug + Send + Sync {
     fn read_at(&self, device: BorrowedFd<'_>, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// `pwrite` on the device fd.
     fn write_at(&self, device: BorrowedFd<'_>, offset: u64, buf: &[u8]) -> io::Result<usize>;
+    /// `VFIO_DEVICE_BIND_IOMMUFD`: binds a cdev-opened device to an iommufd.
+    fn bind_iommufd(&self, device: BorrowedFd<'_>, iommufd: BorrowedFd<'_>) -> io::Result<()>;
+    /// `IOMMU_IOAS_ALLOC`: a new I/O address space; returns its id.
+    fn ioas_alloc(&self, iommufd: BorrowedFd<'_>) -> io::Result<u32>;
+    /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT`: attaches a bound device to an IOAS.
+    fn attach_ioas(&self, device: BorrowedFd<'_>, ioas: u32) -> io::Result<()>;
+    /// `IOMMU_IOAS_MAP` at a fixed IOVA, read and write.
+    fn ioas_map(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        vaddr: u64,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<()>;
+    /// `IOMMU_IOAS_UNMAP`; returns the bytes unmapped.
+    fn ioas_unmap(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<u64>;
 }
 
-/// The running kernel.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct KernelOps;
+/// The running kernel, with its nodes under a root (`/` on a real host).
+#[derive(Debug, Clone)]
+pub struct KernelOps {
+    root: PathBuf,
+}
+
+impl KernelOps {
+    /// The kernel, nodes opened under `root`.
+    pub fn with_root(root: impl Into<PathBuf>) -> Self {
+        KernelOps { root: root.into() }
+    }
+}
+
+impl Default for KernelOps {
+    fn default() -> Self {
+        KernelOps::with_root("/")
+    }
+}
 
 impl VfioOps for KernelOps {
     fn open(&self, path: &Path) -> io::Result<OwnedFd> {
+        let path = self.root.join(path.strip_prefix("/").unwrap_or(path));
         Ok(std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -173,5 +212,33 @@ impl VfioOps for KernelOps {
     }
     fn write_at(&self, device: BorrowedFd<'_>, offset: u64, buf: &[u8]) -> io::Result<usize> {
         sys::pwrite(device, offset, buf)
+    }
+    fn bind_iommufd(&self, device: BorrowedFd<'_>, iommufd: BorrowedFd<'_>) -> io::Result<()> {
+        sys::device_bind_iommufd(device, iommufd).map(|_devid| ())
+    }
+    fn ioas_alloc(&self, iommufd: BorrowedFd<'_>) -> io::Result<u32> {
+        sys::ioas_alloc(iommufd)
+    }
+    fn attach_ioas(&self, device: BorrowedFd<'_>, ioas: u32) -> io::Result<()> {
+        sys::device_attach_iommufd_pt(device, ioas)
+    }
+    fn ioas_map(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        vaddr: u64,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<()> {
+        sys::ioas_map(iommufd, ioas, vaddr, iova, size)
+    }
+    fn ioas_unmap(
+        &self,
+        iommufd: BorrowedFd<'_>,
+        ioas: u32,
+        iova: u64,
+        size: u64,
+    ) -> io::Result<u64> {
+        sys::ioas_unmap(iommufd, ioas, iova, size)
     }
 }

@@ -1,21 +1,25 @@
 //! The simulated host against shared/facts/kernel-abi.md: every fact of "Generic SR-IOV sysfs",
 //! "Driver binding" and "QAT PF attributes", and the device-table facts the model covers.
 //!
-//! Everything goes through the `Sysfs` trait with paths from `qat_vf::sysfs::paths`, as qatkit's
-//! own code does; `with_kernel` only sets up what sysfs cannot (quirks, counters, heartbeat).
+//! Everything goes through the host's files with paths from `host::paths`, as qatkit's own code
+//! does; `with_kernel` only sets up what sysfs cannot (quirks, counters, heartbeat).
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use crate::attributes::{self, Heartbeat};
+use crate::error::{Blocker, Error, ProvisionError, SimError, SysfsError, VfioError};
+use crate::host::{FileAccess, paths};
+use crate::pci::QAT_FAMILIES;
+use crate::sim::{BLOCKS_FOREVER, FaultTrigger, Preset, SimHost, WriteRecord};
+use crate::{Bdf, Services, driver, iommu, qat, sriov};
 use nix::libc;
-use qat_vf::device::{self, Heartbeat};
-use qat_vf::iommu::{self, Blocker};
-use qat_vf::pci::QAT_FAMILIES;
-use qat_vf::sim::{BLOCKS_FOREVER, FaultTrigger, Preset, SimHost, WriteRecord};
-use qat_vf::sriov::{self, is_errno};
-use qat_vf::sysfs::{FileAccess, Sysfs, paths};
-use qat_vf::{Bdf, Error, Services, driver};
+
+/// Whether an error is the OS error `errno`.
+fn is_errno(error: &Error, errno: i32) -> bool {
+    error.raw_os_error() == Some(errno)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -75,7 +79,7 @@ fn write(sim: &SimHost, path: &Path, value: &str) {
 }
 
 #[track_caller]
-fn assert_errno(result: qat_vf::Result<()>, errno: i32) {
+fn assert_errno(result: crate::Result<()>, errno: i32) {
     match result {
         Ok(()) => panic!("succeeded; expected errno {errno}"),
         Err(err) => assert!(
@@ -112,11 +116,11 @@ fn enable(sim: &SimHost, pf: Bdf, count: u16) -> Vec<Bdf> {
 }
 
 fn driver_of(sim: &SimHost, bdf: Bdf) -> Option<String> {
-    device::read_driver(sim, bdf).unwrap()
+    attributes::read_driver(sim, bdf).unwrap()
 }
 
 fn group_of(sim: &SimHost, bdf: Bdf) -> u32 {
-    device::read_iommu_group(sim, bdf)
+    attributes::read_iommu_group(sim, bdf)
         .unwrap()
         .expect("iommu_group link")
 }
@@ -127,7 +131,7 @@ fn bind(sim: &SimHost, bdf: Bdf, driver_name: &str) {
     assert_eq!(driver_of(sim, bdf).as_deref(), Some(driver_name));
 }
 
-fn set_qat(sim: &SimHost, pf: Bdf, f: impl FnOnce(&mut qat_vf::sim::SimQat)) {
+fn set_qat(sim: &SimHost, pf: Bdf, f: impl FnOnce(&mut crate::sim::SimQat)) {
     sim.with_kernel(|k| f(k.devices.get_mut(&pf).unwrap().qat.as_mut().unwrap()));
 }
 
@@ -346,7 +350,7 @@ fn numa_node_can_be_minus_one_and_vfs_list_flr_reset() {
     let methods = read(&sim, &paths::device_attr(vf, "reset_method"));
     assert!(methods.split_whitespace().any(|m| m == "flr"), "{methods}");
     // And discovery turns -1 into "no node".
-    assert_eq!(device::read_pci(&sim, pf).unwrap().numa_node, None);
+    assert_eq!(attributes::read_pci(&sim, pf).unwrap().numa_node, None);
 }
 
 #[test]
@@ -489,13 +493,17 @@ fn generic_numvfs_zero_while_vf_held_answers_blocks_forever() {
     // qatkit detects the holder and refuses before writing.
     let writes = sim.writes().len();
     match sriov::disable_vfs(&sim, pf, false) {
-        Err(Error::DeviceOpenByVfioUser { vf, pid }) => assert_eq!((vf, pid), (vfs_[1], 4242)),
+        Err(Error::Provision(ProvisionError::DeviceOpenByVfioUser { vf, pid })) => {
+            assert_eq!((vf, pid), (vfs_[1], 4242))
+        }
         other => panic!("expected DeviceOpenByVfioUser, got {other:?}"),
     }
     // Not even when forced: the write would never return.
     assert!(matches!(
         sriov::disable_vfs(&sim, pf, true),
-        Err(Error::DeviceOpenByVfioUser { .. })
+        Err(Error::Provision(
+            ProvisionError::DeviceOpenByVfioUser { .. }
+        ))
     ));
     assert_eq!(sim.writes().len(), writes);
 }
@@ -585,10 +593,10 @@ fn cfg_services_read_back_is_order_insensitive() {
             expected_text,
             "canonical_services={canonical}"
         );
-        assert_eq!(device::read_services(&sim, pf).unwrap(), Some(wanted));
+        assert_eq!(qat::read_services(&sim, pf).unwrap(), Some(wanted));
         // qatkit's setter verifies as a set, so it passes on both kernels.
-        sriov::set_services(&sim, pf, Services::SYM | Services::DC).unwrap();
-        sriov::set_services(&sim, pf, wanted).unwrap();
+        qat::set_services(&sim, pf, Services::SYM | Services::DC).unwrap();
+        qat::set_services(&sim, pf, wanted).unwrap();
     }
 }
 
@@ -723,7 +731,7 @@ fn auto_reset_reads_on_or_off() {
     write(&sim, &paths::qat_attr(pf, "state"), "down");
     write(&sim, &path, "off");
     assert_eq!(
-        device::read_pf(&sim, pf, &Default::default(), true)
+        crate::discovery::read_pf(&sim, pf, &Default::default(), true)
             .unwrap()
             .auto_reset,
         Some(false)
@@ -793,7 +801,7 @@ fn heartbeat_status_is_in_debugfs_under_the_pf_driver_name() {
         assert_eq!(read(&sim, &path), "0", "{}", family.name);
         set_qat(&sim, pf, |q| q.heartbeat = -1);
         assert_eq!(read(&sim, &path), "-1", "{}", family.name);
-        let found = device::read_pf(&sim, pf, &Default::default(), true)
+        let found = crate::discovery::read_pf(&sim, pf, &Default::default(), true)
             .unwrap()
             .heartbeat;
         assert_eq!(found, Some(Heartbeat::Failed), "{}", family.name);
@@ -814,7 +822,7 @@ fn driver_override_reads_null_when_unset_and_newline_clears_it() {
     assert_eq!(read(&sim, &override_path(vf)), "vfio-pci");
     write(&sim, &override_path(vf), "\n");
     assert_eq!(read(&sim, &override_path(vf)), "(null)");
-    assert_eq!(device::read_driver_override(&sim, vf).unwrap(), None);
+    assert_eq!(attributes::read_driver_override(&sim, vf).unwrap(), None);
     // A trailing newline is not part of the name.
     write(&sim, &override_path(vf), "qat_vfio_pci\n");
     assert_eq!(read(&sim, &override_path(vf)), "qat_vfio_pci");
@@ -842,16 +850,16 @@ fn drivers_probe_succeeds_without_binding_and_set_driver_detects_it() {
     write(&sim, &override_path(vf), "\n");
 
     match driver::set_driver(&sim, vf, Some("qat_vfio_pci"), Some("qat_vfio_pci"), false) {
-        Err(Error::Verify {
+        Err(Error::Sysfs(SysfsError::Verify {
             path,
             found,
             expected,
-        }) => {
+        })) => {
             assert_eq!(path, paths::device_attr(vf, "driver"));
             assert_eq!(found, "no driver");
             assert_eq!(expected, "qat_vfio_pci");
         }
-        other => panic!("expected Error::Verify, got {other:?}"),
+        other => panic!("expected Error::Sysfs(SysfsError::Verify), got {other:?}"),
     }
     assert_eq!(driver_of(&sim, vf), None);
     // The drivers_probe write itself went through without an error.
@@ -990,7 +998,7 @@ fn iommu_group_with_pf_bound_to_nvme_is_not_viable() {
     assert!(sim.exists(&paths::vfio_group_node(group)));
     // qat-vf's bind checks viability after binding and says what blocks it.
     match driver::set_driver(&sim, vfs_[1], Some("vfio-pci"), Some("vfio-pci"), false) {
-        Err(Error::GroupNotViable { group: g, blockers }) => {
+        Err(Error::Vfio(VfioError::GroupNotViable { group: g, blockers })) => {
             assert_eq!((g, blockers[0].bdf), (group, pf));
         }
         other => panic!("{other:?}"),
@@ -1222,7 +1230,10 @@ fn state_file_round_trip_gives_an_equal_state() {
     assert_errno(loaded.write(&autoprobe(qat_pf), "1"), libc::EPERM);
 
     std::fs::write(&file, "{ not json").unwrap();
-    assert!(matches!(SimHost::load(&file), Err(Error::SimState { .. })));
+    assert!(matches!(
+        SimHost::load(&file),
+        Err(Error::Sim(SimError::Load { .. }))
+    ));
 }
 
 #[test]
@@ -1247,7 +1258,10 @@ fn unbinding_a_held_device_or_a_pf_with_held_vfs_blocks() {
     let writes = sim.writes().len();
     assert!(matches!(
         driver::set_driver(&sim, vfs_[0], None, None, false),
-        Err(Error::DeviceOpenByVfioUser { pid: 9, .. })
+        Err(Error::Provision(ProvisionError::DeviceOpenByVfioUser {
+            pid: 9,
+            ..
+        }))
     ));
     assert_eq!(sim.writes().len(), writes);
 }
