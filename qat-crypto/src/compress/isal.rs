@@ -2,8 +2,8 @@
 //! C API with the stream (about 80 KB) and the level buffers kept per thread (allocating and
 //! zeroing them costs as much as compressing a 64 KiB request). Also its inflate, for data a
 //! compressor wrote at maximum effort (level 8 and up): long matches, which ISA-L decodes faster
-//! than libdeflate (`gzip_decompress_level9` in benches/compress.rs); libdeflate is faster on
-//! everything else.
+//! than libdeflate (`gzip_decompress_level9` in benches/benches/compress.rs); libdeflate is
+//! faster on everything else.
 
 use std::cell::RefCell;
 

@@ -1,11 +1,11 @@
 //! Compression throughput: qatkit's backends against the libraries they compete with, called
 //! directly, in the same criterion groups and the same run.
 //!
-//! Input: the Calgary + Canterbury corpus (`QATKIT_CORPUS`, default `../shared/corpus`), or,
-//! where it is not available, 6 MB of generated text (a fixed word list in pseudo-random order,
-//! so every machine benches the same bytes). The corpus is cut into independent requests of
-//! 4 KiB, 64 KiB, 1 MiB or whole files. Throughput counts uncompressed bytes, for compression
-//! and decompression alike.
+//! Input: the Calgary + Canterbury corpus (`QATKIT_CORPUS`, default `../shared/corpus` from the
+//! workspace root), or, where it is not available, 6 MB of generated text (a fixed word list in
+//! pseudo-random order, so every machine benches the same bytes). The corpus is cut into
+//! independent requests of 4 KiB, 64 KiB, 1 MiB or whole files. Throughput counts uncompressed
+//! bytes, for compression and decompression alike.
 //!
 //! In each group, where built in:
 //! - `qatkit/cpu`, `qatkit/qat` (feature `qatzip`): qatkit's `Codec`, one call per request,
@@ -19,13 +19,13 @@
 //! qatkit's entries are measured against each baseline *paired*: alternating runs over the
 //! same requests, the median of the per-round ratios, written to `qatkit-paired.tsv`. A shared
 //! machine drifts by 10-20% over the seconds between criterion's entries, more than the
-//! differences between libraries here; paired runs see the same machine. `cargo run --example
-//! bench-table` joins all of it into markdown tables.
+//! differences between libraries here; paired runs see the same machine. `cargo run -p
+//! qatkit-benches --example bench-table` joins all of it into markdown tables.
 //!
 //! ```text
-//! cargo bench --bench compress --features isal,zlib-ng              # CPU and baselines
+//! cargo bench -p qatkit-benches --bench compress --features isal,zlib-ng         # CPU, baselines
 //! QAT_SYS_PREFIX=/opt/qat LD_LIBRARY_PATH=/opt/qat/lib \
-//!   cargo bench --bench compress --features isal,zlib-ng,qatzip     # plus QATzip
+//!   cargo bench -p qatkit-benches --bench compress --features isal,zlib-ng,qatzip  # plus QATzip
 //! ```
 
 use std::hint::black_box;
@@ -36,13 +36,13 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, measurement::WallTime,
 };
-use qatkit::qat_crypto::compress::{Backend, Codec, Format};
+use qat_crypto::compress::{Backend, Codec, Format};
 
 /// The corpus files, joined, or 6 MB of generated text where the corpus is not available.
 fn corpus() -> (String, Vec<u8>) {
     let dir = std::env::var_os("QATKIT_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
     let mut data = Vec::new();
     for name in ["calgary", "canterbury"] {
         if let Ok(bytes) = std::fs::read(dir.join(name)) {
@@ -90,7 +90,8 @@ fn criterion_home() -> PathBuf {
         .unwrap_or_else(|| {
             std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+                // The workspace's target directory, which criterion finds with `cargo metadata`.
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
                 .join("criterion")
         });
     std::fs::create_dir_all(&home).expect("criterion's directory");
@@ -256,7 +257,7 @@ fn codec(level: u32, backend: Backend) -> Codec {
 }
 
 /// `Codec::compress_into` or `Codec::decompress_into`.
-type CodecCall = fn(&Codec, &[u8], &mut Vec<u8>) -> Result<usize, qatkit::qat_crypto::Error>;
+type CodecCall = fn(&Codec, &[u8], &mut Vec<u8>) -> Result<usize, qat_crypto::Error>;
 
 /// qatkit's entries: `qatkit/cpu` and, with `qatzip`, `qatkit/qat`, each calling `call` with
 /// an output `Vec` it reuses, as a caller making many calls would.

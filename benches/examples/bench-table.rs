@@ -1,10 +1,11 @@
-//! Turns the results of `cargo bench --bench compress` into markdown tables: for each group and
-//! request size, every implementation's throughput (MB/s, 10^6 uncompressed bytes per second,
-//! from criterion's median), its compression ratio, its speed relative to each baseline from
-//! criterion's medians ("vs"), and, for qatkit's rows, relative to each baseline measured
-//! paired, in alternating runs ("paired vs"): the figure to trust on a shared machine.
+//! Turns the results of `cargo bench -p qatkit-benches --bench compress` into markdown tables:
+//! for each group and request size, every implementation's throughput (MB/s, 10^6 uncompressed
+//! bytes per second, from criterion's median), its compression ratio, its speed relative to each
+//! baseline from criterion's medians ("vs"), and, for qatkit's rows, relative to each baseline
+//! measured paired, in alternating runs ("paired vs"): the figure to trust on a shared machine.
 //!
-//! `cargo run --example bench-table [CRITERION_DIR]` (default `target/criterion`).
+//! `cargo run -p qatkit-benches --example bench-table [CRITERION_DIR]` (default
+//! `target/criterion`, run from the workspace root).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ fn main() {
         Ok(e) if !e.is_empty() => e,
         Ok(_) => {
             eprintln!(
-                "bench-table: no criterion results under {}: run `cargo bench --bench compress` first",
+                "bench-table: no criterion results under {}: run `cargo bench -p qatkit-benches --bench compress` first",
                 dir.display()
             );
             std::process::exit(1);
