@@ -9,7 +9,8 @@ pub mod xml;
 
 pub use allocate::{Allocated, Policy, Request, allocate};
 pub use layout::{GuestBus, Machine, Placement, layout};
-pub use xml::{DomainInfo, HostdevOptions, MAX_DOMAIN_XML_BYTES, render, validate_alias_prefix};
+use xml::render;
+pub use xml::{DomainInfo, HostdevOptions, MAX_DOMAIN_XML_BYTES, validate_alias_prefix};
 
 use crate::error::{DomainError, Result};
 

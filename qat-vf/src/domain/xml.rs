@@ -41,6 +41,18 @@ impl Default for HostdevOptions {
     }
 }
 
+impl HostdevOptions {
+    /// Checks the options before anything is rendered: the alias prefix is a libvirt user
+    /// alias and the model a driver name.
+    pub fn validate(&self) -> Result<()> {
+        validate_alias_prefix(&self.alias_prefix)?;
+        match &self.model {
+            Some(model) => validate_model(model),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Checks a libvirt user alias (prefix): `ua-` then letters, digits, `_` and `-` only.
 pub fn validate_alias_prefix(prefix: &str) -> Result<()> {
     let ok = prefix.len() > 3
@@ -93,15 +105,12 @@ fn element(name: &str, attrs: &[(&str, &str)]) -> BytesStart<'static> {
 }
 
 /// The controllers and hostdevs, each element as its own indented text.
-pub fn render(
+pub(crate) fn render(
     buses: &[GuestBus],
     placements: &[Placement],
     opts: &HostdevOptions,
 ) -> Result<Vec<String>> {
-    validate_alias_prefix(&opts.alias_prefix)?;
-    if let Some(model) = &opts.model {
-        validate_model(model)?;
-    }
+    opts.validate()?;
     let mut out = Vec::new();
     let write = |build: &dyn Fn(&mut Writer<Vec<u8>>) -> std::io::Result<()>| -> Result<String> {
         let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);

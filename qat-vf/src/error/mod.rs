@@ -94,10 +94,20 @@ impl Error {
 /// Result with qat-vf's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The kind of an OS error from a write or a request the kernel refused: access and existence
-/// keep their meaning, a busy resource is busy, the rest means the kernel did not do it.
-fn kind_of_refusal(error: &std::io::Error) -> ErrorKind {
+/// The kind of an OS error met while reading the host or opening a node: access and a busy
+/// resource keep their meaning; the rest is I/O. (A file that is missing is not `NotFound`:
+/// that kind is for things a request names, such as a device.)
+fn kind_of_os(error: &std::io::Error) -> ErrorKind {
     match ErrorKind::of_io(error) {
+        kind @ (ErrorKind::PermissionDenied | ErrorKind::Busy) => kind,
+        _ => ErrorKind::Io,
+    }
+}
+
+/// The kind of an OS error from a write or a request the kernel refused: access and a busy
+/// resource keep their meaning, the rest means the kernel did not do it.
+fn kind_of_refusal(error: &std::io::Error) -> ErrorKind {
+    match kind_of_os(error) {
         ErrorKind::Io => ErrorKind::DeviceFailure,
         kind => kind,
     }

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::ErrorKind;
+use super::{ErrorKind, kind_of_os};
 use crate::pci::Bdf;
 
 /// Provisioning (or one of its operations: SR-IOV, QAT state and services, driver binding,
@@ -97,7 +97,7 @@ impl ProvisionError {
             ProvisionError::HeldByVfioUser { .. }
             | ProvisionError::DeviceOpenByVfioUser { .. }
             | ProvisionError::UnidentifiedVfioUser { .. } => ErrorKind::Busy,
-            ProvisionError::Lock { source, .. } => ErrorKind::of_io(source),
+            ProvisionError::Lock { source, .. } => kind_of_os(source),
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::{ErrorKind, kind_of_refusal};
+use super::{ErrorKind, kind_of_os, kind_of_refusal};
 use crate::pci::Bdf;
 
 /// A file of the host (sysfs, `/dev`, `/proc`) could not be read, written or understood.
@@ -57,7 +57,7 @@ impl SysfsError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SysfsError::Read { source, .. } => ErrorKind::of_io(source),
+            SysfsError::Read { source, .. } => kind_of_os(source),
             SysfsError::Write { source, .. } => kind_of_refusal(source),
             // A format this version does not know: a newer kernel's, or not the attribute meant.
             SysfsError::Parse { .. } => ErrorKind::Unsupported,

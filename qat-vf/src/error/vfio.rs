@@ -4,7 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use super::{ErrorKind, kind_of_refusal};
+use super::{ErrorKind, kind_of_os, kind_of_refusal};
 use crate::pci::Bdf;
 
 /// A device that makes its IOMMU group unusable for VFIO, and the host driver it is bound to.
@@ -194,7 +194,7 @@ impl VfioError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            VfioError::Open { source, .. } => ErrorKind::of_io(source),
+            VfioError::Open { source, .. } => kind_of_os(source),
             VfioError::Request { source, .. } => match source.raw_os_error() {
                 Some(nix::libc::ENOTTY) => ErrorKind::Unsupported,
                 _ => kind_of_refusal(source),
@@ -204,7 +204,7 @@ impl VfioError {
             | VfioError::ShortTransfer { .. } => ErrorKind::DeviceFailure,
             VfioError::MapRegion { source, .. } => kind_of_refusal(source),
             VfioError::EventFd(source) | VfioError::AllocateDma { source, .. } => {
-                ErrorKind::of_io(source)
+                kind_of_os(source)
             }
             VfioError::ApiVersion { .. }
             | VfioError::NoIommuGroup(_)
