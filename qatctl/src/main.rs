@@ -14,6 +14,7 @@ mod transaction;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use qat_vf::ErrorKind;
 
 use crate::args::{Cli, Command};
 use crate::failure::Failure;
@@ -66,12 +67,16 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Usage(message)) => {
-            report_error(&message, json);
+            report_error(&message, None, json);
             ExitCode::from(2)
         }
         Err(Failure::Failed(message)) => {
-            report_error(&message, json);
+            report_error(&message, None, json);
             ExitCode::from(1)
+        }
+        Err(Failure::Error { message, kind }) => {
+            report_error(&message, Some(kind), json);
+            ExitCode::from(failure::exit_code(kind).unwrap_or(1))
         }
     }
 }
@@ -92,11 +97,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn report_error(message: &str, json: bool) {
-    // One line on stderr for people; with --json, the same as an object on stdout for scripts.
+fn report_error(message: &str, kind: Option<ErrorKind>, json: bool) {
+    // One line on stderr for people; with --json, the same as an object on stdout for scripts,
+    // with the error's kind when qat-vf gave one.
     let line = message.replace('\n', " ");
     eprintln!("qatctl: error: {line}");
     if json {
-        println!("{}", serde_json::json!({ "ok": false, "error": line }));
+        let mut object = serde_json::json!({ "ok": false, "error": line });
+        if let Some(kind) = kind {
+            object["kind"] = serde_json::json!(kind);
+        }
+        println!("{object}");
     }
 }

@@ -1,11 +1,10 @@
 //! Human tables and JSON documents. The JSON shapes are a stable contract (README, "JSON").
 
-use qat_vf::device::PciInfo;
 use qat_vf::domain::kubevirt::KubevirtConfig;
 use qat_vf::provision::{Plan, Report};
 use qat_vf::sim::WriteRecord;
 use qat_vf::vfio::VfioCheck;
-use qat_vf::{Bdf, Host, VirtualFunction};
+use qat_vf::{Bdf, Host, PciInfo, VirtualFunction};
 use serde::Serialize;
 use serde_json::json;
 

@@ -2,82 +2,37 @@
 //! file; and the provisioning lock.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use qat_vf::provision::{Plan, ProvisionLock, Report};
+use qat_vf::HostEnv;
+use qat_vf::provision::ProvisionLock;
 use qat_vf::sim::SimHost;
-use qat_vf::vfio::{KernelOps, VfioCheck, VfioOps};
-use qat_vf::{Bdf, Host, HostSysfs, Sysfs};
 
 use crate::args::Global;
 use crate::failure::Failure;
 
-/// What the commands do to a host, object-safe so one code path serves every kind of host.
-pub(crate) trait HostAccess {
-    fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host>;
-    fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report;
-    fn resolve_group(&self, group: &str) -> qat_vf::Result<u32>;
-    fn vfio_check(&self, vf: Bdf) -> qat_vf::Result<VfioCheck>;
-}
-
-/// A host: its files, its VFIO, and where its VFIO nodes are.
-struct Target<S> {
-    sysfs: Arc<S>,
-    vfio: Arc<dyn VfioOps>,
-    vfio_dir: PathBuf,
-}
-
-impl<S: Sysfs> HostAccess for Target<S> {
-    fn discover(&self, pfs: &[Bdf]) -> qat_vf::Result<Host> {
-        Host::discover(&*self.sysfs, pfs)
-    }
-    fn apply(&self, plan: &Plan, force: bool, lock: &ProvisionLock) -> Report {
-        qat_vf::provision::apply(&*self.sysfs, plan, force, lock)
-    }
-    fn resolve_group(&self, group: &str) -> qat_vf::Result<u32> {
-        qat_vf::iommu::resolve_group(&*self.sysfs, group)
-    }
-    fn vfio_check(&self, vf: Bdf) -> qat_vf::Result<VfioCheck> {
-        qat_vf::vfio::check(&*self.sysfs, Arc::clone(&self.vfio), &self.vfio_dir, vf)
-    }
-}
-
-/// Runs `f` against the selected host. A simulated host is loaded first and, when `save` is
-/// set, saved afterwards — also when `f` failed, so consumed faults and the write record persist.
+/// Runs `f` against the selected host: the real one, a `--sysfs-root` tree, or a simulated
+/// host, which is loaded first and, when `save` is set, saved afterwards — also when `f` failed,
+/// so consumed faults and the write record persist.
 pub(crate) fn with_host<T>(
     global: &Global,
     save: bool,
-    f: impl FnOnce(&dyn HostAccess) -> Result<T, Failure>,
+    f: impl FnOnce(&HostEnv) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     match &global.sim {
         Some(path) => {
-            let sim = Arc::new(SimHost::load(path)?);
-            let target = Target {
-                sysfs: Arc::clone(&sim),
-                vfio: sim.clone(),
-                vfio_dir: "/dev/vfio".into(),
-            };
-            let result = f(&target);
+            let sim = SimHost::load(path)?;
+            let result = f(&sim);
             if save {
                 // The host may have changed already: failing to record it is an operation
                 // failure (exit 1), not bad input.
-                sim.save(path)
-                    .map_err(|e| Failure::Failed(qat_vf::provision::error_chain(&e)))?;
+                sim.save(path).map_err(|e| Failure::Failed(e.chain()))?;
             }
             result
         }
-        None => {
-            let root = global
-                .sysfs_root
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/"));
-            let target = Target {
-                sysfs: Arc::new(HostSysfs::with_root(&root)),
-                vfio: Arc::new(KernelOps),
-                vfio_dir: root.join("dev/vfio"),
-            };
-            f(&target)
-        }
+        None => match &global.sysfs_root {
+            Some(root) => f(&HostEnv::with_root(root)),
+            None => f(&HostEnv::real()),
+        },
     }
 }
 
@@ -88,8 +43,7 @@ pub(crate) fn with_sim<T>(
 ) -> Result<T, Failure> {
     let sim = SimHost::load(state)?;
     let result = f(&sim)?;
-    sim.save(state)
-        .map_err(|e| Failure::Failed(qat_vf::provision::error_chain(&e)))?;
+    sim.save(state).map_err(|e| Failure::Failed(e.chain()))?;
     Ok(result)
 }
 

@@ -3,12 +3,13 @@
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use qat_vf::provision::Plan;
+use qat_vf::HostEnv;
+use qat_vf::provision::{self, Plan};
 
 use crate::args::Global;
 use crate::failure::Failure;
 use crate::output;
-use crate::target::{self, HostAccess};
+use crate::target;
 
 /// Takes the lock, holds signals, applies the plan that `make_plan` makes for the selected host
 /// (saving a simulated one) and prints the report. Ctrl-C or SIGTERM halfway would leave the host
@@ -16,13 +17,13 @@ use crate::target::{self, HostAccess};
 pub(crate) fn run(
     global: &Global,
     force: bool,
-    make_plan: impl FnOnce(&dyn HostAccess) -> Result<Plan, Failure>,
+    make_plan: impl FnOnce(&HostEnv) -> Result<Plan, Failure>,
 ) -> Result<(), Failure> {
     let lock = target::lock(global, None)?;
     let signals = HeldSignals::hold();
     let result = target::with_host(global, true, |host| {
         let plan = make_plan(host)?;
-        let report = host.apply(&plan, force, &lock);
+        let report = provision::apply(host, &plan, force, &lock);
         output::print_report(&report, global.json);
         if report.ok {
             Ok(())

@@ -538,3 +538,26 @@ fn kubevirt_prints_yaml_or_json() {
         "--resource-name",
     );
 }
+
+#[test]
+fn kubevirt_errors_say_kubevirt_and_json_errors_carry_their_kind() {
+    // A host with two QAT families: one resource name cannot name both VF kinds.
+    let sim = SimFile::create("mixed", 3);
+    assert_bad_input(
+        &sim,
+        &["kubevirt", "--resource-name", "example.com/qat"],
+        2,
+        "qatctl: error: kubevirt: the host has 2 QAT VF kinds",
+    );
+    let json = sim.json(&["kubevirt", "--resource-name", "example.com/qat"]);
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["kind"], "invalid_input");
+    assert!(json["error"].as_str().unwrap().starts_with("kubevirt: "));
+    // A kind from the host, not the request: too few VFs is exit 1, limit_exceeded.
+    let json = sim.json(&["xml", "--count", "1000"]);
+    assert_eq!(json["kind"], "limit_exceeded");
+    // Bad usage found by clap has no kind.
+    let json = sim.json(&["xml", "--count", "many"]);
+    assert_eq!(json["ok"], false);
+    assert!(json.get("kind").is_none(), "{json}");
+}

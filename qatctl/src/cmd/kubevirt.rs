@@ -1,6 +1,6 @@
 //! `qatctl kubevirt`: the KubeVirt CR patch and VM snippet for the host's QAT VFs.
 
-use qat_vf::domain;
+use qat_vf::{Host, domain};
 
 use crate::args::{Global, KubevirtArgs};
 use crate::failure::Failure;
@@ -10,7 +10,7 @@ use crate::target;
 /// Prints the configuration, as YAML unless `--format json` or `--json`.
 pub(crate) fn run(global: &Global, args: &KubevirtArgs) -> Result<(), Failure> {
     target::with_host(global, false, |host| {
-        let found = host.discover(&[])?;
+        let found = Host::discover(host, &[])?;
         let config = domain::kubevirt::config(
             &found,
             usize::from(args.count),

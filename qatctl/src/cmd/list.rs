@@ -1,5 +1,7 @@
 //! `qatctl list`: one line per QAT PF and VF.
 
+use qat_vf::Host;
+
 use crate::args::Global;
 use crate::failure::Failure;
 use crate::output;
@@ -8,7 +10,7 @@ use crate::target;
 /// Lists the selected host's QAT PFs and VFs.
 pub(crate) fn run(global: &Global) -> Result<(), Failure> {
     target::with_host(global, false, |host| {
-        let found = host.discover(&[])?;
+        let found = Host::discover(host, &[])?;
         output::print_list(&found, global.json);
         Ok(())
     })

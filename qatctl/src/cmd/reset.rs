@@ -1,7 +1,7 @@
 //! `qatctl reset`: disable VFs and turn VF driver autoprobe back on, as one transaction.
 
-use qat_vf::Bdf;
 use qat_vf::provision;
+use qat_vf::{Bdf, Host};
 
 use crate::args::Global;
 use crate::failure::Failure;
@@ -10,7 +10,7 @@ use crate::transaction;
 /// Resets `pfs`, or every QAT PF when none is named.
 pub(crate) fn run(global: &Global, pfs: &[Bdf], force: bool) -> Result<(), Failure> {
     transaction::run(global, force, |host| {
-        let found = host.discover(pfs)?;
+        let found = Host::discover(host, pfs)?;
         Ok(provision::plan_reset(&found, pfs, force)?)
     })
 }

@@ -10,7 +10,7 @@ use crate::target;
 /// Checks `vf`; an unusable VF is a failure (exit 1) after the full report.
 pub(crate) fn run(global: &Global, vf: Bdf) -> Result<(), Failure> {
     target::with_host(global, false, |host| {
-        let report = host.vfio_check(vf)?;
+        let report = qat_vf::vfio::check(host, vf)?;
         output::print_vfio_check(&report, global.json);
         match &report.error {
             None => Ok(()),

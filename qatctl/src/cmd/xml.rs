@@ -1,12 +1,12 @@
 //! `qatctl xml`: choose VFs for a VM and print libvirt `<hostdev>` XML, or the updated domain.
 
-use qat_vf::{Bdf, Host, domain};
+use qat_vf::{Bdf, Host, HostEnv, domain};
 use serde_json::json;
 
 use crate::args::{AllocArgs, Global, XmlArgs};
 use crate::domain_file::DomainFile;
 use crate::failure::Failure;
-use crate::target::{self, HostAccess};
+use crate::target;
 
 /// Prints the XML, or with `--in-place` writes it to the domain file and says which VFs it has.
 pub(crate) fn run(global: &Global, args: &XmlArgs) -> Result<(), Failure> {
@@ -14,19 +14,16 @@ pub(crate) fn run(global: &Global, args: &XmlArgs) -> Result<(), Failure> {
 }
 
 /// Chooses the VFs and builds the XML: standalone `<hostdev>`s, or the domain with them in.
-fn xml(host: &dyn HostAccess, args: &XmlArgs, json: bool) -> Result<(), Failure> {
+fn xml(host: &HostEnv, args: &XmlArgs, json: bool) -> Result<(), Failure> {
     let opts = domain::HostdevOptions {
         managed: args.managed == "yes",
         model: args.model.clone(),
         rom_bar_off: args.rom_bar.is_some(),
         alias_prefix: args.alias_prefix.clone(),
     };
-    domain::validate_alias_prefix(&opts.alias_prefix)?;
-    if let Some(model) = &args.model {
-        qat_vf::driver::validate_driver_name(model)?;
-    }
+    opts.validate()?;
     let driver = args.model.clone().unwrap_or_else(|| "vfio-pci".into());
-    let found = host.discover(&[])?;
+    let found = Host::discover(host, &[])?;
     let (vfs, xml) = match &args.domain {
         Some(path) => {
             let file = DomainFile::read(path, args.in_place, args.force)?;
