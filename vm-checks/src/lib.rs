@@ -10,11 +10,8 @@
 //! `observe.rs`.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use qat_vf::Bdf;
-use qat_vf::sysfs::Sysfs;
-use qat_vf::vfio::VfioOps;
+use qat_vf::{Bdf, HostEnv};
 
 mod checks;
 mod observe;
@@ -31,13 +28,9 @@ pub const IGB: &str = "0000:01:00.0";
 pub const NVME: &str = "0000:02:00.0";
 
 /// Where the checks run.
-pub struct Env<'a, S: Sysfs> {
-    /// The host's files.
-    pub sysfs: &'a S,
-    /// The host's VFIO.
-    pub ops: Arc<dyn VfioOps>,
-    /// `/dev/vfio`.
-    pub vfio_dir: &'a Path,
+pub struct Env<'a> {
+    /// The host: its files, its VFIO and the process that maps DMA.
+    pub host: &'a HostEnv,
     /// The provisioning lock file.
     pub lock: &'a Path,
     /// `qatctl reset --pf ...`: the binary in the VM, the library on the simulated host.
@@ -92,7 +85,7 @@ pub struct Observation {
 }
 
 /// Runs every check in order (they build on each other) and returns the observations.
-pub fn run<S: Sysfs>(env: &Env<'_, S>) -> Vec<Observation> {
+pub fn run(env: &Env<'_>) -> Vec<Observation> {
     let mut ctx = Ctx::new(env);
     let mut observations = Vec::new();
     for step in checks::steps() {
@@ -177,7 +170,7 @@ mod tests {
     /// table reads as the run does (mismatches alone would not notice a change of order).
     #[test]
     fn the_list_is_expected_tsv_in_order() {
-        let listed: Vec<(&str, bool)> = checks::steps::<qat_vf::sim::SimHost>()
+        let listed: Vec<(&str, bool)> = checks::steps()
             .iter()
             .filter_map(|step| match step {
                 Step::Check(check) => Some((check.name, check.kernel_only)),

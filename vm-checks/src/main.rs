@@ -7,11 +7,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Instant;
 
-use qat_vf::vfio::KernelOps;
-use qat_vf::{Bdf, HostSysfs};
+use qat_vf::{Bdf, HostEnv};
 use vm_checks::{EXPECTED, Env, VfioCheckSummary, mismatches, run};
 
 fn qatctl_reset(pfs: &[Bdf]) -> Result<(), String> {
@@ -74,11 +72,9 @@ fn qatctl_vfio_check(vf: Bdf) -> Result<VfioCheckSummary, String> {
 
 fn main() {
     let started = Instant::now();
-    let sysfs = HostSysfs::new();
+    let host = HostEnv::real();
     let env = Env {
-        sysfs: &sysfs,
-        ops: Arc::new(KernelOps),
-        vfio_dir: Path::new("/dev/vfio"),
+        host: &host,
         lock: Path::new("/tmp/qatkit.lock"),
         reset: &qatctl_reset,
         vfio_check: &qatctl_vfio_check,

@@ -1,9 +1,9 @@
 //! What a check records: errno names, qat-vf error kinds, reports and host state as strings,
 //! compared as they are with expected.tsv.
 
-use qat_vf::device::{list_vfs, read_driver, read_driver_override};
-use qat_vf::sysfs::{Sysfs, paths};
-use qat_vf::{Bdf, Error};
+use qat_vf::error::{ProvisionError, SysfsError, VfioError};
+use qat_vf::host::{HostEnv, paths};
+use qat_vf::{Bdf, Error, Host, PciInfo};
 
 use crate::VfioCheckSummary;
 
@@ -44,27 +44,30 @@ fn os_errno(error: &Error) -> Option<nix::errno::Errno> {
     None
 }
 
-/// What kind of qat-vf error this is, as expected.tsv names it. The one place that lists
-/// qat-vf's error variants: it is what moves to `Error::kind()` once qat-vf has it.
+/// What a qat-vf error is, as expected.tsv names it: the operation's variant where the checks
+/// tell those apart, and otherwise the error's kind, which every qat-vf error answers.
 fn error_kind(error: &Error) -> String {
     match error {
-        Error::NoSuchDevice(_) => "NoSuchDevice".into(),
-        Error::NotBoundToVfio { driver, .. } => {
+        Error::Sysfs(SysfsError::NoSuchDevice(_)) => "NoSuchDevice".into(),
+        Error::Vfio(VfioError::NotAVf(_)) => "NotAVf".into(),
+        Error::Vfio(VfioError::NotBoundToVfio { driver, .. }) => {
             format!("NotBoundToVfio({})", driver.as_deref().unwrap_or("none"))
         }
-        Error::GroupNotViable { blockers, .. } => {
+        Error::Vfio(VfioError::GroupNotViable { blockers, .. }) => {
             let list: Vec<String> = blockers
                 .iter()
                 .map(|b| format!("{}={}", b.bdf, b.driver))
                 .collect();
             format!("GroupNotViable({})", list.join(","))
         }
-        Error::HeldByVfioUser { .. } => "HeldByVfioUser".into(),
-        Error::DeviceOpenByVfioUser { .. } => "DeviceOpenByVfioUser".into(),
-        Error::DmaOverlap { .. } => "DmaOverlap".into(),
-        Error::DmaOutOfRange { .. } => "DmaOutOfRange".into(),
-        Error::DmaUnaligned { .. } => "DmaUnaligned".into(),
-        other => format!("{other}"),
+        Error::Provision(ProvisionError::HeldByVfioUser { .. }) => "HeldByVfioUser".into(),
+        Error::Provision(ProvisionError::DeviceOpenByVfioUser { .. }) => {
+            "DeviceOpenByVfioUser".into()
+        }
+        Error::Vfio(VfioError::DmaOverlap { .. }) => "DmaOverlap".into(),
+        Error::Vfio(VfioError::DmaOutOfRange { .. }) => "DmaOutOfRange".into(),
+        Error::Vfio(VfioError::DmaUnaligned { .. }) => "DmaUnaligned".into(),
+        other => format!("{}: {other}", other.kind()),
     }
 }
 
@@ -87,7 +90,7 @@ pub(crate) fn errno(result: std::io::Result<impl Sized>) -> String {
 }
 
 /// The SR-IOV and driver state of a PF and its VFs, as one string, for "changed nothing".
-pub fn fingerprint(sysfs: &impl Sysfs, pf: Bdf) -> String {
+pub fn fingerprint(sysfs: &HostEnv, pf: Bdf) -> String {
     let attr = |name| {
         sysfs
             .read_trimmed(&paths::device_attr(pf, name))
@@ -97,15 +100,36 @@ pub fn fingerprint(sysfs: &impl Sysfs, pf: Bdf) -> String {
         "{pf} numvfs={} autoprobe={} driver={:?} override={:?}",
         attr("sriov_numvfs"),
         attr("sriov_drivers_autoprobe"),
-        read_driver(sysfs, pf).ok().flatten(),
-        read_driver_override(sysfs, pf).ok().flatten(),
+        driver_of(sysfs, pf),
+        override_of(sysfs, pf),
     );
-    for vf in list_vfs(sysfs, pf).unwrap_or_default() {
+    for vf in vfs_of(sysfs, pf) {
         text += &format!(
             " {vf}:{:?}/{:?}",
-            read_driver(sysfs, vf).ok().flatten(),
-            read_driver_override(sysfs, vf).ok().flatten()
+            driver_of(sysfs, vf),
+            override_of(sysfs, vf)
         );
     }
     text
+}
+
+/// A device's driver; `None` when unbound or unreadable.
+pub(crate) fn driver_of(host: &HostEnv, device: Bdf) -> Option<String> {
+    PciInfo::read(host, device).ok()?.driver
+}
+
+/// A device's `driver_override`; `None` when unset or unreadable.
+fn override_of(host: &HostEnv, device: Bdf) -> Option<String> {
+    PciInfo::read(host, device).ok()?.driver_override
+}
+
+/// A PF's VFs in `virtfn` order; none when it cannot be read.
+pub(crate) fn vfs_of(host: &HostEnv, pf: Bdf) -> Vec<Bdf> {
+    Host::discover(host, &[pf])
+        .ok()
+        .and_then(|h| {
+            h.pf(pf)
+                .map(|p| p.vfs.iter().map(|vf| vf.pci.bdf).collect())
+        })
+        .unwrap_or_default()
 }

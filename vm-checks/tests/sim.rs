@@ -1,8 +1,6 @@
 //! The real-kernel scenario list against the simulated host of the same machine: the model must
 //! answer every check as expected.tsv says the real kernel does.
 
-use std::sync::Arc;
-
 use qat_vf::provision::{self, ProvisionLock};
 use qat_vf::sim::{Preset, SimHost};
 use qat_vf::{Bdf, Host};
@@ -10,28 +8,25 @@ use vm_checks::{EXPECTED, Env, VfioCheckSummary, mismatches, run};
 
 #[test]
 fn the_model_answers_every_check_as_the_real_kernel_does() {
-    let sim = Arc::new(SimHost::preset("qemu".parse::<Preset>().unwrap(), 1));
+    let sim = SimHost::preset("qemu".parse::<Preset>().unwrap(), 1);
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("lock");
     let reset = |pfs: &[Bdf]| -> Result<(), String> {
-        let host = Host::discover(&*sim, pfs).map_err(|e| e.to_string())?;
+        let host = Host::discover(&sim, pfs).map_err(|e| e.to_string())?;
         let plan = provision::plan_reset(&host, pfs, false).map_err(|e| e.to_string())?;
         let held = ProvisionLock::acquire(&lock).map_err(|e| e.to_string())?;
-        let report = provision::apply(&*sim, &plan, false, &held);
+        let report = provision::apply(&sim, &plan, false, &held);
         report
             .ok
             .then_some(())
             .ok_or_else(|| format!("{:?}", report.error))
     };
     let vfio_check = |vf: Bdf| -> Result<VfioCheckSummary, String> {
-        let report = qat_vf::vfio::check(&*sim, sim.clone(), std::path::Path::new("/dev/vfio"), vf)
-            .map_err(|e| e.to_string())?;
+        let report = qat_vf::vfio::check(&sim, vf).map_err(|e| e.to_string())?;
         Ok(VfioCheckSummary::from_report(&report))
     };
     let env = Env {
-        sysfs: &*sim,
-        ops: sim.clone(),
-        vfio_dir: std::path::Path::new("/dev/vfio"),
+        host: &sim,
         lock: &lock,
         reset: &reset,
         vfio_check: &vfio_check,
