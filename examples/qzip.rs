@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use qatkit::qat_crypto::compress::{Backend, Codec, Format, Served};
+use qatkit::compress::{Backend, Codec, Format, Served};
 
 #[derive(Parser)]
 #[command(

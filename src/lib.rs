@@ -1,33 +1,60 @@
 //! qatkit: Intel QuickAssist (QAT) virtual functions from the host to the workload.
 //!
-//! This root crate is the facade over qatkit's layers. It re-exports the host side,
-//! [`qat_vf`] (discovery, SR-IOV, driver binding, IOMMU groups and transactional provisioning;
-//! feature `sim` adds the simulated host used by tests and demos), and the guest side,
-//! [`qat_crypto`] (compression through a QAT VF, or the fastest CPU path without one; features
-//! `isal`, `qatzip` and `zlib-ng` choose its libraries).
+//! This root crate is the curated facade over qatkit's layers, in two modules:
+//! - [`host`]: discover QAT PFs and VFs, provision SR-IOV, services, drivers and `/dev/vfio`
+//!   access as one verified transaction, open VFs through VFIO, and hand them to guests as
+//!   libvirt XML or KubeVirt configuration (from `qat-vf`; feature `sim` adds the simulated
+//!   host used by tests and demos);
+//! - [`compress`]: compression through a QAT VF, or the fastest CPU path without one (from
+//!   `qat-crypto`; features `isal`, `qatzip` and `zlib-ng` choose its libraries).
+//!
+//! Every error of both answers `kind()` with one [`ErrorKind`], the classification to map to
+//! exit codes, status codes or retries.
+//!
+//! With feature `sim`:
 //!
 //! ```
-//! use qatkit::qat_vf::{Host, Services, provision, sim::SimHost};
+//! # #[cfg(feature = "sim")]
+//! # fn main() -> Result<(), qatkit::host::Error> {
+//! use qatkit::host::{Host, Services, provision, sim::SimHost};
 //!
-//! # fn main() -> Result<(), qatkit::qat_vf::Error> {
-//! // A simulated two-PF 4xxx host; on a real host use `qat_vf::HostSysfs::new()`.
-//! let sysfs = SimHost::preset("4xxx".parse().unwrap(), 2);
-//! let desired = provision::Desired {
-//!     pfs: vec![],
-//!     services: Some(Services::SYM | Services::DC),
-//!     driver: provision::VfDriver::VfioPci,
-//!     vfio_access: None,
-//!     force: false,
-//! };
+//! // A simulated two-PF 4xxx host; on a real host use `HostEnv::real()`.
+//! let host_env = SimHost::preset("4xxx".parse().unwrap(), 2);
+//! let desired = provision::Desired::new(provision::VfDriver::VfioPci)
+//!     .with_services(Services::SYM | Services::DC);
 //! let lock_file = std::env::temp_dir().join("qatkit-doc.lock"); // real hosts: /run/qatkit.lock
-//! let (plan, report) = provision::converge(&sysfs, &desired, &lock_file)?;
+//! let (plan, report) = provision::converge(&host_env, &desired, &lock_file)?;
 //! assert!(report.ok && plan.steps.len() == 42);
-//! let host = Host::discover(&sysfs, &[])?;
+//! let host = Host::discover(&host_env, &[])?;
 //! assert!(host.pfs.iter().all(|pf| pf.sriov_numvfs == pf.sriov_totalvfs));
 //! assert!(provision::plan(&host, &desired)?.is_converged());
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sim"))]
+//! # fn main() {}
 //! ```
 
-pub use qat_crypto;
-pub use qat_vf;
+pub use qat_error::ErrorKind;
+
+/// The host side: QAT devices, provisioning, VFIO and guests' configuration.
+pub mod host {
+    pub use qat_vf::{
+        Bdf, Error, Heartbeat, Host, HostEnv, PciInfo, PhysicalFunction, QatFamily, QatState,
+        RasCounters, Result, Services, VirtualFunction, domain, error, provision, vfio,
+    };
+
+    /// The host context's parts, for hosts other than the real one and fixture trees.
+    pub use qat_vf::host as env;
+
+    /// The simulated host (feature `sim`).
+    #[cfg(feature = "sim")]
+    pub use qat_vf::sim;
+}
+
+/// Compression: one codec over gzip, zlib, raw deflate and LZ4, on QAT or the CPU.
+pub mod compress {
+    pub use qat_crypto::compress::{
+        Backend, Codec, DEFAULT_LIMIT, Decoder, Encoder, Error, Format, Operation, Served,
+        ServedBy, compress, decompress,
+    };
+}

@@ -22,13 +22,7 @@ fn provisioned_host(pfs: usize) -> SimHost {
 }
 
 fn request(services: Services) -> Desired {
-    Desired {
-        pfs: Vec::new(),
-        services: Some(services),
-        driver: provision::VfDriver::VfioPci,
-        vfio_access: None,
-        force: false,
-    }
+    Desired::new(provision::VfDriver::VfioPci).with_services(services)
 }
 
 fn management(c: &mut Criterion) {

@@ -25,34 +25,33 @@ fn lock() -> &'static ProvisionLock {
 }
 
 fn desired(choice: u8, sim: &SimHost) -> Desired {
-    let every_sriov_pf = sim
+    let every_sriov_pf: Vec<_> = sim
         .kernel()
         .devices
         .iter()
         .filter(|(_, d)| d.sriov.is_some())
         .map(|(bdf, _)| *bdf)
         .collect();
-    Desired {
-        pfs: if choice & 1 != 0 {
-            every_sriov_pf
-        } else {
-            Vec::new()
-        },
-        services: match (choice >> 1) & 3 {
-            0 => None,
-            1 => Some("sym".parse().unwrap()),
-            2 => Some("dc".parse().unwrap()),
-            _ => Some("asym,sym".parse().unwrap()),
-        },
-        driver: ["vfio-pci", "kernel", "none", "qat_vfio_pci"][usize::from((choice >> 3) & 3)]
-            .parse()
-            .unwrap(),
-        vfio_access: (choice & 0x40 != 0).then_some(VfioAccess {
-            gid: 990,
-            mode: 0o660,
-        }),
-        force: choice & 0x20 != 0,
+    let driver = ["vfio-pci", "kernel", "none", "qat_vfio_pci"][usize::from((choice >> 3) & 3)]
+        .parse()
+        .unwrap();
+    let mut want = Desired::new(driver).with_force(choice & 0x20 != 0);
+    if choice & 1 != 0 {
+        want = want.with_pfs(every_sriov_pf);
     }
+    let services = match (choice >> 1) & 3 {
+        0 => None,
+        1 => Some("sym".parse().unwrap()),
+        2 => Some("dc".parse().unwrap()),
+        _ => Some("asym,sym".parse().unwrap()),
+    };
+    if let Some(services) = services {
+        want = want.with_services(services);
+    }
+    if choice & 0x40 != 0 {
+        want = want.with_vfio_access(VfioAccess::new(990, 0o660).unwrap());
+    }
+    want
 }
 
 /// The kernel with IOMMU group numbers replaced by the lowest address in each group: VFs made
