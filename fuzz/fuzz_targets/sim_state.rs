@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let sim = SimHost::from_state(state);
-    let saved = serde_json::to_string(&sim.state()).unwrap();
+    let saved = sim.state().to_json();
     assert!(
         SimState::from_json(&saved).is_ok(),
         "a loaded state does not load again"
@@ -105,7 +105,7 @@ fuzz_target!(|data: &[u8]| {
     let report = provision::apply(&sim, &plan, want.force, lock());
     let after = sim.kernel();
     assert_eq!(after.validate(), Ok(()), "the model broke: {report:?}");
-    assert!(SimState::from_json(&serde_json::to_string(&sim.state()).unwrap()).is_ok());
+    assert!(SimState::from_json(&sim.state().to_json()).is_ok());
     if report.ok {
         if let Ok(host) = Host::discover(&sim, &want.pfs)
             && let Ok(again) = provision::plan(&host, &want)

@@ -1,11 +1,12 @@
 //! Handing VFs to VMs: choose them ([`allocate`]), place them on guest buses by qatlib's rule
 //! ([`layout`]), write libvirt `<hostdev>`s and the controllers they need and insert them into a
-//! domain idempotently ([`xml`]), and the KubeVirt configuration ([`kubevirt`]).
+//! domain idempotently ([`insert`], [`hostdev_xml`]), and the KubeVirt configuration
+//! ([`kubevirt`]).
 
-pub mod allocate;
+mod allocate;
 pub mod kubevirt;
-pub mod layout;
-pub mod xml;
+mod layout;
+mod xml;
 
 pub use allocate::{Allocated, Policy, Request, allocate};
 pub use layout::{GuestBus, Machine, Placement, layout};

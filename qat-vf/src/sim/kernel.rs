@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use nix::libc;
-use serde::{Deserialize, Serialize};
 
 use crate::host::FileAccess;
 use crate::pci::{Bdf, QatFamily};
@@ -15,7 +14,7 @@ use crate::services::Services;
 pub type Errno = i32;
 
 /// Differences between kernel versions that the model can reproduce.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quirks {
     /// Newer kernels let QAT PFs disable VFs with `sriov_numvfs=0`; older ones answer EINVAL.
     pub qat_numvfs_zero: bool,
@@ -25,7 +24,6 @@ pub struct Quirks {
     pub vfio_disable_denylist: bool,
     /// The kernel has iommufd: `/dev/iommu`, and a cdev `/dev/vfio/devices/vfio<group>` (the
     /// model numbers cdevs by IOMMU group) for each device bound to a VFIO driver.
-    #[serde(default)]
     pub iommufd: bool,
 }
 
@@ -41,8 +39,7 @@ impl Default for Quirks {
 }
 
 /// How a driver claims devices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Matching {
     /// By its id table, on probe or `bind`.
     Ids(Vec<(u16, u16)>),
@@ -52,7 +49,7 @@ pub enum Matching {
 }
 
 /// A loaded PCI driver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimDriver {
     /// Which devices it takes.
     pub matching: Matching,
@@ -66,7 +63,7 @@ pub struct SimDriver {
 }
 
 /// SR-IOV state of a PF.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimSriov {
     /// `sriov_totalvfs`.
     pub total: u16,
@@ -85,7 +82,7 @@ pub struct SimSriov {
 }
 
 /// QAT PF attributes (gen4+).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimQat {
     /// `qat/state`.
     pub state: QatState,
@@ -106,7 +103,7 @@ pub struct SimQat {
 }
 
 /// One PCI function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimDevice {
     /// Vendor id.
     pub vendor: u16,
@@ -151,7 +148,7 @@ impl SimDevice {
 }
 
 /// The whole modelled kernel. Two equal values are indistinguishable through sysfs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kernel {
     /// PCI devices by address.
     pub devices: BTreeMap<Bdf, SimDevice>,

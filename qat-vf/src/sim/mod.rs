@@ -8,6 +8,7 @@
 mod consistency;
 mod kernel;
 mod presets;
+mod state_file;
 #[cfg(test)]
 mod tests;
 mod vfio;
@@ -28,6 +29,7 @@ pub use presets::Preset;
 use crate::error::{Result, SimError, SysfsError};
 use crate::host::{FileAccess, HostEnv, HostFiles, Memlock, OpenFile, ProcessView, paths};
 use crate::pci::Bdf;
+use state_file::StateFile;
 
 /// One write the host received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +63,13 @@ pub struct Fault {
     pub armed_at: u64,
 }
 
-/// Everything a state file holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The simulated host's whole state: what a state file holds (see `state_file` for the format).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimState {
     /// The modelled kernel.
     pub kernel: Kernel,
     /// The simulated process that opens VFIO devices: its RLIMIT_MEMLOCK, what it has pinned
     /// besides its DMA mappings, and whether it has CAP_IPC_LOCK.
-    #[serde(default = "root_process")]
     pub process: Memlock,
     /// Every write received, in order.
     pub writes: Vec<WriteRecord>,
@@ -103,12 +104,27 @@ impl SimState {
     pub fn from_json(
         text: &str,
     ) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let state: SimState = serde_json::from_str(text)?;
+        let file: StateFile = serde_json::from_str(text)?;
+        if file.version() != state_file::VERSION {
+            return Err(format!(
+                "it is state file version {}; this qatkit reads version {}",
+                file.version(),
+                state_file::VERSION
+            )
+            .into());
+        }
+        let state = SimState::from(file);
         state
             .kernel
             .validate()
             .map_err(|why| format!("the host it describes cannot exist: {why}"))?;
         Ok(state)
+    }
+
+    /// The state file's text (pretty JSON, versioned).
+    pub fn to_json(&self) -> String {
+        // The file types hold strings, numbers and maps with string keys only.
+        serde_json::to_string_pretty(&StateFile::from(self)).expect("state files serialize")
     }
 }
 
@@ -192,8 +208,7 @@ impl SimHost {
             path: path.to_owned(),
             source,
         };
-        let text =
-            serde_json::to_string_pretty(&*self.lock()).map_err(|e| state_error(e.into()))?;
+        let text = self.lock().to_json();
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);

@@ -12,7 +12,7 @@ use crate::attributes::{self, Heartbeat};
 use crate::error::{Blocker, Error, ProvisionError, SimError, SysfsError, VfioError};
 use crate::host::{FileAccess, paths};
 use crate::pci::QAT_FAMILIES;
-use crate::sim::{BLOCKS_FOREVER, FaultTrigger, Preset, SimHost, WriteRecord};
+use crate::sim::{BLOCKS_FOREVER, FaultTrigger, Preset, SimHost, SimState, WriteRecord};
 use crate::{Bdf, Services, driver, iommu, qat, sriov};
 use nix::libc;
 
@@ -1465,4 +1465,37 @@ fn enabling_vfs_where_a_device_sits_is_erange_and_changes_nothing() {
     assert_eq!(after.devices, before.devices);
     after.quirks = before.quirks.clone();
     assert_eq!(after, before);
+}
+
+#[test]
+fn the_state_file_is_versioned_and_round_trips_the_model() {
+    let sim = host("mixed", 3);
+    sim.inject(FaultTrigger::Attribute("sriov_numvfs".into()), libc::EIO);
+    sim.set_process(crate::host::Memlock {
+        limit: Some(1 << 20),
+        locked: 4096,
+        cap_ipc_lock: false,
+    });
+    let text = sim.state().to_json();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(file["version"], 1);
+    assert_eq!(SimState::from_json(&text).unwrap(), sim.state());
+
+    // Files written before the version field existed are version 1, with the default process.
+    let mut old = file.clone();
+    old.as_object_mut().unwrap().remove("version");
+    old.as_object_mut().unwrap().remove("process");
+    let loaded = SimState::from_json(&old.to_string()).unwrap();
+    assert_eq!(loaded.kernel, sim.kernel());
+    assert_eq!(loaded.process, SimState::default().process);
+
+    // A newer format is refused with both versions named, not misread.
+    let mut newer = file;
+    newer["version"] = 2.into();
+    let err = SimState::from_json(&newer.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("state file version 2; this qatkit reads version 1"),
+        "{err}"
+    );
 }
