@@ -235,6 +235,40 @@ impl Sim {
     }
 }
 
+/// The kernel's answer to a DMA map into `mappings` (IOVA → size): EINVAL for unaligned
+/// requests or IOVAs outside the usable ranges (the MSI window), EEXIST for an overlap.
+fn map_into(mappings: &mut BTreeMap<u64, u64>, vaddr: u64, iova: u64, size: u64) -> io::Result<()> {
+    let page = 1u64 << IOVA_PGSIZES.trailing_zeros();
+    if size == 0 || vaddr % page != 0 || iova % page != 0 || size % page != 0 {
+        return err(libc::EINVAL);
+    }
+    let Some(last) = iova.checked_add(size - 1) else {
+        return err(libc::EINVAL);
+    };
+    if !IOVA_RANGES.iter().any(|(s, e)| *s <= iova && last <= *e) {
+        return err(libc::EINVAL);
+    }
+    if mappings
+        .iter()
+        .any(|(start, len)| *start <= last && iova < start + len)
+    {
+        return err(libc::EEXIST);
+    }
+    mappings.insert(iova, size);
+    Ok(())
+}
+
+/// Removes the mappings that lie wholly in `iova..iova+size`; returns the bytes they had.
+fn unmap_from(mappings: &mut BTreeMap<u64, u64>, iova: u64, size: u64) -> u64 {
+    let end = iova.saturating_add(size);
+    let inside: Vec<u64> = mappings
+        .iter()
+        .filter(|(s, l)| **s >= iova && *s + *l <= end)
+        .map(|(s, _)| *s)
+        .collect();
+    inside.iter().map(|s| mappings.remove(s).unwrap_or(0)).sum()
+}
+
 fn region_bytes(index: u32, flags: u32, size: u64) -> Vec<u8> {
     let mut buf = Vec::with_capacity(32);
     for v in [32u32, flags, index, 0] {
@@ -357,24 +391,7 @@ impl VfioOps for Sim {
             else {
                 return err(libc::EINVAL);
             };
-            let page = 1u64 << IOVA_PGSIZES.trailing_zeros();
-            if size == 0 || vaddr % page != 0 || iova % page != 0 || size % page != 0 {
-                return err(libc::EINVAL);
-            }
-            let Some(last) = iova.checked_add(size - 1) else {
-                return err(libc::EINVAL);
-            };
-            if !IOVA_RANGES.iter().any(|(s, e)| *s <= iova && last <= *e) {
-                return err(libc::EINVAL);
-            }
-            if dma
-                .iter()
-                .any(|(start, len)| *start <= last && iova < start + len)
-            {
-                return err(libc::EEXIST);
-            }
-            dma.insert(iova, size);
-            Ok(())
+            map_into(dma, vaddr, iova, size)
         })
     }
 
@@ -384,15 +401,7 @@ impl VfioOps for Sim {
             let Handle::Container { dma, .. } = h else {
                 return err(libc::EINVAL);
             };
-            let end = iova.saturating_add(size);
-            let inside: Vec<u64> = dma
-                .iter()
-                .filter(|(s, l)| **s >= iova && *s + *l <= end)
-                .map(|(s, _)| *s)
-                .collect();
-            for start in inside {
-                unmapped += dma.remove(&start).unwrap_or(0);
-            }
+            unmapped = unmap_from(dma, iova, size);
             Ok(())
         })?;
         Ok(unmapped)
@@ -642,21 +651,7 @@ impl VfioOps for Sim {
         size: u64,
     ) -> io::Result<()> {
         self.with_ioas(iommufd, ioas, |mappings| {
-            let page = 1u64 << IOVA_PGSIZES.trailing_zeros();
-            if size == 0 || vaddr % page != 0 || iova % page != 0 || size % page != 0 {
-                return err(libc::EINVAL);
-            }
-            let Some(last) = iova.checked_add(size - 1) else {
-                return err(libc::EINVAL);
-            };
-            if mappings
-                .iter()
-                .any(|(start, len)| *start <= last && iova < start + len)
-            {
-                return err(libc::EEXIST);
-            }
-            mappings.insert(iova, size);
-            Ok(())
+            map_into(mappings, vaddr, iova, size)
         })
     }
 
@@ -668,17 +663,11 @@ impl VfioOps for Sim {
         size: u64,
     ) -> io::Result<u64> {
         self.with_ioas(iommufd, ioas, |mappings| {
-            let end = iova.saturating_add(size);
-            let inside: Vec<u64> = mappings
-                .iter()
-                .filter(|(s, l)| **s >= iova && *s + *l <= end)
-                .map(|(s, _)| *s)
-                .collect();
             // The kernel answers ENOENT when nothing was mapped there.
-            if inside.is_empty() {
-                return err(libc::ENOENT);
+            match unmap_from(mappings, iova, size) {
+                0 => err(libc::ENOENT),
+                unmapped => Ok(unmapped),
             }
-            Ok(inside.iter().map(|s| mappings.remove(s).unwrap_or(0)).sum())
         })
     }
 }
