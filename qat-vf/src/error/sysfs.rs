@@ -59,9 +59,9 @@ impl SysfsError {
         match self {
             SysfsError::Read { source, .. } => kind_of_os(source),
             SysfsError::Write { source, .. } => kind_of_refusal(source),
-            // A format this version does not know: a newer kernel's, or not the attribute meant.
-            SysfsError::Parse { .. } => ErrorKind::Unsupported,
-            SysfsError::Verify { .. } => ErrorKind::DeviceFailure,
+            // The host answered something qat-vf cannot read (a newer kernel's format, a broken
+            // attribute): a failure of the host, not of the request.
+            SysfsError::Parse { .. } | SysfsError::Verify { .. } => ErrorKind::DeviceFailure,
             SysfsError::NoSuchDevice(_) => ErrorKind::NotFound,
         }
     }
