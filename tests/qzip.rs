@@ -130,7 +130,10 @@ fn corrupt_input_fails_in_one_line_and_leaves_nothing() {
     let line = stderr(&out);
     assert_eq!(line.lines().count(), 1, "{line}");
     // The message says what was being done, not "compression failed".
-    assert!(line.contains("decompressing gzip: data is corrupt"), "{line}");
+    assert!(
+        line.contains("decompressing gzip: data is corrupt"),
+        "{line}"
+    );
     assert_eq!(
         files(dir.path()),
         before,

@@ -2,7 +2,7 @@
 //! device, path and OS error; [`Error`] wraps them all, and every one answers
 //! [`kind()`](Error::kind) with an [`ErrorKind`], which callers map instead of listing variants.
 //!
-//! This module sits just above [`pci`](crate::pci) and [`services`](crate::services): every other
+//! This module sits just above [`pci`](crate::pci) and `services`: every other
 //! module reports through it, and it imports none of them.
 
 mod domain;

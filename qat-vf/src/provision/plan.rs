@@ -82,7 +82,7 @@ pub struct VfioAccess {
 }
 
 impl VfioAccess {
-    /// Owner group `gid` and permission bits `mode`, checked as [`VfioAccess::validate`] does.
+    /// Owner group `gid` and permission bits `mode`, checked: not the gid chown(2) takes as "leave it", permission bits only.
     pub fn new(gid: u32, mode: u32) -> Result<Self> {
         let access = VfioAccess { gid, mode };
         access.validate()?;

@@ -1,4 +1,4 @@
-//! `SimHost`: an in-memory kernel behind the [`Sysfs`] trait, for tests, demos and benches.
+//! `SimHost`: an in-memory kernel behind a [`HostEnv`], for tests, demos and benches.
 //!
 //! It answers reads and writes of sysfs paths from a model of devices, drivers, SR-IOV, QAT
 //! attributes and IOMMU groups ([`Kernel`]) with the real kernel's semantics, records every
