@@ -838,3 +838,42 @@ proptest! {
         prop_assert!(read_stream(&c, &packed[..cut]).is_err());
     }
 }
+
+#[test]
+fn the_compress_bound_holds_for_every_format_level_and_size() {
+    let sizes = [
+        0,
+        1,
+        17,
+        4096,
+        65_535,
+        65_536,
+        65_537,
+        300_000,
+        (1 << 20) + 3,
+    ];
+    for backend in backends() {
+        for format in [Format::Gzip, Format::Zlib, Format::Raw, Format::Lz4] {
+            for level in format.levels() {
+                let Some(codec) = codec(format, level, backend) else {
+                    continue;
+                };
+                for len in sizes {
+                    // Noise does not compress: the output is as large as it gets.
+                    let input = noise(len);
+                    let bound = codec.compress_bound(len);
+                    let mut out = vec![0; bound];
+                    let written = codec
+                        .compress_to_slice(&input, &mut out)
+                        .unwrap_or_else(|e| {
+                            panic!(
+                                "{format} level {level} {backend:?} {len} bytes, bound {bound}: {e}"
+                            )
+                        });
+                    assert!(written <= bound);
+                    assert_eq!(codec.decompress(&out[..written]).unwrap(), input);
+                }
+            }
+        }
+    }
+}

@@ -35,3 +35,11 @@ pub(super) fn decompress(
         _ => libdeflate::decompress(format, input, limit, out),
     }
 }
+
+/// The most `len` bytes can compress to, at any level.
+pub(super) fn compress_bound(format: Format, len: usize) -> usize {
+    match format {
+        Format::Lz4 => lz4::compress_bound(len),
+        _ => libdeflate::compress_bound(format, len),
+    }
+}

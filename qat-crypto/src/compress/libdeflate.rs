@@ -147,6 +147,23 @@ fn step(
     }
 }
 
+/// The most deflate output `len` bytes can compress to at any level, by libdeflate's own bound
+/// (asked without a compressor, which makes it hold for every level), with room for ISA-L's
+/// smaller stored blocks on top.
+pub(super) fn compress_bound(format: Format, len: usize) -> usize {
+    let null = std::ptr::null_mut();
+    // SAFETY: libdeflate documents a NULL compressor as "a bound valid for every level"; the
+    // call only computes a size.
+    let bound = unsafe {
+        match format {
+            Format::Gzip => sys::libdeflate_gzip_compress_bound(null, len),
+            Format::Zlib => sys::libdeflate_zlib_compress_bound(null, len),
+            _ => sys::libdeflate_deflate_compress_bound(null, len),
+        }
+    };
+    bound.saturating_add(len / 1024).saturating_add(64)
+}
+
 /// One member (or stream) through ISA-L where it inflates faster (feature `isal`), else, or
 /// when ISA-L does not end cleanly on a member boundary, through libdeflate.
 fn member_step(

@@ -17,6 +17,15 @@ pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most one frame of `len` bytes can take: lz4_flex writes 64 KiB blocks, stored as they
+/// are when they do not compress, each behind a 4-byte size; plus the frame header (at most 19
+/// bytes), the end mark and the content checksum.
+pub(super) fn compress_bound(len: usize) -> usize {
+    let blocks = len.div_ceil(64 << 10).max(1);
+    len.saturating_add(blocks.saturating_mul(4))
+        .saturating_add(19 + 4 + 4)
+}
+
 /// Walks the structure of LZ4 frames (magic, descriptor, block sizes, end mark, checksums) as
 /// bytes go by, to tell complete frames from cut ones: decoders take a frame cut at a block
 /// boundary, or a missing end mark, as complete. Not accepted: the legacy format (`lz4 -l`),

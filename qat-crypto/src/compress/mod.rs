@@ -580,6 +580,17 @@ impl Codec {
         self.batch_to_vecs(inputs, |i, o| self.decompress_request(i, self.limit, o))
     }
 
+    /// The largest output compressing `len` bytes in one call can give with this codec (its
+    /// format, any level, and QATzip when the backend may use it): a slice this long is never
+    /// too small for [`Codec::compress_to_slice`].
+    pub fn compress_bound(&self, len: usize) -> usize {
+        let cpu = cpu::compress_bound(self.format, len);
+        match self.backend {
+            Backend::Cpu => cpu,
+            Backend::Auto | Backend::Qat => cpu.max(self.qat_compress_bound(len)),
+        }
+    }
+
     /// Compresses `input` into a new buffer.
     pub fn compress(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
@@ -713,6 +724,11 @@ impl Codec {
     }
 
     #[cfg(feature = "qatzip")]
+    fn qat_compress_bound(&self, len: usize) -> usize {
+        qatzip::compress_bound(&self.qat[0], len).unwrap_or(0)
+    }
+
+    #[cfg(feature = "qatzip")]
     fn qat_decompress(
         &self,
         input: &[u8],
@@ -720,6 +736,11 @@ impl Codec {
         out: &mut Vec<u8>,
     ) -> Result<ServedBy, Error> {
         qatzip::decompress(&self.qat[1], input, limit, out)
+    }
+
+    #[cfg(not(feature = "qatzip"))]
+    fn qat_compress_bound(&self, _: usize) -> usize {
+        0
     }
 
     #[cfg(not(feature = "qatzip"))]

@@ -295,6 +295,18 @@ fn too_big(operation: Operation, format: Format, len: usize) -> Error {
     }
 }
 
+/// The most QATzip's compression of `len` bytes can take (`qzMaxCompressedLength`); `None`
+/// when the request is too large for it or no session can be set up.
+pub(super) fn compress_bound(pool: &Pool, len: usize) -> Option<usize> {
+    let len = u32::try_from(len).ok()?;
+    pool.with(|s| {
+        // SAFETY: a set-up session; the call only computes a size.
+        Ok(unsafe { qz::qzMaxCompressedLength(len, &mut *s.sess) } as usize)
+    })
+    .ok()
+    .filter(|bound| *bound > 0)
+}
+
 /// Appends `input` compressed with `pool`'s format and level to `out`.
 pub(super) fn compress(pool: &Pool, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
     let format = pool.format;

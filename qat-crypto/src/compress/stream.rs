@@ -102,6 +102,16 @@ impl<'c, W: Write> Encoder<'c, W> {
         Ok(())
     }
 
+    /// The writer, to take what was written so far; `None` after an error. Writing to it
+    /// directly would put bytes in the middle of the stream.
+    pub fn get_mut(&mut self) -> Option<&mut W> {
+        match self.sink.as_mut()? {
+            Sink::Requests { writer, .. } => Some(writer),
+            Sink::Zlib(encoder) => Some(encoder.get_mut()),
+            Sink::Raw(encoder) => Some(encoder.get_mut()),
+        }
+    }
+
     /// Ends the stream and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.finish_stream()
