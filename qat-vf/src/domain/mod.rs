@@ -13,7 +13,40 @@ pub use layout::{GuestBus, Machine, Placement, layout};
 use xml::render;
 pub use xml::{DomainInfo, HostdevOptions, MAX_DOMAIN_XML_BYTES, validate_alias_prefix};
 
+use crate::discovery::Host;
 use crate::error::{DomainError, Result};
+
+/// Chooses VFs on `host` by `request` and writes their hostdevs: into `domain_xml` when given
+/// (keeping, first, the VFs it has from qatkit already and never choosing those it passes
+/// through otherwise, so re-running is stable), else on their own for `machine`. The request's
+/// `keep` and `exclude` are taken from the domain. Returns the VFs and the XML.
+pub fn choose_and_write(
+    host: &Host,
+    request: &Request,
+    domain_xml: Option<&str>,
+    machine: Machine,
+    opts: &HostdevOptions,
+) -> Result<(Vec<Allocated>, String)> {
+    opts.validate()?;
+    match domain_xml {
+        Some(text) => {
+            let info = DomainInfo::parse(text, &opts.alias_prefix)?;
+            let request = Request {
+                keep: info.own_sources.clone(),
+                exclude: info.other_sources.clone(),
+                ..request.clone()
+            };
+            let vfs = allocate(host, &request)?;
+            let xml = insert_parsed(text, &info, &vfs, opts)?;
+            Ok((vfs, xml))
+        }
+        None => {
+            let vfs = allocate(host, request)?;
+            let xml = hostdev_xml(&vfs, machine, opts)?;
+            Ok((vfs, xml))
+        }
+    }
+}
 
 /// The hostdev elements for `vfs` on their own (for a fresh q35 domain, whose `pcie-root` is
 /// controller 0: qatkit's controllers start at index 1).

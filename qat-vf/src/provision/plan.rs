@@ -131,19 +131,23 @@ impl VfioAccess {
 }
 
 /// What the operator wants the host to look like. Built with [`Desired::new`] and the `with_*`
-/// methods, so new fields can come with defaults.
+/// methods, so new fields can come with defaults; as JSON, only `driver` is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Desired {
     /// PFs to manage; empty means every QAT PF. Any SR-IOV PF may be named (generic mode).
+    #[serde(default)]
     pub pfs: Vec<Bdf>,
     /// QAT services; `None` leaves them as they are.
+    #[serde(default)]
     pub services: Option<Services>,
     /// Driver for every VF. Every PF gets all the VFs it offers.
     pub driver: VfDriver,
     /// `/dev/vfio` node ownership, for VFIO drivers.
+    #[serde(default)]
     pub vfio_access: Option<VfioAccess>,
     /// Go ahead even when a VFIO user holds a VF that the plan removes.
+    #[serde(default)]
     pub force: bool,
 }
 

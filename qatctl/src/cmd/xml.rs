@@ -1,9 +1,9 @@
 //! `qatctl xml`: choose VFs for a VM and print libvirt `<hostdev>` XML, or the updated domain.
 
-use qat_vf::{Bdf, Host, HostEnv, domain};
+use qat_vf::{Host, HostEnv, domain};
 use serde_json::json;
 
-use crate::args::{AllocArgs, Global, XmlArgs};
+use crate::args::{Global, XmlArgs};
 use crate::domain_file::DomainFile;
 use crate::failure::Failure;
 use crate::target;
@@ -21,31 +21,28 @@ fn xml(host: &HostEnv, args: &XmlArgs, json: bool) -> Result<(), Failure> {
         rom_bar_off: args.rom_bar.is_some(),
         alias_prefix: args.alias_prefix.clone(),
     };
+    let request = domain::Request {
+        count: usize::from(args.alloc.count),
+        policy: args.alloc.policy,
+        numa_node: args.alloc.numa,
+        driver: args.model.clone().unwrap_or_else(|| "vfio-pci".into()),
+        keep: Vec::new(),
+        exclude: Vec::new(),
+    };
+    // Bad options are refused before the domain file is read.
     opts.validate()?;
-    let driver = args.model.clone().unwrap_or_else(|| "vfio-pci".into());
     let found = Host::discover(host, &[])?;
     let (vfs, xml) = match &args.domain {
         Some(path) => {
             let file = DomainFile::read(path, args.in_place, args.force)?;
-            let info = domain::DomainInfo::parse(&file.text, &opts.alias_prefix)?;
-            let vfs = allocate(
-                &found,
-                &args.alloc,
-                &driver,
-                info.own_sources.clone(),
-                info.other_sources.clone(),
-            )?;
-            let xml = domain::insert_parsed(&file.text, &info, &vfs, &opts)?;
+            let (vfs, xml) =
+                domain::choose_and_write(&found, &request, Some(&file.text), args.machine, &opts)?;
             if let Some(warning) = file.replace(&xml)? {
                 eprintln!("qatctl: warning: {warning}");
             }
             (vfs, xml)
         }
-        None => {
-            let vfs = allocate(&found, &args.alloc, &driver, Vec::new(), Vec::new())?;
-            let xml = domain::hostdev_xml(&vfs, args.machine, &opts)?;
-            (vfs, xml)
-        }
+        None => domain::choose_and_write(&found, &request, None, args.machine, &opts)?,
     };
     if json {
         println!(
@@ -67,24 +64,4 @@ fn xml(host: &HostEnv, args: &XmlArgs, json: bool) -> Result<(), Failure> {
         print!("{xml}");
     }
     Ok(())
-}
-
-/// Allocates VFs by `args`, keeping `keep` (what the domain has from qatkit already) and
-/// leaving out `exclude` (what it has from elsewhere).
-fn allocate(
-    host: &Host,
-    args: &AllocArgs,
-    driver: &str,
-    keep: Vec<Bdf>,
-    exclude: Vec<Bdf>,
-) -> Result<Vec<domain::Allocated>, Failure> {
-    let request = domain::Request {
-        count: usize::from(args.count),
-        policy: args.policy,
-        numa_node: args.numa,
-        driver: driver.to_owned(),
-        keep,
-        exclude,
-    };
-    Ok(domain::allocate(host, &request)?)
 }
