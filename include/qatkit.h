@@ -707,7 +707,8 @@ qatkit_result qatkit_host_kubevirt_json(const qatkit_host *host,
 qatkit_result qatkit_host_open(qatkit_host **host_out);
 
 /*
- Opens a host whose `/` is the directory `root` (a fixture tree, or a chroot).
+ Opens a host whose `/` is the directory `root` (a fixture tree, or a chroot);
+ `QATKIT_NOT_FOUND` when there is no such directory.
 
  # Safety
  `root` is NULL or a NUL-terminated string; `host_out` is NULL or writable.

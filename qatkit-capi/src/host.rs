@@ -3,14 +3,15 @@
 
 use std::ffi::c_char;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use qat_vf::provision::{self, Desired, ProvisionLock, VfDriver, VfioAccess};
 use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Heartbeat, Host, HostEnv, PciInfo, QatState, Services, VirtualFunction};
 
 use crate::ffi::{
-    Failure, QATKIT_UNSUPPORTED, arg, boundary, fill, guard, new_string, opt_text, out, put,
-    qatkit_result, text,
+    Failure, QATKIT_NOT_FOUND, QATKIT_UNSUPPORTED, arg, boundary, fill, guard, new_string,
+    opt_text, out, put, qatkit_result, text,
 };
 
 /// A host: the real one, a directory shaped like one, or a simulated host's state file.
@@ -19,6 +20,8 @@ pub struct qatkit_host {
     env: HostEnv,
     /// A simulated host and its state file.
     sim: Option<(SimHost, PathBuf)>,
+    /// One save of the state file at a time (saves write a temporary file, then rename it).
+    saving: Mutex<()>,
 }
 
 impl qatkit_host {
@@ -26,7 +29,10 @@ impl qatkit_host {
     /// and the write record persist, as with qatctl).
     fn save(&self) -> Result<(), Failure> {
         match &self.sim {
-            Some((sim, path)) => Ok(sim.save(path)?),
+            Some((sim, path)) => {
+                let _one_at_a_time = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(sim.save(path)?)
+            }
             None => Ok(()),
         }
     }
@@ -64,6 +70,7 @@ pub unsafe extern "C" fn qatkit_host_open(host_out: *mut *mut qatkit_host) -> qa
             qatkit_host {
                 env: HostEnv::real(),
                 sim: None,
+                saving: Mutex::new(()),
             },
             host_out,
         );
@@ -71,7 +78,8 @@ pub unsafe extern "C" fn qatkit_host_open(host_out: *mut *mut qatkit_host) -> qa
     })
 }
 
-/// Opens a host whose `/` is the directory `root` (a fixture tree, or a chroot).
+/// Opens a host whose `/` is the directory `root` (a fixture tree, or a chroot);
+/// `QATKIT_NOT_FOUND` when there is no such directory.
 ///
 /// # Safety
 /// `root` is NULL or a NUL-terminated string; `host_out` is NULL or writable.
@@ -84,10 +92,17 @@ pub unsafe extern "C" fn qatkit_host_open_root(
         // SAFETY: the caller's contract above.
         let root = unsafe { text(root, "root")? };
         let host_out = out(host_out, "host_out")?;
+        if !Path::new(root).is_dir() {
+            return Err(Failure::new(
+                QATKIT_NOT_FOUND,
+                format!("{root} is not a directory"),
+            ));
+        }
         open(
             qatkit_host {
                 env: HostEnv::with_root(root),
                 sim: None,
+                saving: Mutex::new(()),
             },
             host_out,
         );
@@ -114,6 +129,7 @@ pub unsafe extern "C" fn qatkit_host_open_sim(
             qatkit_host {
                 env: sim.env().clone(),
                 sim: Some((sim, PathBuf::from(path))),
+                saving: Mutex::new(()),
             },
             host_out,
         );
