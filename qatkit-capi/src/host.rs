@@ -453,8 +453,8 @@ pub unsafe extern "C" fn qatkit_discovery_free(discovery: *mut qatkit_discovery)
 /// `discovery` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_discovery_pf_count(discovery: *const qatkit_discovery) -> usize {
-    // SAFETY: the caller's contract above.
     guard(0, || {
+        // SAFETY: the caller's contract above.
         unsafe { discovery.as_ref() }.map_or(0, |d| d.host.pfs.len())
     })
 }
@@ -467,8 +467,8 @@ pub unsafe extern "C" fn qatkit_discovery_pf_count(discovery: *const qatkit_disc
 pub unsafe extern "C" fn qatkit_discovery_guest_vf_count(
     discovery: *const qatkit_discovery,
 ) -> usize {
-    // SAFETY: the caller's contract above.
     guard(0, || {
+        // SAFETY: the caller's contract above.
         unsafe { discovery.as_ref() }.map_or(0, |d| d.host.guest_vfs.len())
     })
 }
