@@ -81,7 +81,8 @@ pub(super) fn compress(
         let level_buf = &mut level_buffers[level as usize];
         level_buf.resize(level_buffer_size(level), 0);
         loop {
-            out.reserve(room);
+            out.try_reserve(room)
+                .map_err(|_| Operation::Compress.no_room(format, room))?;
             let spare = &mut out.spare_capacity_mut()[..room];
             let avail_out = u32::try_from(spare.len()).unwrap_or(u32::MAX);
             // SAFETY: `stream` is a valid (zeroed or previously used) stream; init resets the

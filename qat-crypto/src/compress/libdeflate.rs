@@ -76,7 +76,8 @@ pub(super) fn compress(
                 _ => sys::libdeflate_deflate_compress_bound(compressor, input.len()),
             }
         };
-        out.reserve(bound);
+        out.try_reserve(bound)
+            .map_err(|_| Operation::Compress.no_room(format, bound))?;
         let spare = out.spare_capacity_mut();
         let (dst, avail) = (spare.as_mut_ptr().cast::<std::ffi::c_void>(), spare.len());
         let src = input.as_ptr().cast::<std::ffi::c_void>();
@@ -233,7 +234,8 @@ pub(super) fn decompress(
             .max(4096);
             let mut capacity = guess.min(room);
             loop {
-                out.reserve(capacity);
+                out.try_reserve(capacity)
+                    .map_err(|_| Operation::Decompress.no_room(format, capacity))?;
                 match member_step(d, format, input, out, capacity) {
                     Step::Done { consumed } => {
                         input = &input[consumed..];

@@ -174,6 +174,14 @@ impl fmt::Display for Operation {
 
 impl Operation {
     /// The error for a library or QATzip that failed at this operation, saying `reason`.
+    /// The output buffer could not grow: an error to return, not an abort of the process.
+    fn no_room(self, format: Format, bytes: usize) -> Error {
+        self.failed(
+            format,
+            format!("cannot allocate {bytes} bytes for the output"),
+        )
+    }
+
     fn failed(self, format: Format, reason: impl Into<String>) -> Error {
         let reason = reason.into();
         match self {
