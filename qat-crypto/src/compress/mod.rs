@@ -592,6 +592,10 @@ impl Codec {
     /// format, any level, and QATzip when the backend may use it): a slice this long is never
     /// too small for [`Codec::compress_to_slice`].
     pub fn compress_bound(&self, len: usize) -> usize {
+        // No request is this large; the bounds' own arithmetic would wrap past it.
+        if len > usize::MAX / 4 {
+            return usize::MAX;
+        }
         let cpu = cpu::compress_bound(self.format, len);
         match self.backend {
             Backend::Cpu => cpu,

@@ -204,7 +204,10 @@ enum Inner<R: BufRead> {
 }
 
 impl<R: BufRead> Decoder<R> {
-    pub(super) fn new(format: Format, limit: usize, reader: R) -> Self {
+    /// A decoder of `format` reading from `reader`, failing past `limit` bytes of output: what
+    /// [`Codec::decoder`](super::Codec::decoder) makes, without a codec. Gzip's header is read
+    /// here already.
+    pub fn new(format: Format, limit: usize, reader: R) -> Self {
         let inner = match format {
             Format::Gzip => Inner::Gzip(flate2::bufread::MultiGzDecoder::new(Source::new(
                 reader, false,
