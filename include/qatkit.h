@@ -110,7 +110,7 @@ typedef struct {
 } qatkit_request;
 
 /*
- How many requests each server took since the codec was made.
+ How many requests each server took since the codec was made or a setting last changed.
  */
 typedef struct {
   /*
@@ -388,7 +388,7 @@ typedef struct {
 #define QATKIT_OK 0
 
 /*
- The request or an input is malformed (a bad level, address, name or document).
+ The request or an input is malformed (a bad level, address, name, document or state file).
  */
 #define QATKIT_INVALID_INPUT 7001
 
@@ -423,7 +423,7 @@ typedef struct {
 #define QATKIT_LIMIT_EXCEEDED 7007
 
 /*
- Compressed data is corrupt or truncated; a state file is broken.
+ Compressed data is corrupt or truncated.
  */
 #define QATKIT_CORRUPT_DATA 7008
 
@@ -566,7 +566,8 @@ void qatkit_codec_free(qatkit_codec *codec);
 
 /*
  Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (e.g.
- QAT in a build without QATzip); `QATKIT_BUSY` once an encoder uses the codec.
+ QAT in a build without QATzip); `QATKIT_BUSY` while an encoder uses the codec. Like every
+ setting, it makes the codec anew: the served counters start again from 0.
 
  # Safety
  `codec` is NULL or a live handle, not used by another thread during the call.
@@ -658,7 +659,8 @@ qatkit_result qatkit_decompress_batch(const qatkit_codec *codec,
                                       size_t count);
 
 /*
- How many requests the CPU, a QAT device and QATzip's software path served.
+ How many requests the CPU, a QAT device and QATzip's software path served since the codec
+ was made or a setting last changed.
 
  # Safety
  `codec` is NULL or a live handle; `served_out` is NULL or writable.
@@ -926,7 +928,7 @@ void qatkit_encoder_free(qatkit_encoder *encoder);
  Compresses: takes as much of `input` as the encoder can hold (its count goes to
  `input_used_out`) and writes as much compressed output as fits in `output` (its count to
  `output_len_out`). Call again with the rest of the input, and with more room when the output
- was full; then `qatkit_encoder_finish`.
+ was full; then `qatkit_encoder_finish`. Input after the finish is `QATKIT_INVALID_INPUT`.
 
  # Safety
  `encoder` is NULL or a live handle; the buffers are as for `qatkit_compress`; the two

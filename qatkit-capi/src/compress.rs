@@ -56,7 +56,7 @@ impl Settings {
     }
 }
 
-/// How many requests each server took since the codec was made.
+/// How many requests each server took since the codec was made or a setting last changed.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct qatkit_served {
@@ -170,7 +170,8 @@ pub unsafe extern "C" fn qatkit_codec_free(codec: *mut qatkit_codec) {
 }
 
 /// Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (e.g.
-/// QAT in a build without QATzip); `QATKIT_BUSY` once an encoder uses the codec.
+/// QAT in a build without QATzip); `QATKIT_BUSY` while an encoder uses the codec. Like every
+/// setting, it makes the codec anew: the served counters start again from 0.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle, not used by another thread during the call.
@@ -425,7 +426,8 @@ pub unsafe extern "C" fn qatkit_decompress_batch(
     batch(codec, requests, count, true)
 }
 
-/// How many requests the CPU, a QAT device and QATzip's software path served.
+/// How many requests the CPU, a QAT device and QATzip's software path served since the codec
+/// was made or a setting last changed.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle; `served_out` is NULL or writable.

@@ -12,7 +12,7 @@ pub type qatkit_result = u32;
 
 /// Success.
 pub const QATKIT_OK: qatkit_result = 0;
-/// The request or an input is malformed (a bad level, address, name or document).
+/// The request or an input is malformed (a bad level, address, name, document or state file).
 pub const QATKIT_INVALID_INPUT: qatkit_result = 7001;
 /// Something the request names does not exist (a device, a driver, a group).
 pub const QATKIT_NOT_FOUND: qatkit_result = 7002;
@@ -26,7 +26,7 @@ pub const QATKIT_BUSY: qatkit_result = 7005;
 pub const QATKIT_NOT_VIABLE: qatkit_result = 7006;
 /// A limit would be exceeded: the output limit, too few VFs, RLIMIT_MEMLOCK.
 pub const QATKIT_LIMIT_EXCEEDED: qatkit_result = 7007;
-/// Compressed data is corrupt or truncated; a state file is broken.
+/// Compressed data is corrupt or truncated.
 pub const QATKIT_CORRUPT_DATA: qatkit_result = 7008;
 /// The device or the kernel did not do what was asked.
 pub const QATKIT_DEVICE_FAILURE: qatkit_result = 7009;

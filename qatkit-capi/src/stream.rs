@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use qat_crypto::compress::{Codec, Encoder};
+use qat_crypto::compress::{Codec, Decoder, Encoder};
 
 use crate::compress::qatkit_codec;
 use crate::ffi::{
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn qatkit_encoder_free(encoder: *mut qatkit_encoder) {
 /// Compresses: takes as much of `input` as the encoder can hold (its count goes to
 /// `input_used_out`) and writes as much compressed output as fits in `output` (its count to
 /// `output_len_out`). Call again with the rest of the input, and with more room when the output
-/// was full; then `qatkit_encoder_finish`.
+/// was full; then `qatkit_encoder_finish`. Input after the finish is `QATKIT_INVALID_INPUT`.
 ///
 /// # Safety
 /// `encoder` is NULL or a live handle; the buffers are as for `qatkit_compress`; the two
@@ -160,11 +160,13 @@ pub unsafe extern "C" fn qatkit_encoder_write(
         encoder.drain(output, &mut written);
         while used < input.len() && encoder.unsent() < MAX_PENDING_OUTPUT {
             let step = &input[used..input.len().min(used + INPUT_STEP)];
-            let result = encoder.cell.with_dependent_mut(|_, e| match e.as_mut() {
-                Some(e) => e.write_all(step),
-                None => Err(io::Error::other("the encoder was finished")),
-            });
-            result.map_err(stream_failure)?;
+            let result = encoder
+                .cell
+                .with_dependent_mut(|_, e| e.as_mut().map(|e| e.write_all(step)));
+            match result {
+                Some(written) => written.map_err(stream_failure)?,
+                None => return Err(Failure::invalid("the encoder was finished: no more input")),
+            }
             used += step.len();
             encoder.drain(output, &mut written);
         }
@@ -272,9 +274,7 @@ impl BufRead for Feed {
     }
 }
 
-fn decode(codec: Arc<Codec>, feed: Feed) {
-    let to_caller = feed.to_caller.clone();
-    let mut decoder = codec.decoder(feed);
+fn decode(mut decoder: Decoder<Feed>, to_caller: SyncSender<FromWorker>) {
     let mut buffer = vec![0; OUTPUT_STEP];
     loop {
         let event = match decoder.read(&mut buffer) {
@@ -398,16 +398,19 @@ pub unsafe extern "C" fn qatkit_decoder_new(
         let (to_worker, from_caller) = sync_channel(0);
         let (to_caller, from_worker) = sync_channel(0);
         let feed = Feed {
-            to_caller,
+            to_caller: to_caller.clone(),
             from_caller,
             chunk: Vec::new(),
             pos: 0,
             ended: false,
         };
-        let codec = Arc::clone(&codec.codec);
+        // The thread takes the format and the limit, not the codec, whose settings stay free to
+        // change. It makes the decoder itself: making one reads gzip's header, which waits for
+        // input.
+        let (format, limit) = (codec.codec.format(), codec.codec.limit());
         let worker = std::thread::Builder::new()
             .name("qatkit-decoder".into())
-            .spawn(move || decode(codec, feed))
+            .spawn(move || decode(Decoder::new(format, limit, feed), to_caller))
             .map_err(|e| Failure::new(QATKIT_IO, format!("cannot start a thread: {e}")))?;
         let decoder = Box::new(qatkit_decoder {
             to_worker: Some(to_worker),
