@@ -6,8 +6,8 @@ use std::sync::Arc;
 use qat_crypto::compress::{Backend, Codec, Format};
 
 use crate::ffi::{
-    Failure, QATKIT_BUSY, QATKIT_OK, arg, arg_mut, boundary, bytes, bytes_mut, guard, out, put,
-    qatkit_result, result_of,
+    Failure, QATKIT_BUSY, QATKIT_OK, arg, arg_mut, boundary, bytes, bytes_mut, free_handle, guard,
+    out, put, put_handle, qatkit_result, result_of,
 };
 
 /// A compressed format.
@@ -145,12 +145,12 @@ pub unsafe extern "C" fn qatkit_codec_new(
             limit: qat_crypto::compress::DEFAULT_LIMIT,
             in_flight: 1,
         };
-        let handle = Box::new(qatkit_codec {
+        let handle = qatkit_codec {
             codec: Arc::new(settings.build()?),
             settings,
-        });
+        };
         // SAFETY: checked by `out`.
-        unsafe { put(codec_out, Box::into_raw(handle)) };
+        unsafe { put_handle(codec_out, handle) };
         Ok(())
     })
 }
@@ -161,12 +161,8 @@ pub unsafe extern "C" fn qatkit_codec_new(
 /// `codec` is NULL or a handle from `qatkit_codec_new` not freed before; it is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_codec_free(codec: *mut qatkit_codec) {
-    guard((), || {
-        if !codec.is_null() {
-            // SAFETY: the caller's contract: a live handle from Box::into_raw, freed once.
-            drop(unsafe { Box::from_raw(codec) });
-        }
-    })
+    // SAFETY: the caller's contract above.
+    unsafe { free_handle(codec) }
 }
 
 /// Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (e.g.

@@ -302,6 +302,28 @@ pub(crate) unsafe fn opt_text<'a>(
     unsafe { text(ptr, name) }.map(Some)
 }
 
+/// Hands `value` to C as a new handle through a checked out-parameter.
+///
+/// # Safety
+/// `out` came from [`out`] and points to writable memory for a pointer.
+pub(crate) unsafe fn put_handle<T>(out: *mut *mut T, value: T) {
+    // SAFETY: the caller's contract above.
+    unsafe { out.write(Box::into_raw(Box::new(value))) }
+}
+
+/// Frees a handle made by [`put_handle`]; NULL is fine. Never unwinds.
+///
+/// # Safety
+/// `handle` is NULL or came from [`put_handle`] for the same `T` and is not used again.
+pub(crate) unsafe fn free_handle<T>(handle: *mut T) {
+    guard((), || {
+        if !handle.is_null() {
+            // SAFETY: the caller's contract: a live Box from `put_handle`, freed once.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    })
+}
+
 /// A string qatkit returns: allocated here, freed by `qatkit_string_free`.
 pub(crate) fn new_string(value: String) -> Result<*mut c_char, Failure> {
     CString::new(value)

@@ -10,8 +10,8 @@ use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Heartbeat, Host, HostEnv, PciInfo, QatState, Services, VirtualFunction};
 
 use crate::ffi::{
-    Failure, QATKIT_NOT_FOUND, QATKIT_UNSUPPORTED, arg, boundary, fill, guard, new_string,
-    opt_text, out, put, qatkit_result, text,
+    Failure, QATKIT_NOT_FOUND, QATKIT_UNSUPPORTED, arg, boundary, fill, free_handle, guard,
+    new_string, opt_text, out, put, put_handle, qatkit_result, text,
 };
 
 /// A host: the real one, a directory shaped like one, or a simulated host's state file.
@@ -54,7 +54,7 @@ impl qatkit_host {
 
 fn open(host: qatkit_host, host_out: *mut *mut qatkit_host) {
     // SAFETY: every caller checked `host_out` with `out`.
-    unsafe { put(host_out, Box::into_raw(Box::new(host))) };
+    unsafe { put_handle(host_out, host) };
 }
 
 /// Opens the running host (`/`, the kernel's VFIO, this process). Free it with
@@ -143,12 +143,8 @@ pub unsafe extern "C" fn qatkit_host_open_sim(
 /// `host` is NULL or a handle from a `qatkit_host_open*` call not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_host_free(host: *mut qatkit_host) {
-    guard((), || {
-        if !host.is_null() {
-            // SAFETY: the caller's contract: a live handle from Box::into_raw, freed once.
-            drop(unsafe { Box::from_raw(host) });
-        }
-    })
+    // SAFETY: the caller's contract above.
+    unsafe { free_handle(host) }
 }
 
 /// Creates a simulated host of `preset` (`4xxx`, `c62x`, `mixed`, `igb`, `nvme`, `qemu`, ...)
@@ -426,9 +422,9 @@ pub unsafe extern "C" fn qatkit_host_discover(
         let (host, named) = unsafe { (arg(host, "host")?, bdfs(pfs, pf_count, "pfs")?) };
         let discovery_out = out(discovery_out, "discovery_out")?;
         let found = Host::discover(&host.env, &named)?;
-        let discovery = Box::new(qatkit_discovery { host: found });
+        let discovery = qatkit_discovery { host: found };
         // SAFETY: checked by `out`.
-        unsafe { put(discovery_out, Box::into_raw(discovery)) };
+        unsafe { put_handle(discovery_out, discovery) };
         Ok(())
     })
 }
@@ -439,12 +435,8 @@ pub unsafe extern "C" fn qatkit_host_discover(
 /// `discovery` is NULL or a handle from `qatkit_host_discover` not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_discovery_free(discovery: *mut qatkit_discovery) {
-    guard((), || {
-        if !discovery.is_null() {
-            // SAFETY: the caller's contract: a live handle from Box::into_raw, freed once.
-            drop(unsafe { Box::from_raw(discovery) });
-        }
-    })
+    // SAFETY: the caller's contract above.
+    unsafe { free_handle(discovery) }
 }
 
 /// How many PFs were found; 0 when `discovery` is NULL.

@@ -15,8 +15,8 @@ use qat_crypto::compress::{Codec, Decoder, Encoder};
 
 use crate::compress::qatkit_codec;
 use crate::ffi::{
-    Failure, QATKIT_CORRUPT_DATA, QATKIT_IO, arg, arg_mut, boundary, bytes, bytes_mut, guard, out,
-    put, qatkit_result, result_of,
+    Failure, QATKIT_CORRUPT_DATA, QATKIT_IO, arg, arg_mut, boundary, bytes, bytes_mut, free_handle,
+    out, put, put_handle, qatkit_result, result_of,
 };
 
 /// Output the encoder may hold back before it takes more input.
@@ -101,13 +101,13 @@ pub unsafe extern "C" fn qatkit_encoder_new(
         let cell = EncoderCell::new(Arc::clone(&codec.codec), |codec| {
             Some(codec.encoder(Vec::new()))
         });
-        let encoder = Box::new(qatkit_encoder {
+        let encoder = qatkit_encoder {
             cell,
             output: Vec::new(),
             sent: 0,
-        });
+        };
         // SAFETY: checked by `out`.
-        unsafe { put(encoder_out, Box::into_raw(encoder)) };
+        unsafe { put_handle(encoder_out, encoder) };
         Ok(())
     })
 }
@@ -119,12 +119,8 @@ pub unsafe extern "C" fn qatkit_encoder_new(
 /// `encoder` is NULL or a handle from `qatkit_encoder_new` not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_encoder_free(encoder: *mut qatkit_encoder) {
-    guard((), || {
-        if !encoder.is_null() {
-            // SAFETY: the caller's contract: a live handle from Box::into_raw, freed once.
-            drop(unsafe { Box::from_raw(encoder) });
-        }
-    })
+    // SAFETY: the caller's contract above.
+    unsafe { free_handle(encoder) }
 }
 
 /// Compresses: takes as much of `input` as the encoder can hold (its count goes to
@@ -412,7 +408,7 @@ pub unsafe extern "C" fn qatkit_decoder_new(
             .name("qatkit-decoder".into())
             .spawn(move || decode(Decoder::new(format, limit, feed), to_caller))
             .map_err(|e| Failure::new(QATKIT_IO, format!("cannot start a thread: {e}")))?;
-        let decoder = Box::new(qatkit_decoder {
+        let decoder = qatkit_decoder {
             to_worker: Some(to_worker),
             from_worker: Some(from_worker),
             worker: Some(worker),
@@ -420,9 +416,9 @@ pub unsafe extern "C" fn qatkit_decoder_new(
             end_sent: false,
             pending: Vec::new(),
             pending_pos: 0,
-        });
+        };
         // SAFETY: checked by `out`.
-        unsafe { put(decoder_out, Box::into_raw(decoder)) };
+        unsafe { put_handle(decoder_out, decoder) };
         Ok(())
     })
 }
@@ -433,12 +429,8 @@ pub unsafe extern "C" fn qatkit_decoder_new(
 /// `decoder` is NULL or a handle from `qatkit_decoder_new` not freed before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qatkit_decoder_free(decoder: *mut qatkit_decoder) {
-    guard((), || {
-        if !decoder.is_null() {
-            // SAFETY: the caller's contract: a live handle from Box::into_raw, freed once.
-            drop(unsafe { Box::from_raw(decoder) });
-        }
-    })
+    // SAFETY: the caller's contract above.
+    unsafe { free_handle(decoder) }
 }
 
 /// Decompresses: takes `input` (its count to `input_used_out`: all of it, unless the output
