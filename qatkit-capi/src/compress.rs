@@ -248,21 +248,18 @@ pub unsafe extern "C" fn qatkit_compress(
     output_cap: usize,
     output_len_out: *mut usize,
 ) -> qatkit_result {
-    boundary(|| {
-        // SAFETY: the caller's contract above, for each argument.
-        let (codec, input, output) = unsafe {
-            (
-                arg(codec, "codec")?,
-                bytes(input, input_len, "input")?,
-                bytes_mut(output, output_cap, "output")?,
-            )
-        };
-        let len_out = out(output_len_out, "output_len_out")?;
-        let written = compress_one(&codec.codec, input, output, len_out)?;
-        // SAFETY: checked by `out`.
-        unsafe { put(len_out, written) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract above.
+    unsafe {
+        one_shot(
+            codec,
+            input,
+            input_len,
+            output,
+            output_cap,
+            output_len_out,
+            compress_one,
+        )
+    }
 }
 
 /// Decompresses `input` into `output`, within the codec's output limit; the length written goes
@@ -281,6 +278,37 @@ pub unsafe extern "C" fn qatkit_decompress(
     output_cap: usize,
     output_len_out: *mut usize,
 ) -> qatkit_result {
+    // SAFETY: the caller's contract above.
+    unsafe {
+        one_shot(
+            codec,
+            input,
+            input_len,
+            output,
+            output_cap,
+            output_len_out,
+            decompress_one,
+        )
+    }
+}
+
+/// What one call does to a request: its output length, or why not.
+type OneShot = fn(&Codec, &[u8], &mut [u8], *mut usize) -> Result<usize, Failure>;
+
+/// The body of `qatkit_compress` and `qatkit_decompress`: checks the arguments, runs `call`,
+/// writes the length.
+///
+/// # Safety
+/// As for `qatkit_compress`.
+unsafe fn one_shot(
+    codec: *const qatkit_codec,
+    input: *const u8,
+    input_len: usize,
+    output: *mut u8,
+    output_cap: usize,
+    output_len_out: *mut usize,
+    call: OneShot,
+) -> qatkit_result {
     boundary(|| {
         // SAFETY: the caller's contract above, for each argument.
         let (codec, input, output) = unsafe {
@@ -291,7 +319,7 @@ pub unsafe extern "C" fn qatkit_decompress(
             )
         };
         let len_out = out(output_len_out, "output_len_out")?;
-        let written = decompress_one(&codec.codec, input, output, len_out)?;
+        let written = call(&codec.codec, input, output, len_out)?;
         // SAFETY: checked by `out`.
         unsafe { put(len_out, written) };
         Ok(())
