@@ -16,11 +16,12 @@
 //! cargo bench -p qatkit-benches --bench capi --features isal
 //! ```
 
+mod shared;
+
 use std::ffi::c_void;
-use std::hint::black_box;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use qat_crypto::compress::{Backend, Codec, Format};
@@ -123,65 +124,6 @@ impl Drop for CCodec<'_> {
     }
 }
 
-fn corpus() -> Vec<u8> {
-    let dir = std::env::var_os("QATKIT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    let mut data = Vec::new();
-    for name in ["calgary", "canterbury"] {
-        if let Ok(bytes) = std::fs::read(dir.join(name)) {
-            data.extend(bytes);
-        }
-    }
-    if data.is_empty() {
-        // Where the corpus is not available: text from a fixed word list, the same everywhere.
-        let words = [
-            "quick", "assist", "virtual", "function", "compress", "offload", "host",
-        ];
-        let mut i = 0u64;
-        while data.len() < 6_000_000 {
-            i = i
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            data.extend_from_slice(words[(i >> 61) as usize % words.len()].as_bytes());
-            data.push(if i % 11 == 0 { b'\n' } else { b' ' });
-        }
-    }
-    data
-}
-
-/// C time over Rust time on the same requests, from alternating rounds: the median ratio.
-fn paired(
-    rust: &mut dyn FnMut(&[u8]) -> usize,
-    c: &mut dyn FnMut(&[u8]) -> usize,
-    requests: &[&[u8]],
-    quick: bool,
-) -> f64 {
-    let time = |work: &mut dyn FnMut(&[u8]) -> usize| {
-        let start = Instant::now();
-        black_box(requests.iter().map(|r| work(r)).sum::<usize>());
-        start.elapsed().as_secs_f64()
-    };
-    time(rust);
-    time(c);
-    let started = Instant::now();
-    let mut ratios = Vec::new();
-    while ratios.len() < if quick { 1 } else { 15 }
-        || (!quick && started.elapsed() < Duration::from_secs(3))
-    {
-        let (r, cc) = if ratios.len() % 2 == 0 {
-            let r = time(rust);
-            (r, time(c))
-        } else {
-            let cc = time(c);
-            (time(rust), cc)
-        };
-        ratios.push(cc / r);
-    }
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
-}
-
 fn bench(c: &mut Criterion) {
     let quick = std::env::args().any(|a| a == "--test");
     let api = CApi::load();
@@ -189,7 +131,7 @@ fn bench(c: &mut Criterion) {
     let rust = Codec::new(Format::Gzip, 1)
         .and_then(|c| c.with_backend(Backend::Cpu))
         .expect("codec");
-    let data = corpus();
+    let (_, data) = shared::corpus();
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
     std::fs::create_dir_all(&target).expect("target/criterion");
     let mut tsv = std::fs::File::create(target.join("qatkit-capi-overhead.tsv")).expect("tsv");
@@ -239,7 +181,17 @@ fn bench(c: &mut Criterion) {
                 })
             });
             group.finish();
-            let ratio = paired(&mut rust_call, &mut c_call, inputs, quick);
+            let ratio = if quick {
+                shared::paired(&mut rust_call, &mut c_call, inputs, 1, Duration::ZERO)
+            } else {
+                shared::paired(
+                    &mut rust_call,
+                    &mut c_call,
+                    inputs,
+                    15,
+                    Duration::from_secs(3),
+                )
+            };
             writeln!(tsv, "{operation}\t{label}\t{ratio:.4}").expect("tsv");
             eprintln!(
                 "capi_gzip1_{operation}/{label}: C takes {ratio:.4}x the Rust call's time (paired median)"

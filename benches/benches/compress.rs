@@ -28,44 +28,16 @@
 //!   cargo bench -p qatkit-benches --bench compress --features isal,zlib-ng,qatzip  # plus QATzip
 //! ```
 
-use std::hint::black_box;
+mod shared;
+
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput, measurement::WallTime,
 };
 use qat_crypto::compress::{Backend, Codec, Format};
-
-/// The corpus files, joined, or 6 MB of generated text where the corpus is not available.
-fn corpus() -> (String, Vec<u8>) {
-    let dir = std::env::var_os("QATKIT_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    let mut data = Vec::new();
-    for name in ["calgary", "canterbury"] {
-        if let Ok(bytes) = std::fs::read(dir.join(name)) {
-            data.extend(bytes);
-        }
-    }
-    if !data.is_empty() {
-        return (format!("corpus {}", dir.display()), data);
-    }
-    let words = [
-        "quick", "assist", "virtual", "function", "compress", "offload", "host", "guest",
-    ];
-    let mut text = Vec::with_capacity(6_000_000);
-    let mut i = 0u64;
-    while text.len() < 6_000_000 {
-        i = i
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        text.extend_from_slice(words[(i >> 61) as usize].as_bytes());
-        text.push(if i % 11 == 0 { b'\n' } else { b' ' });
-    }
-    ("generated text (set QATKIT_CORPUS)".into(), text)
-}
 
 const SIZES: [(&str, usize); 4] = [
     ("4KiB", 4 << 10),
@@ -208,7 +180,11 @@ impl Bench {
                 if *name == "qatkit/qat" && *baseline != "qatzip" {
                     continue;
                 }
-                let ratio = paired(ours, theirs, &requests, self.test_mode);
+                let ratio = if self.test_mode {
+                    shared::paired(ours, theirs, &requests, 1, Duration::ZERO)
+                } else {
+                    shared::paired(ours, theirs, &requests, 7, Duration::from_secs(2))
+                };
                 writeln!(
                     self.paired,
                     "{}\t{name}\t{}\t{baseline}\t{ratio:.4}",
@@ -219,35 +195,6 @@ impl Bench {
             }
         }
     }
-}
-
-/// Throughput of `ours` over `theirs` on the same requests, from alternating runs: the median
-/// of the per-round ratios, at least 7 rounds and about 2 s (one round in test mode).
-fn paired(ours: &mut Work<'_>, theirs: &mut Work<'_>, requests: &[&[u8]], quick: bool) -> f64 {
-    let time = |work: &mut Work<'_>| {
-        let start = Instant::now();
-        black_box(requests.iter().map(|r| work(r)).sum::<usize>());
-        start.elapsed().as_secs_f64()
-    };
-    // Warm both up.
-    time(ours);
-    time(theirs);
-    let started = Instant::now();
-    let mut ratios = Vec::new();
-    while ratios.len() < if quick { 1 } else { 7 }
-        || (!quick && started.elapsed() < Duration::from_secs(2))
-    {
-        let (a, b) = if ratios.len() % 2 == 0 {
-            let a = time(ours);
-            (a, time(theirs))
-        } else {
-            let b = time(theirs);
-            (time(ours), b)
-        };
-        ratios.push(b / a);
-    }
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
 }
 
 fn codec(level: u32, backend: Backend) -> Codec {
@@ -484,7 +431,7 @@ mod qatzip {
 }
 
 fn main() {
-    let (source, data) = corpus();
+    let (source, data) = shared::corpus();
     eprintln!("compress bench input: {source}, {} bytes", data.len());
     let (filter, test_mode) = filter_and_test_mode();
     let mut bench = Bench {
