@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use qat_vf::provision::{self, Desired, ProvisionLock, VfDriver, VfioAccess};
+use qat_vf::provision::{self, Desired, Plan, ProvisionLock, VfDriver, VfioAccess};
 use qat_vf::sim::{FaultTrigger, Preset, SimHost};
 use qat_vf::{Bdf, Heartbeat, Host, HostEnv, PciInfo, QatState, Services, VirtualFunction};
 
@@ -634,8 +634,31 @@ fn plan(
     json(&provision::plan(&found, desired)?, plan_json_out)
 }
 
-/// Takes the lock, discovers, plans and applies: the whole transaction. The report goes to
-/// `report_json_out` and whether it succeeded to `ok_out`.
+/// The whole transaction, as qatctl runs it: takes the lock, discovers the host (with `pfs`
+/// named), makes the plan, applies it and saves a simulated host, also after a failure (consumed
+/// faults persist). The report goes to `report_json_out` and whether it succeeded to `ok_out`.
+fn transaction(
+    host: &qatkit_host,
+    lock: Option<&str>,
+    pfs: &[Bdf],
+    force: bool,
+    make_plan: impl FnOnce(&Host) -> qat_vf::Result<Plan>,
+    report_json_out: *mut *mut c_char,
+    ok_out: *mut bool,
+) -> Result<(), Failure> {
+    let held = ProvisionLock::acquire(&host.lock_path(lock))?;
+    let result = Host::discover(&host.env, pfs)
+        .and_then(|found| make_plan(&found))
+        .map(|plan| provision::apply(&host.env, &plan, force, &held));
+    host.save()?;
+    let report = result?;
+    json(&report, report_json_out)?;
+    // SAFETY: every caller checked `ok_out` with `out`.
+    unsafe { put(ok_out, report.ok) };
+    Ok(())
+}
+
+/// [`transaction`] for a desired state.
 fn apply(
     host: &qatkit_host,
     desired: &Desired,
@@ -643,13 +666,16 @@ fn apply(
     report_json_out: *mut *mut c_char,
     ok_out: *mut bool,
 ) -> Result<(), Failure> {
-    let result = provision::converge(&host.env, desired, &host.lock_path(lock));
-    host.save()?;
-    let (_, report) = result?;
-    json(&report, report_json_out)?;
-    // SAFETY: every caller checked `ok_out` with `out`.
-    unsafe { put(ok_out, report.ok) };
-    Ok(())
+    let plan = |found: &Host| provision::plan(found, desired);
+    transaction(
+        host,
+        lock,
+        &desired.pfs,
+        desired.force,
+        plan,
+        report_json_out,
+        ok_out,
+    )
 }
 
 /// Plans `desired` (fields) on `host`: the steps `qatkit_host_apply` would run, as JSON. A bad
@@ -791,15 +817,8 @@ pub unsafe extern "C" fn qatkit_host_reset(
         };
         let report_json_out = out(report_json_out, "report_json_out")?;
         let ok_out = out(ok_out, "ok_out")?;
-        let lock = ProvisionLock::acquire(&host.lock_path(lock))?;
-        let found = Host::discover(&host.env, &pfs)?;
-        let planned = provision::plan_reset(&found, &pfs, force)?;
-        let report = provision::apply(&host.env, &planned, force, &lock);
-        host.save()?;
-        json(&report, report_json_out)?;
-        // SAFETY: checked by `out`.
-        unsafe { put(ok_out, report.ok) };
-        Ok(())
+        let plan = |found: &Host| provision::plan_reset(found, &pfs, force);
+        transaction(host, lock, &pfs, force, plan, report_json_out, ok_out)
     })
 }
 
