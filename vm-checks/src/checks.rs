@@ -498,26 +498,19 @@ fn dma_checks_before_the_kernel(ctx: &mut Ctx<'_>) -> Option<String> {
 
 /// The kernel itself refuses a map in the MSI window (EINVAL).
 fn kernel_dma_msi_window(ctx: &mut Ctx<'_>) -> Option<String> {
-    let vf = ctx.vf.as_ref()?;
-    let mut page = DmaBuffer::new(4096).expect("anonymous memory");
-    Some(kernel_map_page(
-        ctx.ops(),
-        &vf.container,
-        &mut page,
-        0xfee0_0000,
-    ))
+    kernel_map_new_page(ctx, 0xfee0_0000)
 }
 
 /// The kernel itself refuses a map at an IOVA that is not page-aligned (EINVAL).
 fn kernel_dma_unaligned_iova(ctx: &mut Ctx<'_>) -> Option<String> {
+    kernel_map_new_page(ctx, 0x40_0800)
+}
+
+/// A fresh page mapped at `iova` by a raw map into the open VF's container: the errno.
+fn kernel_map_new_page(ctx: &mut Ctx<'_>, iova: u64) -> Option<String> {
     let vf = ctx.vf.as_ref()?;
     let mut page = DmaBuffer::new(4096).expect("anonymous memory");
-    Some(kernel_map_page(
-        ctx.ops(),
-        &vf.container,
-        &mut page,
-        0x40_0800,
-    ))
+    Some(kernel_map_page(ctx.ops(), &vf.container, &mut page, iova))
 }
 
 /// The kernel maps an IOVA once and refuses it the second time (EEXIST).
