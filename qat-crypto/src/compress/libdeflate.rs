@@ -165,49 +165,15 @@ pub(super) fn compress_bound(format: Format, len: usize) -> usize {
     bound.saturating_add(len / 1024).saturating_add(64)
 }
 
-/// One member (or stream) through ISA-L where it inflates faster (feature `isal`), else, or
-/// when ISA-L does not end cleanly on a member boundary, through libdeflate.
-fn member_step(
-    d: *mut sys::libdeflate_decompressor,
+/// Inflates one gzip member, or one zlib or raw stream, from the start of `input` into at
+/// most `capacity` bytes of `out`'s spare capacity (which must have that many), with this
+/// thread's decompressor.
+pub(super) fn inflate_step(
     format: Format,
     input: &[u8],
     out: &mut Vec<u8>,
     capacity: usize,
-) -> Step {
-    #[cfg(feature = "isal")]
-    if super::isal::inflates_faster(format, input) {
-        let before = out.len();
-        match super::isal::inflate_step(format, input, out, capacity) {
-            Some(Step::Done { consumed })
-                if consumed == input.len()
-                    || (format == Format::Gzip && input[consumed..].starts_with(&[0x1f, 0x8b])) =>
-            {
-                return Step::Done { consumed };
-            }
-            Some(Step::NoSpace) => return Step::NoSpace,
-            // Anything else, libdeflate decides.
-            _ => out.truncate(before),
-        }
-    }
-    step(d, format, input, out, capacity)
-}
-
-/// The uncompressed size a gzip member's trailer records (ISIZE, modulo 2^32): exact when the
-/// input is one member under 4 GiB.
-fn gzip_size_hint(input: &[u8]) -> Option<usize> {
-    let trailer = input.get(input.len().checked_sub(4)?..)?;
-    Some(u32::from_le_bytes(trailer.try_into().ok()?) as usize)
-}
-
-/// Appends the decompressed `input` to `out`, writing at most `limit` bytes. Gzip input may
-/// be several members, as gzip itself allows; zlib and raw deflate are one stream each, and
-/// bytes after its end make the input corrupt.
-pub(super) fn decompress(
-    format: Format,
-    mut input: &[u8],
-    limit: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
+) -> Result<Step, Error> {
     STATE.with_borrow_mut(|state| {
         let d = match &state.decompressor {
             Some(d) => d.0.as_ptr(),
@@ -219,41 +185,6 @@ pub(super) fn decompress(
                 state.decompressor.insert(Decompressor(d)).0.as_ptr()
             }
         };
-        let start = out.len();
-        loop {
-            let room = limit - (out.len() - start);
-            // First guess: the gzip trailer's size (exact for one member), else 4x the input;
-            // never more than deflate can expand to (1032:1), so a forged trailer cannot make
-            // a tiny input reserve gigabytes.
-            let guess = match format {
-                Format::Gzip => gzip_size_hint(input),
-                _ => None,
-            }
-            .unwrap_or(input.len().saturating_mul(4))
-            .min(input.len().saturating_mul(super::MAX_DEFLATE_RATIO))
-            .max(4096);
-            let mut capacity = guess.min(room);
-            loop {
-                out.try_reserve(capacity)
-                    .map_err(|_| Operation::Decompress.no_room(format, capacity))?;
-                match member_step(d, format, input, out, capacity) {
-                    Step::Done { consumed } => {
-                        input = &input[consumed..];
-                        break;
-                    }
-                    Step::NoSpace if capacity < room => {
-                        capacity = capacity.saturating_mul(2).min(room);
-                    }
-                    Step::NoSpace => return Err(Error::LimitExceeded { format, limit }),
-                    Step::Corrupt => return Err(Error::Corrupt { format }),
-                }
-            }
-            if input.is_empty() {
-                return Ok(());
-            }
-            if format != Format::Gzip {
-                return Err(Error::Corrupt { format });
-            }
-        }
+        Ok(step(d, format, input, out, capacity))
     })
 }

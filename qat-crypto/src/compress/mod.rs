@@ -20,10 +20,12 @@
 //! ```
 
 use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use qat_error::ErrorKind;
+
+use crate::backend::Counters;
+pub use crate::backend::{Backend, Served, ServedBy};
+use crate::executor;
 
 mod cpu;
 mod inflate;
@@ -32,7 +34,7 @@ mod isal;
 mod libdeflate;
 mod lz4;
 #[cfg(feature = "qatzip")]
-mod qatzip;
+mod qat;
 mod stream;
 
 pub use stream::{Decoder, Encoder};
@@ -84,73 +86,6 @@ impl Format {
             max: *levels.end(),
         })
     }
-}
-
-/// Who compresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Backend {
-    /// The device when QATzip finds one, the level is one it has and the request is at least
-    /// [`Codec::with_auto_min_request`] bytes; the CPU otherwise.
-    #[default]
-    Auto,
-    /// The CPU libraries.
-    Cpu,
-    /// QATzip: the device, or QATzip's own software path (zlib) when there is none.
-    Qat,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Auto => "auto",
-            Backend::Cpu => "cpu",
-            Backend::Qat => "qat",
-        })
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Backend::Auto),
-            "cpu" => Ok(Backend::Cpu),
-            "qat" => Ok(Backend::Qat),
-            _ => Err(format!("unknown backend {s:?} (auto, cpu or qat)")),
-        }
-    }
-}
-
-/// What served one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServedBy {
-    /// The CPU backend.
-    Cpu,
-    /// A QAT device, through QATzip.
-    QatDevice,
-    /// QATzip's software path.
-    QatSoftware,
-}
-
-impl fmt::Display for ServedBy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ServedBy::Cpu => "cpu",
-            ServedBy::QatDevice => "qat device",
-            ServedBy::QatSoftware => "qatzip software",
-        })
-    }
-}
-
-/// How many requests each server took, since the codec was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Served {
-    /// By the CPU backend.
-    pub cpu: u64,
-    /// By a QAT device.
-    pub qat_device: u64,
-    /// By QATzip's software path.
-    pub qat_software: u64,
 }
 
 /// What was being done when an error happened, where more than one thing can fail the same
@@ -327,10 +262,10 @@ pub struct Codec {
     in_flight: usize,
     request_size: usize,
     auto_min_request: usize,
-    served: [AtomicU64; 3],
+    served: Counters,
     /// QATzip sessions: for compression at the codec's level, and for decompression.
     #[cfg(feature = "qatzip")]
-    qat: [qatzip::Pool; 2],
+    qat: [crate::qat::qatzip::Pool; 2],
 }
 
 impl Codec {
@@ -347,10 +282,7 @@ impl Codec {
             auto_min_request: DEFAULT_AUTO_MIN_REQUEST,
             served: Default::default(),
             #[cfg(feature = "qatzip")]
-            qat: [
-                qatzip::Pool::new(Operation::Compress, format, level),
-                qatzip::Pool::new(Operation::Decompress, format, 1),
-            ],
+            qat: [qat::pool(format, level), qat::pool(format, 1)],
         })
     }
 
@@ -411,22 +343,11 @@ impl Codec {
 
     /// How many requests each server has completed so far.
     pub fn served(&self) -> Served {
-        let n = |i: usize| self.served[i].load(Ordering::Relaxed);
-        Served {
-            cpu: n(0),
-            qat_device: n(1),
-            qat_software: n(2),
-        }
+        self.served.served()
     }
 
     fn count(&self, served_by: ServedBy, len: usize) {
-        let i = match served_by {
-            ServedBy::Cpu => 0,
-            ServedBy::QatDevice => 1,
-            ServedBy::QatSoftware => 2,
-        };
-        self.served[i].fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(%served_by, bytes = len, format = %self.format, "request served");
+        self.served.count(served_by, &self.format, len);
     }
 
     /// Whether a compression request of `len` bytes goes to QATzip: under `auto`, only when
@@ -490,48 +411,15 @@ impl Codec {
         Ok(())
     }
 
-    /// Runs `op` on every input and its output buffer, up to `in_flight` at once (the calling
-    /// thread and threads scoped to the call); the results come back in input order.
+    /// Runs `op` on every input and its output buffer, up to `in_flight` at once; the
+    /// results come back in input order.
     fn batch<T: AsRef<[u8]> + Sync>(
         &self,
         inputs: &[T],
         outs: &mut [Vec<u8>],
         op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
     ) -> Vec<Result<(), Error>> {
-        let workers = self.in_flight.min(inputs.len());
-        if workers <= 1 {
-            return inputs
-                .iter()
-                .zip(outs.iter_mut())
-                .map(|(i, o)| op(i.as_ref(), o))
-                .collect();
-        }
-        let work = Mutex::new(inputs.iter().zip(outs.iter_mut()).enumerate());
-        let results = Mutex::new((0..inputs.len()).map(|_| None).collect::<Vec<_>>());
-        let worker = || {
-            loop {
-                let next = work.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((at, (input, out))) = next else {
-                    break;
-                };
-                let result = op(input.as_ref(), out);
-                results.lock().unwrap_or_else(|e| e.into_inner())[at] = Some(result);
-            }
-        };
-        std::thread::scope(|scope| {
-            for _ in 1..workers {
-                scope.spawn(worker);
-            }
-            // The calling thread is a worker too: its per-thread library state is reused from
-            // one batch to the next.
-            worker();
-        });
-        results
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .into_iter()
-            .map(|r| r.expect("every input was taken by a worker"))
-            .collect()
+        executor::run(self.in_flight, inputs, outs, |i, o| op(i.as_ref(), o))
     }
 
     /// Runs a batch with a new buffer per input.
@@ -688,7 +576,7 @@ fn copy_into(
 
 #[cfg(feature = "qatzip")]
 fn qat_supports(format: Format, level: u32) -> Result<(), Error> {
-    if qatzip::supports(format, level) {
+    if qat::supports(format, level) {
         return Ok(());
     }
     Err(Error::Backend {
@@ -715,7 +603,7 @@ fn is_qatzip_gzip(input: &[u8]) -> bool {
 }
 
 #[cfg(feature = "qatzip")]
-use qatzip::device_present;
+use crate::qat::qatzip::device_present;
 
 #[cfg(not(feature = "qatzip"))]
 fn device_present() -> bool {
@@ -732,12 +620,12 @@ impl Codec {
 
     #[cfg(feature = "qatzip")]
     fn qat_compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
-        qatzip::compress(&self.qat[0], input, out)
+        qat::compress(&self.qat[0], self.format, input, out)
     }
 
     #[cfg(feature = "qatzip")]
     fn qat_compress_bound(&self, len: usize) -> usize {
-        qatzip::compress_bound(&self.qat[0], len).unwrap_or(0)
+        qat::compress_bound(&self.qat[0], self.format, len).unwrap_or(0)
     }
 
     #[cfg(feature = "qatzip")]
@@ -747,7 +635,7 @@ impl Codec {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<ServedBy, Error> {
-        qatzip::decompress(&self.qat[1], input, limit, out)
+        qat::decompress(&self.qat[1], self.format, input, limit, out)
     }
 
     #[cfg(not(feature = "qatzip"))]
