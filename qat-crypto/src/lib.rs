@@ -8,11 +8,18 @@
 //! backend and its device backend.
 
 mod backend;
+#[cfg(feature = "qatlib")]
+mod device;
 mod executor;
-#[cfg(feature = "qatzip")]
+#[cfg(any(feature = "qatzip", feature = "qatlib"))]
 mod qat;
 
+pub mod aead;
+pub mod cipher;
 pub mod compress;
+pub mod crypto;
+pub mod hash;
+pub mod mac;
 
 pub use backend::{Backend, Served, ServedBy};
 pub use compress::{Codec, Error, Format, compress, decompress};

@@ -3,3 +3,5 @@
 
 #[cfg(feature = "qatzip")]
 pub(crate) mod qatzip;
+#[cfg(feature = "qatlib")]
+pub(crate) mod qatlib;

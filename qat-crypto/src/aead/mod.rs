@@ -1,0 +1,484 @@
+//! Authenticated encryption: AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305, served by a QAT
+//! device through qatlib (backend `qat`, feature `qatlib`) or by AWS-LC on the CPU (backend
+//! `cpu`). Under `auto` (the default) a request goes to the device when one is up, it takes the
+//! request (12-byte nonce, AAD up to 240 bytes, a tag length it has) and the request is at
+//! least the threshold; AES-GCM stays on the CPU by default when the CPU has vector AES (VAES),
+//! which outruns one synchronous offload stream — set [`Key::with_auto_min_request`] to send
+//! it to the device anyway.
+//!
+//! Nonces are 12 bytes (what SP 800-38D recommends for GCM and what the device takes); tags
+//! are 16 bytes unless [`Key::with_tag_len`] says otherwise. Opening checks the tag in constant
+//! time before any plaintext is returned; on failure the buffer is zeroed and
+//! [`Error::Authentication`] returned.
+//!
+//! ```
+//! use qat_crypto::aead::{Algorithm, Key};
+//!
+//! let key = Key::new(Algorithm::Aes256Gcm, &[7; 32])?;
+//! let nonce = [1; 12];
+//! let sealed = key.seal(&nonce, b"header", b"QuickAssist")?;
+//! assert_eq!(key.open(&nonce, b"header", &sealed)?, b"QuickAssist");
+//! assert!(key.open(&nonce, b"other header", &sealed).is_err());
+//! # Ok::<(), qat_crypto::crypto::Error>(())
+//! ```
+
+use std::fmt;
+
+use zeroize::Zeroize;
+
+use crate::backend::Counters;
+use crate::crypto::{Error, Operation, Route, Settings};
+use crate::{Backend, Served, ServedBy, executor};
+
+mod cpu;
+#[cfg(feature = "qatlib")]
+mod qat;
+
+/// The nonce length every algorithm here takes.
+pub const NONCE_LEN: usize = 12;
+/// The longest (and default) tag.
+pub const MAX_TAG_LEN: usize = 16;
+/// The longest AAD a device session takes; longer AAD is served by the CPU under `auto`.
+pub const DEVICE_MAX_AAD: usize = 240;
+
+/// An AEAD algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// AES-128 in Galois/Counter Mode.
+    Aes128Gcm,
+    /// AES-256 in Galois/Counter Mode.
+    Aes256Gcm,
+    /// ChaCha20-Poly1305 (RFC 8439).
+    ChaCha20Poly1305,
+}
+
+impl Algorithm {
+    /// Every algorithm, for listings and tests.
+    pub const ALL: [Algorithm; 3] = [
+        Algorithm::Aes128Gcm,
+        Algorithm::Aes256Gcm,
+        Algorithm::ChaCha20Poly1305,
+    ];
+
+    /// The key length in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            Algorithm::Aes128Gcm => 16,
+            Algorithm::Aes256Gcm | Algorithm::ChaCha20Poly1305 => 32,
+        }
+    }
+
+    /// The tag lengths the algorithm takes: GCM 8 and 12–16 (SP 800-38D's, less 4 bytes),
+    /// ChaCha20-Poly1305 16.
+    pub fn takes_tag_len(self, len: usize) -> bool {
+        match self {
+            Algorithm::Aes128Gcm | Algorithm::Aes256Gcm => len == 8 || (12..=16).contains(&len),
+            Algorithm::ChaCha20Poly1305 => len == 16,
+        }
+    }
+
+    /// Its name as in `openssl speed`, e.g. `AES-256-GCM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Aes128Gcm => "AES-128-GCM",
+            Algorithm::Aes256Gcm => "AES-256-GCM",
+            Algorithm::ChaCha20Poly1305 => "ChaCha20-Poly1305",
+        }
+    }
+
+    fn is_gcm(self) -> bool {
+        matches!(self, Algorithm::Aes128Gcm | Algorithm::Aes256Gcm)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown AEAD {s:?} (aes-128-gcm, aes-256-gcm, chacha20-poly1305)")
+            })
+    }
+}
+
+/// One request of a batch: `data` is encrypted (or decrypted) in place; `tag` receives the
+/// tag when sealing and holds it when opening (exactly the key's tag length).
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The nonce: never use one twice with the same key.
+    pub nonce: [u8; NONCE_LEN],
+    /// Additional data, authenticated but not encrypted.
+    pub aad: &'a [u8],
+    /// Plaintext to seal, or ciphertext to open, in place.
+    pub data: &'a mut [u8],
+    /// The tag, written by seal, read by open.
+    pub tag: &'a mut [u8],
+}
+
+/// An AEAD key with the settings that serve it. Shared by reference across threads; its key
+/// material (the CPU's key schedule, the copy kept for device sessions, the sessions' pinned
+/// memory) is zeroed when it is dropped.
+pub struct Key {
+    algorithm: Algorithm,
+    tag_len: usize,
+    settings: Settings,
+    cpu: cpu::CpuKey,
+    served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: qat::Sessions,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("Key")
+            .field("algorithm", &self.algorithm)
+            .field("tag_len", &self.tag_len)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// A key for `algorithm`; `key` must be [`Algorithm::key_len`] bytes. 16-byte tags,
+    /// backend [`Backend::Auto`], one request in flight.
+    pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
+        Key::with_parts(algorithm, key, MAX_TAG_LEN, Settings::default())
+    }
+
+    fn with_parts(
+        algorithm: Algorithm,
+        key: &[u8],
+        tag_len: usize,
+        settings: Settings,
+    ) -> Result<Key, Error> {
+        let name = algorithm.name();
+        if key.len() != algorithm.key_len() {
+            return Err(Error::parameter(
+                Operation::Key,
+                name,
+                format!("the key is {} bytes, not {}", key.len(), algorithm.key_len()),
+            ));
+        }
+        if !algorithm.takes_tag_len(tag_len) {
+            return Err(Error::parameter(
+                Operation::Key,
+                name,
+                format!("no {tag_len}-byte tags"),
+            ));
+        }
+        let cpu = cpu::CpuKey::new(algorithm, key, tag_len)
+            .ok_or_else(|| Error::cpu(Operation::Key, name, "EVP_AEAD_CTX_init"))?;
+        let key = Key {
+            algorithm,
+            tag_len,
+            settings,
+            cpu,
+            served: Counters::default(),
+            #[cfg(feature = "qatlib")]
+            qat: qat::Sessions::new(algorithm, key, tag_len),
+        };
+        key.check_backend()?;
+        Ok(key)
+    }
+
+    /// Tags of `len` bytes ([`Algorithm::takes_tag_len`]). Needs the key bytes again: the key
+    /// schedule is made for one tag length.
+    pub fn with_tag_len(self, key: &[u8], len: usize) -> Result<Key, Error> {
+        Key::with_parts(self.algorithm, key, len, self.settings)
+    }
+
+    /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
+    /// instance: without them it is an error here, not at the first request.
+    pub fn with_backend(mut self, backend: Backend) -> Result<Key, Error> {
+        self.settings.backend = backend;
+        self.check_backend()?;
+        Ok(self)
+    }
+
+    /// Runs up to `n` requests of a batch at once (at least 1).
+    pub fn with_in_flight(mut self, n: usize) -> Key {
+        self.settings.in_flight = n.max(1);
+        self
+    }
+
+    /// Under `auto`, sends requests of at least `bytes` to a device (when one takes them),
+    /// AES-GCM on a VAES CPU included.
+    pub fn with_auto_min_request(mut self, bytes: usize) -> Key {
+        self.settings.auto_min_request = Some(bytes);
+        self
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The tag length in bytes.
+    pub fn tag_len(&self) -> usize {
+        self.tag_len
+    }
+
+    /// The backend asked for.
+    pub fn backend(&self) -> Backend {
+        self.settings.backend
+    }
+
+    /// How many requests each server has completed so far.
+    pub fn served(&self) -> Served {
+        self.served.served()
+    }
+
+    /// `auto`'s own threshold for this algorithm: never for AES-GCM on a VAES CPU.
+    fn default_min(&self) -> Option<usize> {
+        if self.algorithm.is_gcm() && crate::crypto::cpu_has_vaes() {
+            None
+        } else {
+            Some(crate::crypto::DEFAULT_AUTO_MIN_REQUEST)
+        }
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn check_backend(&self) -> Result<(), Error> {
+        if self.settings.backend == Backend::Qat {
+            self.qat.check(self.algorithm)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn check_backend(&self) -> Result<(), Error> {
+        if self.settings.backend == Backend::Qat {
+            return Err(crate::crypto::without_qatlib(self.algorithm.name()));
+        }
+        Ok(())
+    }
+
+    /// Checks what every backend needs of a request.
+    fn check(&self, operation: Operation, aad: &[u8], data: &[u8], tag: &[u8]) -> Result<(), Error> {
+        let name = self.algorithm.name();
+        if tag.len() != self.tag_len {
+            return Err(Error::parameter(
+                operation,
+                name,
+                format!("the tag buffer is {} bytes, not the key's {}", tag.len(), self.tag_len),
+            ));
+        }
+        // Both GCM and ChaCha20-Poly1305 count blocks in 32 bits: 2^32 - 2 blocks of 16 or
+        // 64 bytes; and the device counts bytes in 32 bits.
+        if data.len() > u32::MAX as usize || aad.len() > u32::MAX as usize {
+            return Err(Error::parameter(
+                operation,
+                name,
+                "data or AAD of 4 GiB or more",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serves one request: checks, routes, and counts it.
+    fn serve(&self, operation: Operation, r: &mut Request<'_>) -> Result<(), Error> {
+        self.check(operation, r.aad, r.data, r.tag)?;
+        let route = self.settings.route(r.data.len(), self.default_min(), || {
+            self.device_takes(r.aad.len())
+        });
+        let served_by = match route {
+            Route::Qat => self.on_device(operation, r)?,
+            Route::Cpu => {
+                self.on_cpu(operation, r)?;
+                ServedBy::Cpu
+            }
+        };
+        self.served.count(served_by, &self.algorithm, r.data.len());
+        Ok(())
+    }
+
+    fn on_cpu(&self, operation: Operation, r: &mut Request<'_>) -> Result<(), Error> {
+        let name = self.algorithm.name();
+        if operation == Operation::Seal {
+            if !self.cpu.seal(&r.nonce, r.aad, r.data, r.tag) {
+                return Err(Error::cpu(operation, name, "EVP_AEAD_CTX_seal_scatter"));
+            }
+        } else if !self.cpu.open(&r.nonce, r.aad, r.data, r.tag) {
+            r.data.zeroize();
+            return Err(Error::Authentication {
+                operation,
+                algorithm: name,
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn device_takes(&self, aad_len: usize) -> bool {
+        aad_len <= DEVICE_MAX_AAD && self.qat.device_takes(self.algorithm)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn device_takes(&self, _: usize) -> bool {
+        false
+    }
+
+    /// Serves a request on the device; under `auto`, a device failure (not a failed tag
+    /// check) sends that request to the CPU instead.
+    #[cfg(feature = "qatlib")]
+    fn on_device(&self, operation: Operation, r: &mut Request<'_>) -> Result<ServedBy, Error> {
+        match self.qat.serve(self.algorithm, operation, r) {
+            Ok(()) => Ok(ServedBy::QatDevice),
+            Err(e @ Error::Authentication { .. }) => {
+                r.data.zeroize();
+                Err(e)
+            }
+            Err(e) if self.settings.backend == Backend::Auto => {
+                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
+                self.on_cpu(operation, r).map(|()| ServedBy::Cpu)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn on_device(&self, _: Operation, _: &mut Request<'_>) -> Result<ServedBy, Error> {
+        unreachable!("without `qatlib`, `qat` is refused by with_backend and `auto` never routes here")
+    }
+
+    /// Seals every request, up to [`Key::with_in_flight`] at once; results in request order.
+    pub fn seal_batch(&self, requests: &mut [Request<'_>]) -> Vec<Result<(), Error>> {
+        self.batch(Operation::Seal, requests)
+    }
+
+    /// Opens every request, up to [`Key::with_in_flight`] at once; results in request order.
+    /// A request whose tag does not match has its data zeroed.
+    pub fn open_batch(&self, requests: &mut [Request<'_>]) -> Vec<Result<(), Error>> {
+        self.batch(Operation::Open, requests)
+    }
+
+    fn batch(&self, operation: Operation, requests: &mut [Request<'_>]) -> Vec<Result<(), Error>> {
+        executor::run(self.settings.in_flight, requests, |r| self.serve(operation, r))
+    }
+
+    /// Encrypts `data` in place and writes the tag into `tag` (the key's tag length).
+    pub fn seal_in_place_detached(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut [u8],
+    ) -> Result<(), Error> {
+        self.serve(
+            Operation::Seal,
+            &mut Request {
+                nonce: *nonce,
+                aad,
+                data,
+                tag,
+            },
+        )
+    }
+
+    /// Checks `tag` and decrypts `data` in place; on failure `data` is zeroed.
+    pub fn open_in_place_detached(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), Error> {
+        self.check(Operation::Open, aad, data, tag)?;
+        // Requests hold the tag mutably (seal writes it): open works on a copy.
+        let mut copy = [0u8; MAX_TAG_LEN];
+        let tag_copy = &mut copy[..tag.len()];
+        tag_copy.copy_from_slice(tag);
+        self.serve(
+            Operation::Open,
+            &mut Request {
+                nonce: *nonce,
+                aad,
+                data,
+                tag: tag_copy,
+            },
+        )
+    }
+
+    /// Encrypts `buf` in place and appends the tag.
+    pub fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let mut tag = [0u8; MAX_TAG_LEN];
+        self.seal_in_place_detached(nonce, aad, buf, &mut tag[..self.tag_len])?;
+        buf.extend_from_slice(&tag[..self.tag_len]);
+        Ok(())
+    }
+
+    /// Opens `buf` (ciphertext followed by the tag) in place, returning the plaintext part;
+    /// on failure all of `buf` is zeroed.
+    pub fn open_in_place<'b>(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &'b mut [u8],
+    ) -> Result<&'b mut [u8], Error> {
+        let Some(split) = buf.len().checked_sub(self.tag_len) else {
+            buf.zeroize();
+            return Err(Error::Authentication {
+                operation: Operation::Open,
+                algorithm: self.algorithm.name(),
+            });
+        };
+        let (data, tag) = buf.split_at_mut(split);
+        let result = self.serve(
+            Operation::Open,
+            &mut Request {
+                nonce: *nonce,
+                aad,
+                data,
+                tag,
+            },
+        );
+        match result {
+            Ok(()) => Ok(&mut buf[..split]),
+            Err(e) => {
+                buf.zeroize();
+                Err(e)
+            }
+        }
+    }
+
+    /// Seals `plaintext` into a new buffer: the ciphertext followed by the tag.
+    pub fn seal(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let mut buf = Vec::with_capacity(plaintext.len() + self.tag_len);
+        buf.extend_from_slice(plaintext);
+        self.seal_in_place(nonce, aad, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Opens `sealed` (ciphertext followed by the tag) into a new buffer.
+    pub fn open(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let mut buf = sealed.to_vec();
+        let len = self.open_in_place(nonce, aad, &mut buf)?.len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+}

@@ -1,0 +1,273 @@
+//! What the crypto operations ([`aead`](crate::aead), [`cipher`](crate::cipher),
+//! [`hash`](crate::hash), [`mac`](crate::mac)) share: their [`Error`], the [`Operation`] an
+//! error names, and the [`Settings`] every key carries: which backend, how many requests in
+//! flight, and from what size `auto` sends a request to the device.
+
+use std::fmt;
+
+use qat_error::ErrorKind;
+
+use crate::Backend;
+
+/// What was being done when an error happened; the start of every message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Making a key.
+    Key,
+    /// Choosing a backend.
+    Backend,
+    /// AEAD encryption.
+    Seal,
+    /// AEAD decryption and tag check.
+    Open,
+    /// Cipher encryption.
+    Encrypt,
+    /// Cipher decryption.
+    Decrypt,
+    /// Hashing.
+    Hash,
+    /// Computing a MAC.
+    Sign,
+    /// Checking a MAC.
+    Verify,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Key => "making a key",
+            Operation::Backend => "choosing a backend",
+            Operation::Seal => "sealing",
+            Operation::Open => "opening",
+            Operation::Encrypt => "encrypting",
+            Operation::Decrypt => "decrypting",
+            Operation::Hash => "hashing",
+            Operation::Sign => "signing",
+            Operation::Verify => "verifying",
+        })
+    }
+}
+
+/// What can go wrong in a crypto call. Each message starts with the operation and the
+/// algorithm ("opening AES-256-GCM: ..."); [`Error::kind`] says what kind of failure it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter the algorithm does not take: key, nonce, IV or tag length, data length,
+    /// AAD length.
+    #[error("{operation} {algorithm}: {reason}")]
+    Parameter {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The tag (or MAC) did not match: wrong key, nonce or AAD, or tampered data. No plaintext
+    /// is returned; the buffer holding it is zeroed.
+    #[error("{operation} {algorithm}: authentication failed (wrong key, nonce or AAD, or tampered data or tag)")]
+    Authentication {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+    },
+    /// Padding that is not valid PKCS#7 after decryption (CBC): corrupt data or a wrong key.
+    /// The buffer is zeroed.
+    #[error("{operation} {algorithm}: the padding is not valid PKCS#7 (corrupt data or a wrong key)")]
+    Padding {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+    },
+    /// The backend asked for cannot serve: built without its feature, no device, or an
+    /// algorithm or parameter the device does not take.
+    #[error("{operation} {algorithm}: backend {backend} cannot serve: {reason}")]
+    Unavailable {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+        /// The backend asked for.
+        backend: Backend,
+        /// Why not.
+        reason: String,
+        /// What kind of failure (unsupported, not found, ...).
+        kind: ErrorKind,
+    },
+    /// A request failed in the library or device that took it.
+    #[error("{operation} {algorithm} on {served_by}: {reason}")]
+    Failed {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+        /// Who failed: "cpu" or "qat device".
+        served_by: crate::ServedBy,
+        /// What it said.
+        reason: String,
+        /// What kind of failure (device failure, busy, ...).
+        kind: ErrorKind,
+    },
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Parameter { .. } => ErrorKind::InvalidInput,
+            Error::Authentication { .. } | Error::Padding { .. } => ErrorKind::CorruptData,
+            Error::Unavailable { kind, .. } | Error::Failed { kind, .. } => *kind,
+        }
+    }
+
+    pub(crate) fn parameter(
+        operation: Operation,
+        algorithm: &'static str,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::Parameter {
+            operation,
+            algorithm,
+            reason: reason.into(),
+        }
+    }
+
+    /// A CPU library call that failed where it cannot fail with valid parameters (it could
+    /// not allocate).
+    pub(crate) fn cpu(operation: Operation, algorithm: &'static str, call: &str) -> Error {
+        Error::Failed {
+            operation,
+            algorithm,
+            served_by: crate::ServedBy::Cpu,
+            reason: format!("{call} failed"),
+            kind: ErrorKind::LimitExceeded,
+        }
+    }
+}
+
+/// `qat` asked for in a build without the `qatlib` feature.
+#[cfg(not(feature = "qatlib"))]
+pub(crate) fn without_qatlib(algorithm: &'static str) -> Error {
+    Error::Unavailable {
+        operation: Operation::Backend,
+        algorithm,
+        backend: Backend::Qat,
+        reason: "qat-crypto was built without the `qatlib` feature".into(),
+        kind: ErrorKind::Unsupported,
+    }
+}
+
+/// The default size from which `auto` sends a request to a device: QAT_Engine's threshold for
+/// offloading cipher and hash work (2 KiB); below it the round trip costs more than the CPU
+/// takes. There was no device here to measure a better one; [`Settings::auto_min_request`]
+/// changes it.
+pub const DEFAULT_AUTO_MIN_REQUEST: usize = 2 << 10;
+
+/// How a key's requests are served: the backend, requests in flight for batches, and the size
+/// from which `auto` takes the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Who serves.
+    pub backend: Backend,
+    /// How many requests of a batch run at once (at least 1).
+    pub in_flight: usize,
+    /// The smallest request `auto` sends to a device; `None` keeps the algorithm's default
+    /// ([`DEFAULT_AUTO_MIN_REQUEST`], or never for AES-GCM on a CPU with VAES).
+    pub auto_min_request: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            backend: Backend::Auto,
+            in_flight: 1,
+            auto_min_request: None,
+        }
+    }
+}
+
+/// Whether this CPU has vector AES (VAES with AVX2 or AVX-512): AES-GCM on it outruns one
+/// synchronous offload stream, which is why QAT_Engine keeps AES-GCM on the CPU by default,
+/// and so does `auto` here unless a threshold is set.
+pub(crate) fn cpu_has_vaes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("vaes") && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Where one request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Cpu,
+    Qat,
+}
+
+impl Settings {
+    /// Where a request of `len` bytes goes, `default_min` being the algorithm's own `auto`
+    /// threshold (`None`: never by default) and `device_takes` whether a device is up and takes
+    /// this request's algorithm and parameters (asked last: it may start the device library).
+    pub(crate) fn route(
+        &self,
+        len: usize,
+        default_min: Option<usize>,
+        device_takes: impl FnOnce() -> bool,
+    ) -> Route {
+        match self.backend {
+            Backend::Cpu => Route::Cpu,
+            Backend::Qat => Route::Qat,
+            Backend::Auto => match self.auto_min_request.or(default_min) {
+                Some(min) if len >= min && device_takes() => Route::Qat,
+                _ => Route::Cpu,
+            },
+        }
+    }
+}
+
+#[cfg(feature = "qatlib")]
+impl Error {
+    /// A request the device library failed; a failed tag check is [`Error::Authentication`].
+    pub(crate) fn device(
+        operation: Operation,
+        algorithm: &'static str,
+        e: crate::qat::qatlib::QatlibError,
+    ) -> Error {
+        if matches!(e, crate::qat::qatlib::QatlibError::Verify) {
+            return Error::Authentication {
+                operation,
+                algorithm,
+            };
+        }
+        Error::Failed {
+            operation,
+            algorithm,
+            served_by: crate::ServedBy::QatDevice,
+            kind: e.kind(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The device backend cannot serve `algorithm` at all (no device, or a parameter it lacks).
+    pub(crate) fn no_device(
+        operation: Operation,
+        algorithm: &'static str,
+        reason: String,
+        kind: ErrorKind,
+    ) -> Error {
+        Error::Unavailable {
+            operation,
+            algorithm,
+            backend: Backend::Qat,
+            reason,
+            kind,
+        }
+    }
+}
