@@ -2,6 +2,12 @@
 //! when no device is there. See [`compress`](mod@compress).
 
 pub mod compress;
+#[cfg(feature = "qatlib")]
+mod qat;
+
+#[cfg(feature = "qatlib")]
+#[doc(hidden)]
+pub use qat::qatlib::probe as __qatlib_probe;
 
 pub use compress::{Backend, Codec, Error, Format, compress, decompress};
 pub use qat_error::ErrorKind;
