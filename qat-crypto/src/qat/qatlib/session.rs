@@ -43,7 +43,7 @@ enum Kind {
 /// waits for its own completion.
 pub(crate) struct SymSession {
     service: Arc<Service>,
-    instance: usize,
+    pub(super) instance: usize,
     /// The session context (it holds the key schedule); zeroed and freed once removed.
     ctx: ManuallyDrop<Pinned>,
     kind: Kind,
