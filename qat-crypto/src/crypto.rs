@@ -67,7 +67,9 @@ pub enum Error {
     },
     /// The tag (or MAC) did not match: wrong key, nonce or AAD, or tampered data. No plaintext
     /// is returned; the buffer holding it is zeroed.
-    #[error("{operation} {algorithm}: authentication failed (wrong key, nonce or AAD, or tampered data or tag)")]
+    #[error(
+        "{operation} {algorithm}: authentication failed (wrong key, nonce or AAD, or tampered data or tag)"
+    )]
     Authentication {
         /// What was being done.
         operation: Operation,
@@ -76,7 +78,9 @@ pub enum Error {
     },
     /// Padding that is not valid PKCS#7 after decryption (CBC): corrupt data or a wrong key.
     /// The buffer is zeroed.
-    #[error("{operation} {algorithm}: the padding is not valid PKCS#7 (corrupt data or a wrong key)")]
+    #[error(
+        "{operation} {algorithm}: the padding is not valid PKCS#7 (corrupt data or a wrong key)"
+    )]
     Padding {
         /// What was being done.
         operation: Operation,

@@ -28,7 +28,17 @@ impl<K: Copy + PartialEq> KeySessions<K> {
 
     /// The service, started (or joined) on first need.
     pub(crate) fn service(&self) -> Result<&Arc<Service>, QatlibError> {
-        match self.service.get_or_init(|| qatlib::service().ok()) {
+        let started = || match qatlib::service() {
+            Ok(service) => {
+                tracing::debug!(instances = service.instances(), "qatlib crypto service up");
+                Some(service)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no qatlib crypto service");
+                None
+            }
+        };
+        match self.service.get_or_init(started) {
             Some(service) => Ok(service),
             // The failure is remembered by qatlib::service: asking again gives its error
             // without starting anything.

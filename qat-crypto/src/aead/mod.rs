@@ -166,7 +166,11 @@ impl Key {
             return Err(Error::parameter(
                 Operation::Key,
                 name,
-                format!("the key is {} bytes, not {}", key.len(), algorithm.key_len()),
+                format!(
+                    "the key is {} bytes, not {}",
+                    key.len(),
+                    algorithm.key_len()
+                ),
             ));
         }
         if !algorithm.takes_tag_len(tag_len) {
@@ -264,13 +268,23 @@ impl Key {
     }
 
     /// Checks what every backend needs of a request.
-    fn check(&self, operation: Operation, aad: &[u8], data: &[u8], tag: &[u8]) -> Result<(), Error> {
+    fn check(
+        &self,
+        operation: Operation,
+        aad: &[u8],
+        data: &[u8],
+        tag: &[u8],
+    ) -> Result<(), Error> {
         let name = self.algorithm.name();
         if tag.len() != self.tag_len {
             return Err(Error::parameter(
                 operation,
                 name,
-                format!("the tag buffer is {} bytes, not the key's {}", tag.len(), self.tag_len),
+                format!(
+                    "the tag buffer is {} bytes, not the key's {}",
+                    tag.len(),
+                    self.tag_len
+                ),
             ));
         }
         // Both GCM and ChaCha20-Poly1305 count blocks in 32 bits: 2^32 - 2 blocks of 16 or
@@ -348,7 +362,9 @@ impl Key {
 
     #[cfg(not(feature = "qatlib"))]
     fn on_device(&self, _: Operation, _: &mut Request<'_>) -> Result<ServedBy, Error> {
-        unreachable!("without `qatlib`, `qat` is refused by with_backend and `auto` never routes here")
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
     }
 
     /// Seals every request, up to [`Key::with_in_flight`] at once; results in request order.
@@ -363,7 +379,9 @@ impl Key {
     }
 
     fn batch(&self, operation: Operation, requests: &mut [Request<'_>]) -> Vec<Result<(), Error>> {
-        executor::run(self.settings.in_flight, requests, |r| self.serve(operation, r))
+        executor::run(self.settings.in_flight, requests, |r| {
+            self.serve(operation, r)
+        })
     }
 
     /// Encrypts `data` in place and writes the tag into `tag` (the key's tag length).

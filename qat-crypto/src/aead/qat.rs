@@ -67,7 +67,10 @@ impl Sessions {
             return Err(Error::no_device(
                 operation,
                 name,
-                format!("the device takes AAD up to {DEVICE_MAX_AAD} bytes, not {}", r.aad.len()),
+                format!(
+                    "the device takes AAD up to {DEVICE_MAX_AAD} bytes, not {}",
+                    r.aad.len()
+                ),
                 ErrorKind::Unsupported,
             ));
         }

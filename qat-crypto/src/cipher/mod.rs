@@ -128,7 +128,11 @@ impl Key {
             return Err(Error::parameter(
                 Operation::Key,
                 name,
-                format!("the key is {} bytes, not {}", key.len(), algorithm.key_len()),
+                format!(
+                    "the key is {} bytes, not {}",
+                    key.len(),
+                    algorithm.key_len()
+                ),
             ));
         }
         if algorithm == Algorithm::Aes256Xts && key[..32] == key[32..] {
@@ -277,7 +281,10 @@ impl Key {
             return Err(Error::parameter(
                 operation,
                 name,
-                format!("{} bytes is not a whole number of 16-byte blocks", data.len()),
+                format!(
+                    "{} bytes is not a whole number of 16-byte blocks",
+                    data.len()
+                ),
             ));
         }
         if !self.algorithm.is_cbc() && data.len() < BLOCK_LEN {
@@ -303,11 +310,20 @@ impl Key {
         Ok(())
     }
 
-    fn on_cpu(&self, operation: Operation, iv: &[u8; IV_LEN], data: &mut [u8]) -> Result<(), Error> {
+    fn on_cpu(
+        &self,
+        operation: Operation,
+        iv: &[u8; IV_LEN],
+        data: &mut [u8],
+    ) -> Result<(), Error> {
         if self.cpu.apply(operation == Operation::Encrypt, iv, data) {
             Ok(())
         } else {
-            Err(Error::cpu(operation, self.algorithm.name(), "EVP_CipherUpdate"))
+            Err(Error::cpu(
+                operation,
+                self.algorithm.name(),
+                "EVP_CipherUpdate",
+            ))
         }
     }
 
@@ -351,7 +367,10 @@ impl Key {
 /// Every byte of the last block is looked at whatever the padding says, so the time taken does
 /// not depend on where the padding goes wrong.
 fn pkcs7_len(buf: &[u8]) -> Option<usize> {
-    let last = buf.len().checked_sub(BLOCK_LEN).map(|start| &buf[start..])?;
+    let last = buf
+        .len()
+        .checked_sub(BLOCK_LEN)
+        .map(|start| &buf[start..])?;
     let n = last[BLOCK_LEN - 1];
     let mut bad = u8::from(n == 0) | u8::from(n as usize > BLOCK_LEN);
     for (i, &b) in last.iter().enumerate() {

@@ -419,8 +419,11 @@ impl Codec {
         outs: &mut [Vec<u8>],
         op: impl Fn(&[u8], &mut Vec<u8>) -> Result<(), Error> + Sync,
     ) -> Vec<Result<(), Error>> {
-        let mut pairs: Vec<(&[u8], &mut Vec<u8>)> =
-            inputs.iter().map(AsRef::as_ref).zip(outs.iter_mut()).collect();
+        let mut pairs: Vec<(&[u8], &mut Vec<u8>)> = inputs
+            .iter()
+            .map(AsRef::as_ref)
+            .zip(outs.iter_mut())
+            .collect();
         executor::run(self.in_flight, &mut pairs, |(i, o)| op(i, o))
     }
 

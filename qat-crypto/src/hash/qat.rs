@@ -31,7 +31,12 @@ impl Sessions {
 
     pub(super) fn check(&self, algorithm: Algorithm) -> Result<(), Error> {
         self.device.service().map(|_| ()).map_err(|e| {
-            Error::no_device(Operation::Backend, algorithm.name(), e.to_string(), e.kind())
+            Error::no_device(
+                Operation::Backend,
+                algorithm.name(),
+                e.to_string(),
+                e.kind(),
+            )
         })
     }
 

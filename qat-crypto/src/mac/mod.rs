@@ -92,9 +92,7 @@ impl std::str::FromStr for Algorithm {
         Algorithm::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown MAC {s:?} (hmac-sha-256, hmac-sha-384, hmac-sha-512)")
-            })
+            .ok_or_else(|| format!("unknown MAC {s:?} (hmac-sha-256, hmac-sha-384, hmac-sha-512)"))
     }
 }
 

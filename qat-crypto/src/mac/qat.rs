@@ -19,7 +19,9 @@ impl Sessions {
     pub(super) fn new(algorithm: Algorithm, key: &[u8]) -> Sessions {
         let hash = algorithm.hash();
         let key = if key.len() > hash.block_len() {
-            aws_lc_rs::digest::digest(hash.aws_lc(), key).as_ref().to_vec()
+            aws_lc_rs::digest::digest(hash.aws_lc(), key)
+                .as_ref()
+                .to_vec()
         } else {
             key.to_vec()
         };
@@ -35,7 +37,12 @@ impl Sessions {
 
     pub(super) fn check(&self, algorithm: Algorithm) -> Result<(), Error> {
         self.device.service().map(|_| ()).map_err(|e| {
-            Error::no_device(Operation::Backend, algorithm.name(), e.to_string(), e.kind())
+            Error::no_device(
+                Operation::Backend,
+                algorithm.name(),
+                e.to_string(),
+                e.kind(),
+            )
         })
     }
 

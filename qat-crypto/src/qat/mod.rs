@@ -1,7 +1,7 @@
-//! The device libraries, made safe: sessions, buffers and memory they need, and nothing about
-//! when to use them (that is each operation's backend choice).
+//! The device libraries, made safe: sessions, buffers, pinned memory and polling, and nothing
+//! about when to use them (which backend serves a request is decided above this module).
 
-#[cfg(feature = "qatzip")]
-pub(crate) mod qatzip;
 #[cfg(feature = "qatlib")]
 pub(crate) mod qatlib;
+#[cfg(feature = "qatzip")]
+pub(crate) mod qatzip;
