@@ -53,20 +53,16 @@ fn the_doubles_symbols_win_over_libqat() {
     let (_g, dev) = begin();
     let mut info: CpaInstanceInfo2 = zeroed();
     // SAFETY: a handle of the started double and an out-parameter.
-    assert_eq!(
-        unsafe { cpaCyInstanceGetInfo2(dev.inst(), &mut info) },
-        CPA_STATUS_SUCCESS
-    );
+    let status = unsafe { cpaCyInstanceGetInfo2(dev.inst(), &mut info) };
+    assert_eq!(status, CPA_STATUS_SUCCESS);
     assert!(info.partName.starts_with(b"qat-cpa-double\0"));
     assert_eq!(info.operState, CPA_OPER_STATE_UP);
     assert_eq!(info.isPolled, CPA_TRUE);
     assert_eq!(dev.insts.len(), 2);
     let mut caps: CpaCySymCapabilitiesInfo = zeroed();
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { cpaCySymQueryCapabilities(dev.inst(), &mut caps) },
-        CPA_STATUS_SUCCESS
-    );
+    let status = unsafe { cpaCySymQueryCapabilities(dev.inst(), &mut caps) };
+    assert_eq!(status, CPA_STATUS_SUCCESS);
     assert_ne!(caps.ciphers[0] & (1 << CPA_CY_SYM_CIPHER_AES_GCM), 0);
     assert_eq!(caps.ciphers[0] & (1 << CPA_CY_SYM_CIPHER_AES_ECB), 0);
     assert_eq!(caps.hashes[0] & (1 << CPA_CY_SYM_HASH_SHA1), 0);
@@ -807,10 +803,8 @@ fn instance_and_session_state_rules() {
     );
     assert!(gcm.in_use());
     // SAFETY: a live session on `inst`.
-    assert_eq!(
-        unsafe { cpaCySymRemoveSession(inst, gcm.ctx()) },
-        CPA_STATUS_RETRY
-    );
+    let status = unsafe { cpaCySymRemoveSession(inst, gcm.ctx()) };
+    assert_eq!(status, CPA_STATUS_RETRY);
     // stopping the instance with the op in flight answers RETRY too
     // SAFETY: a started instance.
     assert_eq!(unsafe { cpaCyStopInstance(inst) }, CPA_STATUS_RETRY);
@@ -837,10 +831,8 @@ fn instance_and_session_state_rules() {
         CPA_STATUS_INVALID_PARAM
     );
     // SAFETY: the removed session's handle; the double must refuse it.
-    assert_eq!(
-        unsafe { cpaCySymRemoveSession(inst, ctx) },
-        CPA_STATUS_INVALID_PARAM
-    );
+    let status = unsafe { cpaCySymRemoveSession(inst, ctx) };
+    assert_eq!(status, CPA_STATUS_INVALID_PARAM);
 
     // no address translation, or the instance stopped
     let s2 = Session::new(dev.insts[1], &gcm_setup(&k16, ENC, 16, 0)).unwrap();
@@ -999,10 +991,8 @@ fn update_session_changes_direction_and_key_when_idle() {
     upd.pCipherKey = key.as_ptr().cast_mut();
     upd.cipherDirection = DEC;
     // SAFETY: a live session and update data whose key lives for the call.
-    assert_eq!(
-        unsafe { cpaCySymUpdateSession(s.ctx(), &upd) },
-        CPA_STATUS_SUCCESS
-    );
+    let status = unsafe { cpaCySymUpdateSession(s.ctx(), &upd) };
+    assert_eq!(status, CPA_STATUS_SUCCESS);
     let ivp = iv16(&iv);
     let mut buf = List::new(inst, &[&c]);
     let op = op_data(&s, Some((&ivp, 16)), None, None, 0, 16);
@@ -1012,10 +1002,8 @@ fn update_session_changes_direction_and_key_when_idle() {
         CPA_STATUS_SUCCESS
     );
     // SAFETY: as above; the session now has an op pending.
-    assert_eq!(
-        unsafe { cpaCySymUpdateSession(s.ctx(), &upd) },
-        CPA_STATUS_RETRY
-    );
+    let status = unsafe { cpaCySymUpdateSession(s.ctx(), &upd) };
+    assert_eq!(status, CPA_STATUS_RETRY);
     poll(inst, 0);
     assert_eq!(buf.bytes(), p);
 }

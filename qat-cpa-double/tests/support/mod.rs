@@ -239,10 +239,8 @@ impl Session {
     pub fn in_use(&self) -> bool {
         let mut b = CPA_FALSE;
         // SAFETY: a live session and an out-parameter.
-        assert_eq!(
-            unsafe { cpaCySymSessionInUse(self.ctx(), &mut b) },
-            CPA_STATUS_SUCCESS
-        );
+        let status = unsafe { cpaCySymSessionInUse(self.ctx(), &mut b) };
+        assert_eq!(status, CPA_STATUS_SUCCESS);
         b == CPA_TRUE
     }
 }
