@@ -1,14 +1,17 @@
 //! qatkit: Intel QuickAssist (QAT) virtual functions from the host to the workload.
 //!
-//! This root crate is the curated facade over qatkit's layers, in two modules:
+//! This root crate is the curated facade over qatkit's layers, in three modules:
 //! - [`host`]: discover QAT PFs and VFs, provision SR-IOV, services, drivers and `/dev/vfio`
 //!   access as one verified transaction, open VFs through VFIO, and hand them to guests as
 //!   libvirt XML or KubeVirt configuration (from `qat-vf`; feature `sim` adds the simulated
 //!   host used by tests and demos);
 //! - [`compress`]: compression through a QAT VF, or the fastest CPU path without one (from
-//!   `qat-crypto`; features `isal`, `qatzip` and `zlib-ng` choose its libraries).
+//!   `qat-crypto`; features `isal`, `qatzip` and `zlib-ng` choose its libraries);
+//! - [`crypto`]: AEAD (AES-GCM, ChaCha20-Poly1305), ciphers (AES-CBC, AES-XTS), hashes
+//!   (SHA-2, SHA3-256) and HMAC through a QAT VF with qatlib (feature `qatlib`), or AWS-LC on
+//!   the CPU.
 //!
-//! Every error of both answers `kind()` with one [`ErrorKind`], the classification to map to
+//! Every error of each answers `kind()` with one [`ErrorKind`], the classification to map to
 //! exit codes, status codes or retries.
 //!
 //! With feature `sim`:
@@ -49,6 +52,14 @@ pub mod host {
     /// The simulated host (feature `sim`).
     #[cfg(feature = "sim")]
     pub use qat_vf::sim;
+}
+
+/// Crypto: AEAD, ciphers, hashes and MACs, on QAT through qatlib (feature `qatlib`) or the
+/// CPU through AWS-LC. Every key takes a [`Backend`](crypto::Backend): `auto` (the default),
+/// `cpu` or `qat`.
+pub mod crypto {
+    pub use qat_crypto::crypto::{DEFAULT_AUTO_MIN_REQUEST, Error, Operation, Settings};
+    pub use qat_crypto::{Backend, Served, ServedBy, aead, cipher, hash, mac};
 }
 
 /// Compression: one codec over gzip, zlib, raw deflate and LZ4, on QAT or the CPU.
