@@ -11,7 +11,7 @@
 //!   (SHA-2, SHA3-256) and HMAC through a QAT VF with qatlib (feature `qatlib`), or AWS-LC on
 //!   the CPU.
 //!
-//! Every error of each answers `kind()` with one [`ErrorKind`], the classification to map to
+//! Every error of every module answers `kind()` with one [`ErrorKind`], the classification to map to
 //! exit codes, status codes or retries.
 //!
 //! With feature `sim`:
