@@ -275,3 +275,56 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_backend_threshold_and_device() {
+        let at = |backend, threshold, len, default_min, up: bool| {
+            let settings = Settings {
+                backend,
+                in_flight: 1,
+                auto_min_request: threshold,
+            };
+            settings.route(len, default_min, || up)
+        };
+        // Named backends ignore the size and the device.
+        assert_eq!(
+            at(Backend::Cpu, Some(0), 1 << 20, Some(0), true),
+            Route::Cpu
+        );
+        assert_eq!(at(Backend::Qat, None, 1, None, false), Route::Qat);
+        // `auto`: the algorithm's default threshold, unless one is set.
+        assert_eq!(at(Backend::Auto, None, 4096, Some(2048), true), Route::Qat);
+        assert_eq!(at(Backend::Auto, None, 2047, Some(2048), true), Route::Cpu);
+        assert_eq!(at(Backend::Auto, None, 1 << 20, None, true), Route::Cpu);
+        assert_eq!(at(Backend::Auto, Some(64), 64, None, true), Route::Qat);
+        // Never the device when none is up.
+        assert_eq!(at(Backend::Auto, Some(0), 4096, Some(0), false), Route::Cpu);
+    }
+
+    #[test]
+    fn every_error_has_a_kind_and_starts_with_the_operation() {
+        let e = Error::parameter(Operation::Seal, "AES-256-GCM", "the tag buffer is 3 bytes");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "sealing AES-256-GCM: the tag buffer is 3 bytes"
+        );
+        let e = Error::Authentication {
+            operation: Operation::Open,
+            algorithm: "ChaCha20-Poly1305",
+        };
+        assert_eq!(e.kind(), ErrorKind::CorruptData);
+        assert!(
+            e.to_string()
+                .starts_with("opening ChaCha20-Poly1305: authentication failed")
+        );
+        assert_eq!(
+            Error::cpu(Operation::Hash, "SHA-256", "x").kind(),
+            ErrorKind::LimitExceeded
+        );
+    }
+}

@@ -380,3 +380,27 @@ fn pkcs7_len(buf: &[u8]) -> Option<usize> {
     }
     (bad == 0).then(|| buf.len() - n as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pkcs7_len;
+
+    #[test]
+    fn pkcs7_takes_only_valid_padding() {
+        let mut block = [0u8; 32];
+        for n in 1..=16u8 {
+            block[32 - n as usize..].fill(n);
+            assert_eq!(pkcs7_len(&block), Some(32 - n as usize), "{n}");
+            // One byte of the padding wrong.
+            block[32 - n as usize] ^= 0x80;
+            assert_eq!(pkcs7_len(&block), None, "{n}");
+            block[32 - n as usize] ^= 0x80;
+        }
+        block[31] = 0;
+        assert_eq!(pkcs7_len(&block), None, "a zero pad byte");
+        block[31] = 17;
+        assert_eq!(pkcs7_len(&block), None, "more than a block");
+        assert_eq!(pkcs7_len(&[]), None);
+        assert_eq!(pkcs7_len(&[16; 16]), Some(0));
+    }
+}
