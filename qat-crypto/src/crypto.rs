@@ -194,6 +194,76 @@ impl Default for Settings {
     }
 }
 
+/// `Display` (its name) and `FromStr` (any case) for an algorithm enum with `ALL` and `name`.
+macro_rules! named_algorithm {
+    ($algorithm:ty, $what:literal) => {
+        impl std::fmt::Display for $algorithm {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $algorithm {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .into_iter()
+                    .find(|a| a.name().eq_ignore_ascii_case(s))
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.iter().map(|a| a.name()).collect();
+                        format!("unknown {} {s:?} ({})", $what, names.join(", "))
+                    })
+            }
+        }
+    };
+}
+pub(crate) use named_algorithm;
+
+/// The settings methods every key type has, for a type with fields `settings: Settings` and
+/// `served: Counters` and a method `check_device(&self) -> Result<(), Error>` (why `qat` cannot
+/// serve it).
+macro_rules! serving_methods {
+    () => {
+        /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
+        /// instance that takes this key: without them it is an error here, not at the first
+        /// request.
+        pub fn with_backend(
+            mut self,
+            backend: $crate::Backend,
+        ) -> Result<Self, $crate::crypto::Error> {
+            self.settings.backend = backend;
+            if backend == $crate::Backend::Qat {
+                self.check_device()?;
+            }
+            Ok(self)
+        }
+
+        /// Runs up to `n` requests of a batch at once (at least 1).
+        pub fn with_in_flight(mut self, n: usize) -> Self {
+            self.settings.in_flight = n.max(1);
+            self
+        }
+
+        /// Under `auto`, sends requests of at least `bytes` to a device when one is up and
+        /// takes them (AES-GCM on a CPU with VAES included).
+        pub fn with_auto_min_request(mut self, bytes: usize) -> Self {
+            self.settings.auto_min_request = Some(bytes);
+            self
+        }
+
+        /// The backend asked for.
+        pub fn backend(&self) -> $crate::Backend {
+            self.settings.backend
+        }
+
+        /// How many requests each server has completed so far.
+        pub fn served(&self) -> $crate::Served {
+            self.served.served()
+        }
+    };
+}
+pub(crate) use serving_methods;
+
 /// Whether this CPU has vector AES (VAES with AVX2 or AVX-512): AES-GCM on it outruns one
 /// synchronous offload stream, which is why QAT_Engine keeps AES-GCM on the CPU by default,
 /// and so does `auto` here unless a threshold is set.
@@ -216,6 +286,27 @@ pub(crate) enum Route {
 }
 
 impl Settings {
+    /// What served a request sent to the device, given the device's answer: under `auto`, a
+    /// request the device failed (not a failed tag check, which is an answer) is served again
+    /// by `cpu`.
+    #[cfg(feature = "qatlib")]
+    pub(crate) fn device_or_cpu<T>(
+        &self,
+        device: Result<T, Error>,
+        cpu: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<(T, crate::ServedBy), Error> {
+        match device {
+            Ok(t) => Ok((t, crate::ServedBy::QatDevice)),
+            Err(e)
+                if self.backend == Backend::Auto && !matches!(e, Error::Authentication { .. }) =>
+            {
+                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
+                cpu().map(|t| (t, crate::ServedBy::Cpu))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Where a request of `len` bytes goes, `default_min` being the algorithm's own `auto`
     /// threshold (`None`: never by default) and `device_takes` whether a device is up and takes
     /// this request's algorithm and parameters (asked last: it may start the device library).

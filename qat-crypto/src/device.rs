@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::crypto::{Error, Operation};
 use crate::qat::qatlib::{self, QatlibError, Service, SymSession, SymSetup};
 
 /// At most this many sessions per key; beyond it the oldest is dropped (removed from the
@@ -44,6 +45,13 @@ impl<K: Copy + PartialEq> KeySessions<K> {
             // without starting anything.
             None => Err(qatlib::service().err().unwrap_or(QatlibError::NoInstance)),
         }
+    }
+
+    /// Why `qat` cannot serve `algorithm`, if no device is up: the error `with_backend` gives.
+    pub(crate) fn check(&self, algorithm: &'static str) -> Result<(), Error> {
+        self.service()
+            .map(|_| ())
+            .map_err(|e| Error::no_device(Operation::Backend, algorithm, e.to_string(), e.kind()))
     }
 
     /// Whether a device with a crypto instance is up.

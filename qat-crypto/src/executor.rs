@@ -42,3 +42,21 @@ pub(crate) fn run<T: Send, E: Send>(
         .map(|r| r.expect("every item was taken by a worker"))
         .collect()
 }
+
+/// Runs `op` on every input, up to `in_flight` at once; returns its outputs in input order.
+pub(crate) fn map<I: Sync, O: Send, E: Send>(
+    in_flight: usize,
+    inputs: &[I],
+    op: impl Fn(&I) -> Result<O, E> + Sync,
+) -> Vec<Result<O, E>> {
+    let mut slots: Vec<(&I, Option<O>)> = inputs.iter().map(|i| (i, None)).collect();
+    let results = run(in_flight, &mut slots, |(input, out)| {
+        *out = Some(op(input)?);
+        Ok(())
+    });
+    results
+        .into_iter()
+        .zip(slots)
+        .map(|(result, (_, out))| result.map(|()| out.expect("an output for every success")))
+        .collect()
+}

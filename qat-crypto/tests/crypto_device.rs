@@ -134,6 +134,25 @@ fn a_fail_mid_batch_falls_back_to_the_cpu_under_auto() {
 }
 
 #[test]
+fn opening_falls_back_to_the_cpu_under_auto_with_the_ciphertext_intact() {
+    for fault in [Fault::Fail, Fault::FailInCallback, Fault::Restarting] {
+        on_the_double(|| {
+            let key = gcm(Backend::Auto);
+            let data = vec![0x5au8; 4096];
+            let sealed = key.seal(&[4; 12], b"aad", &data).unwrap();
+            double::inject(fault, 0, 1);
+            assert_eq!(
+                key.open(&[4; 12], b"aad", &sealed).unwrap(),
+                data,
+                "{fault:?}"
+            );
+            let served = key.served();
+            assert_eq!((served.qat_device, served.cpu), (1, 1), "{fault:?}");
+        });
+    }
+}
+
+#[test]
 fn a_verify_failure_returns_no_plaintext() {
     on_the_double(|| {
         let key = gcm(Backend::Qat);

@@ -28,7 +28,7 @@ use zeroize::Zeroize;
 
 use crate::backend::Counters;
 use crate::crypto::{Error, Operation, Route, Settings};
-use crate::{Backend, Served, ServedBy, executor};
+use crate::{Backend, ServedBy, executor};
 
 mod cpu;
 #[cfg(feature = "qatlib")]
@@ -92,23 +92,7 @@ impl Algorithm {
     }
 }
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown AEAD {s:?} (aes-128-gcm, aes-256-gcm, chacha20-poly1305)")
-            })
-    }
-}
+crate::crypto::named_algorithm!(Algorithm, "AEAD");
 
 /// One request of a batch: `data` is encrypted (or decrypted) in place; `tag` receives the
 /// tag when sealing and holds it when opening (exactly the key's tag length).
@@ -149,6 +133,8 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
+    crate::crypto::serving_methods!();
+
     /// A key for `algorithm`; `key` must be [`Algorithm::key_len`] bytes. 16-byte tags,
     /// backend [`Backend::Auto`], one request in flight.
     pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
@@ -191,7 +177,9 @@ impl Key {
             #[cfg(feature = "qatlib")]
             qat: qat::Sessions::new(algorithm, key, tag_len),
         };
-        key.check_backend()?;
+        if key.settings.backend == Backend::Qat {
+            key.check_device()?;
+        }
         Ok(key)
     }
 
@@ -199,27 +187,6 @@ impl Key {
     /// schedule is made for one tag length.
     pub fn with_tag_len(self, key: &[u8], len: usize) -> Result<Key, Error> {
         Key::with_parts(self.algorithm, key, len, self.settings)
-    }
-
-    /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
-    /// instance: without them it is an error here, not at the first request.
-    pub fn with_backend(mut self, backend: Backend) -> Result<Key, Error> {
-        self.settings.backend = backend;
-        self.check_backend()?;
-        Ok(self)
-    }
-
-    /// Runs up to `n` requests of a batch at once (at least 1).
-    pub fn with_in_flight(mut self, n: usize) -> Key {
-        self.settings.in_flight = n.max(1);
-        self
-    }
-
-    /// Under `auto`, sends requests of at least `bytes` to a device (when one takes them),
-    /// AES-GCM on a VAES CPU included.
-    pub fn with_auto_min_request(mut self, bytes: usize) -> Key {
-        self.settings.auto_min_request = Some(bytes);
-        self
     }
 
     /// The algorithm.
@@ -232,16 +199,6 @@ impl Key {
         self.tag_len
     }
 
-    /// The backend asked for.
-    pub fn backend(&self) -> Backend {
-        self.settings.backend
-    }
-
-    /// How many requests each server has completed so far.
-    pub fn served(&self) -> Served {
-        self.served.served()
-    }
-
     /// `auto`'s own threshold for this algorithm: never for AES-GCM on a VAES CPU.
     fn default_min(&self) -> Option<usize> {
         if self.algorithm.is_gcm() && crate::crypto::cpu_has_vaes() {
@@ -252,19 +209,13 @@ impl Key {
     }
 
     #[cfg(feature = "qatlib")]
-    fn check_backend(&self) -> Result<(), Error> {
-        if self.settings.backend == Backend::Qat {
-            self.qat.check(self.algorithm)?;
-        }
-        Ok(())
+    fn check_device(&self) -> Result<(), Error> {
+        self.qat.check(self.algorithm)
     }
 
     #[cfg(not(feature = "qatlib"))]
-    fn check_backend(&self) -> Result<(), Error> {
-        if self.settings.backend == Backend::Qat {
-            return Err(crate::crypto::without_qatlib(self.algorithm.name()));
-        }
-        Ok(())
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(self.algorithm.name()))
     }
 
     /// Checks what every backend needs of a request.
@@ -346,18 +297,16 @@ impl Key {
     /// check) sends that request to the CPU instead.
     #[cfg(feature = "qatlib")]
     fn on_device(&self, operation: Operation, r: &mut Request<'_>) -> Result<ServedBy, Error> {
-        match self.qat.serve(self.algorithm, operation, r) {
-            Ok(()) => Ok(ServedBy::QatDevice),
-            Err(e @ Error::Authentication { .. }) => {
-                r.data.zeroize();
-                Err(e)
-            }
-            Err(e) if self.settings.backend == Backend::Auto => {
-                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
-                self.on_cpu(operation, r).map(|()| ServedBy::Cpu)
-            }
-            Err(e) => Err(e),
+        let device = self.qat.serve(self.algorithm, operation, r);
+        // The device layer writes nothing back unless the request succeeded, except on a
+        // failed tag check: then nothing it may have written stays.
+        if let Err(Error::Authentication { .. }) = device {
+            r.data.zeroize();
         }
+        let result = self
+            .settings
+            .device_or_cpu(device, || self.on_cpu(operation, r));
+        result.map(|((), served_by)| served_by)
     }
 
     #[cfg(not(feature = "qatlib"))]

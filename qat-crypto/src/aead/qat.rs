@@ -49,10 +49,7 @@ impl Sessions {
                 ErrorKind::Unsupported,
             ));
         }
-        self.device
-            .service()
-            .map(|_| ())
-            .map_err(|e| Error::no_device(Operation::Backend, name, e.to_string(), e.kind()))
+        self.device.check(name)
     }
 
     /// Seals or opens one request on the device.

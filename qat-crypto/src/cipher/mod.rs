@@ -21,7 +21,7 @@ use zeroize::Zeroize;
 
 use crate::backend::Counters;
 use crate::crypto::{Error, Operation, Route, Settings};
-use crate::{Backend, Served, ServedBy, executor};
+use crate::{ServedBy, executor};
 
 mod cpu;
 #[cfg(feature = "qatlib")]
@@ -75,21 +75,7 @@ impl Algorithm {
     }
 }
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown cipher {s:?} (aes-128-cbc, aes-256-cbc, aes-256-xts)"))
-    }
-}
+crate::crypto::named_algorithm!(Algorithm, "cipher");
 
 /// One request of a batch: `data` encrypted or decrypted in place with `iv`.
 #[derive(Debug)]
@@ -120,8 +106,10 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
+    crate::crypto::serving_methods!();
+
     /// A key for `algorithm`; `key` must be [`Algorithm::key_len`] bytes (for XTS two
-    /// different halves). Backend [`Backend::Auto`], one request in flight.
+    /// different halves). Backend [`Backend::Auto`](crate::Backend::Auto), one request in flight.
     pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
         let name = algorithm.name();
         if key.len() != algorithm.key_len() {
@@ -154,41 +142,9 @@ impl Key {
         })
     }
 
-    /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
-    /// instance: without them it is an error here.
-    pub fn with_backend(mut self, backend: Backend) -> Result<Key, Error> {
-        self.settings.backend = backend;
-        if backend == Backend::Qat {
-            self.check_device()?;
-        }
-        Ok(self)
-    }
-
-    /// Runs up to `n` requests of a batch at once (at least 1).
-    pub fn with_in_flight(mut self, n: usize) -> Key {
-        self.settings.in_flight = n.max(1);
-        self
-    }
-
-    /// Under `auto`, sends requests of at least `bytes` to a device when one is up.
-    pub fn with_auto_min_request(mut self, bytes: usize) -> Key {
-        self.settings.auto_min_request = Some(bytes);
-        self
-    }
-
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
-    }
-
-    /// The backend asked for.
-    pub fn backend(&self) -> Backend {
-        self.settings.backend
-    }
-
-    /// How many requests each server has completed so far.
-    pub fn served(&self) -> Served {
-        self.served.served()
     }
 
     #[cfg(feature = "qatlib")]
@@ -347,14 +303,11 @@ impl Key {
         iv: &[u8; IV_LEN],
         data: &mut [u8],
     ) -> Result<ServedBy, Error> {
-        match self.qat.apply(self.algorithm, operation, iv, data) {
-            Ok(()) => Ok(ServedBy::QatDevice),
-            Err(e) if self.settings.backend == Backend::Auto => {
-                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
-                self.on_cpu(operation, iv, data).map(|()| ServedBy::Cpu)
-            }
-            Err(e) => Err(e),
-        }
+        let device = self.qat.apply(self.algorithm, operation, iv, data);
+        let result = self
+            .settings
+            .device_or_cpu(device, || self.on_cpu(operation, iv, data));
+        result.map(|((), served_by)| served_by)
     }
 
     #[cfg(not(feature = "qatlib"))]

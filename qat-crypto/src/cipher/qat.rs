@@ -25,14 +25,7 @@ impl Sessions {
     }
 
     pub(super) fn check(&self, algorithm: Algorithm) -> Result<(), Error> {
-        self.device.service().map(|_| ()).map_err(|e| {
-            Error::no_device(
-                Operation::Backend,
-                algorithm.name(),
-                e.to_string(),
-                e.kind(),
-            )
-        })
+        self.device.check(algorithm.name())
     }
 
     pub(super) fn apply(

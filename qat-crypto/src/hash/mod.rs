@@ -15,7 +15,7 @@ use std::fmt;
 
 use crate::backend::Counters;
 use crate::crypto::{Error, Operation, Route, Settings};
-use crate::{Backend, Served, ServedBy, executor};
+use crate::{Backend, ServedBy, executor};
 
 #[cfg(feature = "qatlib")]
 pub(crate) mod qat;
@@ -84,21 +84,7 @@ impl Algorithm {
     }
 }
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown hash {s:?} (sha-256, sha-384, sha-512, sha3-256)"))
-    }
-}
+crate::crypto::named_algorithm!(Algorithm, "hash");
 
 /// A digest (or a MAC tag): up to [`MAX_DIGEST_LEN`] bytes, read through `AsRef<[u8]>`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -161,6 +147,8 @@ impl fmt::Debug for Hasher {
 }
 
 impl Hasher {
+    crate::crypto::serving_methods!();
+
     /// A hasher for `algorithm`, backend [`Backend::Auto`], one request in flight.
     pub fn new(algorithm: Algorithm) -> Hasher {
         Hasher {
@@ -172,41 +160,9 @@ impl Hasher {
         }
     }
 
-    /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
-    /// instance: without them it is an error here.
-    pub fn with_backend(mut self, backend: Backend) -> Result<Hasher, Error> {
-        self.settings.backend = backend;
-        if backend == Backend::Qat {
-            self.check_device()?;
-        }
-        Ok(self)
-    }
-
-    /// Runs up to `n` requests of a batch at once (at least 1).
-    pub fn with_in_flight(mut self, n: usize) -> Hasher {
-        self.settings.in_flight = n.max(1);
-        self
-    }
-
-    /// Under `auto`, sends requests of at least `bytes` to a device when one is up.
-    pub fn with_auto_min_request(mut self, bytes: usize) -> Hasher {
-        self.settings.auto_min_request = Some(bytes);
-        self
-    }
-
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
-    }
-
-    /// The backend asked for.
-    pub fn backend(&self) -> Backend {
-        self.settings.backend
-    }
-
-    /// How many requests each server has completed so far.
-    pub fn served(&self) -> Served {
-        self.served.served()
     }
 
     #[cfg(feature = "qatlib")]
@@ -243,17 +199,9 @@ impl Hasher {
 
     /// Hashes every input, up to [`Hasher::with_in_flight`] at once; results in input order.
     pub fn hash_batch<T: AsRef<[u8]> + Sync>(&self, inputs: &[T]) -> Vec<Result<Digest, Error>> {
-        let mut slots: Vec<(&[u8], Option<Digest>)> =
-            inputs.iter().map(|i| (i.as_ref(), None)).collect();
-        let results = executor::run(self.settings.in_flight, &mut slots, |(data, out)| {
-            *out = Some(self.hash(data)?);
-            Ok(())
-        });
-        results
-            .into_iter()
-            .zip(slots)
-            .map(|(r, (_, d))| r.map(|()| d.expect("a digest for every success")))
-            .collect()
+        executor::map(self.settings.in_flight, inputs, |data| {
+            self.hash(data.as_ref())
+        })
     }
 
     fn on_cpu(&self, data: &[u8]) -> Digest {
@@ -273,14 +221,9 @@ impl Hasher {
     /// Hashes on the device; under `auto`, a device failure sends the request to the CPU.
     #[cfg(feature = "qatlib")]
     fn on_device(&self, data: &[u8]) -> Result<(Digest, ServedBy), Error> {
-        match self.qat.hash(self.algorithm, data) {
-            Ok(d) => Ok((d, ServedBy::QatDevice)),
-            Err(e) if self.settings.backend == Backend::Auto => {
-                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
-                Ok((self.on_cpu(data), ServedBy::Cpu))
-            }
-            Err(e) => Err(e),
-        }
+        let device = self.qat.hash(self.algorithm, data);
+        self.settings
+            .device_or_cpu(device, || Ok(self.on_cpu(data)))
     }
 
     #[cfg(not(feature = "qatlib"))]

@@ -20,7 +20,7 @@ use std::fmt;
 use crate::backend::Counters;
 use crate::crypto::{Error, Operation, Route, Settings};
 use crate::hash::{self, Digest};
-use crate::{Backend, Served, ServedBy, executor};
+use crate::{ServedBy, executor};
 
 #[cfg(feature = "qatlib")]
 mod qat;
@@ -80,21 +80,7 @@ impl Algorithm {
     }
 }
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Algorithm::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown MAC {s:?} (hmac-sha-256, hmac-sha-384, hmac-sha-512)"))
-    }
-}
+crate::crypto::named_algorithm!(Algorithm, "MAC");
 
 /// A MAC key with the settings that serve it; its key material is zeroed when it is dropped
 /// (aws-lc-rs's key clears itself; the copy for device sessions is held zeroizing).
@@ -117,7 +103,9 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
-    /// A key for `algorithm`, backend [`Backend::Auto`], one request in flight.
+    crate::crypto::serving_methods!();
+
+    /// A key for `algorithm`, backend [`Backend::Auto`](crate::Backend::Auto), one request in flight.
     pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
         Ok(Key {
             algorithm,
@@ -129,41 +117,9 @@ impl Key {
         })
     }
 
-    /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
-    /// instance: without them it is an error here.
-    pub fn with_backend(mut self, backend: Backend) -> Result<Key, Error> {
-        self.settings.backend = backend;
-        if backend == Backend::Qat {
-            self.check_device()?;
-        }
-        Ok(self)
-    }
-
-    /// Runs up to `n` requests of a batch at once (at least 1).
-    pub fn with_in_flight(mut self, n: usize) -> Key {
-        self.settings.in_flight = n.max(1);
-        self
-    }
-
-    /// Under `auto`, sends requests of at least `bytes` to a device when one is up.
-    pub fn with_auto_min_request(mut self, bytes: usize) -> Key {
-        self.settings.auto_min_request = Some(bytes);
-        self
-    }
-
     /// The algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
-    }
-
-    /// The backend asked for.
-    pub fn backend(&self) -> Backend {
-        self.settings.backend
-    }
-
-    /// How many requests each server has completed so far.
-    pub fn served(&self) -> Served {
-        self.served.served()
     }
 
     #[cfg(feature = "qatlib")]
@@ -206,17 +162,9 @@ impl Key {
 
     /// Signs every input, up to [`Key::with_in_flight`] at once; results in input order.
     pub fn sign_batch<T: AsRef<[u8]> + Sync>(&self, inputs: &[T]) -> Vec<Result<Digest, Error>> {
-        let mut slots: Vec<(&[u8], Option<Digest>)> =
-            inputs.iter().map(|i| (i.as_ref(), None)).collect();
-        let results = executor::run(self.settings.in_flight, &mut slots, |(data, out)| {
-            *out = Some(self.sign(data)?);
-            Ok(())
-        });
-        results
-            .into_iter()
-            .zip(slots)
-            .map(|(r, (_, d))| r.map(|()| d.expect("a tag for every success")))
-            .collect()
+        executor::map(self.settings.in_flight, inputs, |data| {
+            self.sign(data.as_ref())
+        })
     }
 
     fn tag(&self, operation: Operation, data: &[u8]) -> Result<Digest, Error> {
@@ -251,14 +199,9 @@ impl Key {
     /// CPU.
     #[cfg(feature = "qatlib")]
     fn on_device(&self, operation: Operation, data: &[u8]) -> Result<(Digest, ServedBy), Error> {
-        match self.qat.sign(self.algorithm, operation, data) {
-            Ok(d) => Ok((d, ServedBy::QatDevice)),
-            Err(e) if self.settings.backend == Backend::Auto => {
-                tracing::debug!(error = %e, "device request failed; served by the CPU instead");
-                Ok((self.on_cpu(data), ServedBy::Cpu))
-            }
-            Err(e) => Err(e),
-        }
+        let device = self.qat.sign(self.algorithm, operation, data);
+        self.settings
+            .device_or_cpu(device, || Ok(self.on_cpu(data)))
     }
 
     #[cfg(not(feature = "qatlib"))]
