@@ -21,13 +21,15 @@ pub const QATKIT_FORMAT_RAW: qatkit_format = 2;
 /// LZ4 frames, as the `lz4` tool writes them.
 pub const QATKIT_FORMAT_LZ4: qatkit_format = 3;
 
-/// Who compresses.
+/// Who serves requests: of a codec, or of a crypto key or hasher.
 pub type qatkit_backend = u32;
 /// A QAT device when there is one and the request suits it; the CPU otherwise.
 pub const QATKIT_BACKEND_AUTO: qatkit_backend = 0;
 /// The fastest CPU libraries.
 pub const QATKIT_BACKEND_CPU: qatkit_backend = 1;
-/// QATzip: the device, or QATzip's software path without one.
+/// The device library by name: QATzip for compression (the device, or QATzip's software path
+/// without one); qatlib for crypto (a device only: `QATKIT_UNSUPPORTED` or `QATKIT_NOT_FOUND`
+/// without one).
 pub const QATKIT_BACKEND_QAT: qatkit_backend = 2;
 
 /// A compression codec: format, level, backend, output limit and requests in flight.
@@ -56,7 +58,8 @@ impl Settings {
     }
 }
 
-/// How many requests each server took since the codec was made or a setting last changed.
+/// How many requests each server took since the codec or key was made (or a codec's setting
+/// last changed).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct qatkit_served {
@@ -66,6 +69,16 @@ pub struct qatkit_served {
     pub qat_device: u64,
     /// By QATzip's software path.
     pub qat_software: u64,
+}
+
+impl From<qat_crypto::Served> for qatkit_served {
+    fn from(served: qat_crypto::Served) -> Self {
+        qatkit_served {
+            cpu: served.cpu,
+            qat_device: served.qat_device,
+            qat_software: served.qat_software,
+        }
+    }
 }
 
 /// One request of a batch: the caller's input and output buffers, and what became of it.
@@ -97,7 +110,7 @@ pub(crate) fn format_of(format: qatkit_format) -> Result<Format, Failure> {
     })
 }
 
-fn backend_of(backend: qatkit_backend) -> Result<Backend, Failure> {
+pub(crate) fn backend_of(backend: qatkit_backend) -> Result<Backend, Failure> {
     Ok(match backend {
         QATKIT_BACKEND_AUTO => Backend::Auto,
         QATKIT_BACKEND_CPU => Backend::Cpu,
@@ -464,14 +477,8 @@ pub unsafe extern "C" fn qatkit_codec_served(
         // SAFETY: the caller's contract above.
         let codec = unsafe { arg(codec, "codec")? };
         let served_out = out(served_out, "served_out")?;
-        let served = codec.codec.served();
-        let value = qatkit_served {
-            cpu: served.cpu,
-            qat_device: served.qat_device,
-            qat_software: served.qat_software,
-        };
         // SAFETY: checked by `out`.
-        unsafe { put(served_out, value) };
+        unsafe { put(served_out, codec.codec.served().into()) };
         Ok(())
     })
 }

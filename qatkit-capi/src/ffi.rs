@@ -126,6 +126,12 @@ impl From<qat_crypto::Error> for Failure {
     }
 }
 
+impl From<qat_crypto::crypto::Error> for Failure {
+    fn from(e: qat_crypto::crypto::Error) -> Self {
+        Failure::new(result_of(e.kind()), e.to_string())
+    }
+}
+
 thread_local! {
     /// The full message of the last call on this thread that did not return `QATKIT_OK`.
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
@@ -273,6 +279,86 @@ pub(crate) unsafe fn bytes_mut<'a>(
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
+/// A fixed-length argument given as pointer and length (a nonce, an IV): NULL is
+/// `QATKIT_NULL_PARAMETER`, another length `QATKIT_INVALID_INPUT`.
+///
+/// # Safety
+/// A non-NULL `ptr` points to `len` readable bytes.
+pub(crate) unsafe fn array<const N: usize>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<[u8; N], Failure> {
+    if ptr.is_null() {
+        return Err(null(name));
+    }
+    // SAFETY: the caller's contract above; `ptr` is non-NULL.
+    let bytes = unsafe { bytes(ptr, len, name) }?;
+    bytes
+        .try_into()
+        .map_err(|_| Failure::invalid(format!("{name} is {len} bytes, not {N}")))
+}
+
+/// One caller buffer of a call, for [`disjoint`]: where it is, how long, whether qatkit writes
+/// it, and its name for the message (`index` for a request of a batch).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+    pub(crate) writes: bool,
+    pub(crate) name: &'static str,
+    pub(crate) index: Option<usize>,
+}
+
+impl Span {
+    pub(crate) fn new<T>(ptr: *const T, len: usize, writes: bool, name: &'static str) -> Span {
+        Span {
+            start: ptr as usize,
+            len,
+            writes,
+            name,
+            index: None,
+        }
+    }
+
+    fn end(&self) -> usize {
+        self.start.saturating_add(self.len)
+    }
+
+    fn label(&self) -> String {
+        match self.index {
+            Some(i) => format!("requests[{i}].{}", self.name),
+            None => self.name.to_owned(),
+        }
+    }
+}
+
+/// Checks that no buffer qatkit writes overlaps another buffer of the same call (Rust may not
+/// alias them; C callers can): `QATKIT_INVALID_INPUT` naming both. Empty buffers never
+/// overlap. O(n log n) in the number of buffers.
+pub(crate) fn disjoint(spans: &[Span]) -> Result<(), Failure> {
+    let mut written: Vec<&Span> = spans.iter().filter(|s| s.writes && s.len > 0).collect();
+    written.sort_unstable_by_key(|s| s.start);
+    let overlap =
+        |a: &Span, b: &Span| Failure::invalid(format!("{} and {} overlap", a.label(), b.label()));
+    for pair in written.windows(2) {
+        if pair[1].start < pair[0].end() {
+            return Err(overlap(pair[0], pair[1]));
+        }
+    }
+    // Each read-only buffer against the written ones: the first written buffer ending after
+    // its start is the only one that can overlap it (they are sorted and disjoint).
+    for read in spans.iter().filter(|s| !s.writes && s.len > 0) {
+        let i = written.partition_point(|w| w.end() <= read.start);
+        if let Some(w) = written.get(i) {
+            if w.start < read.end() {
+                return Err(overlap(read, w));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A NUL-terminated UTF-8 string argument.
 ///
 /// # Safety
@@ -360,6 +446,33 @@ mod tests {
             assert_ne!(result_text(result).to_bytes(), b"unknown result");
             seen.push(result);
         }
+    }
+
+    #[test]
+    fn overlapping_buffers_are_found() {
+        let buf = [0u8; 64];
+        let at = |offset: usize, len: usize, writes: bool, name| {
+            Span::new(buf[offset..].as_ptr(), len, writes, name)
+        };
+        assert!(disjoint(&[at(0, 16, true, "data"), at(16, 16, true, "tag")]).is_ok());
+        assert!(disjoint(&[at(0, 16, false, "aad"), at(8, 16, false, "key")]).is_ok());
+        assert!(disjoint(&[at(0, 16, true, "data"), at(8, 0, true, "tag")]).is_ok());
+        let e = disjoint(&[at(0, 16, true, "data"), at(15, 16, true, "tag")]).unwrap_err();
+        assert_eq!(
+            (e.result, e.message.as_str()),
+            (QATKIT_INVALID_INPUT, "data and tag overlap")
+        );
+        let e = disjoint(&[
+            at(40, 8, true, "tag"),
+            at(0, 8, true, "data"),
+            at(30, 11, false, "aad"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.message, "aad and tag overlap");
+        let mut batch = at(20, 4, true, "data");
+        batch.index = Some(3);
+        let e = disjoint(&[at(0, 8, true, "data"), at(22, 1, false, "aad"), batch]).unwrap_err();
+        assert_eq!(e.message, "aad and requests[3].data overlap");
     }
 
     #[test]

@@ -9,14 +9,20 @@
 
 #![allow(non_camel_case_types)] // C names: qatkit_codec, qatkit_result, ...
 
+mod aead;
+mod cipher;
 mod compress;
 mod domain;
 mod ffi;
+mod hash;
 mod host;
+mod mac;
 mod stream;
 
 use std::ffi::c_char;
 
+pub use aead::*;
+pub use cipher::*;
 pub use compress::*;
 pub use domain::*;
 pub use ffi::{
@@ -25,7 +31,9 @@ pub use ffi::{
     QATKIT_NULL_PARAMETER, QATKIT_OK, QATKIT_OTHER, QATKIT_PANIC, QATKIT_PERMISSION_DENIED,
     QATKIT_UNSUPPORTED, qatkit_result,
 };
+pub use hash::*;
 pub use host::*;
+pub use mac::*;
 pub use stream::*;
 
 /// The library's version, `major.minor.patch`, as a static NUL-terminated string (never

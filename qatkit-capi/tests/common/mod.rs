@@ -83,6 +83,7 @@ pub(crate) fn libraries() -> PathBuf {
             let features: Vec<&str> = [
                 ("isal", cfg!(feature = "isal")),
                 ("qatzip", cfg!(feature = "qatzip")),
+                ("qatlib", cfg!(feature = "qatlib")),
                 ("zlib-ng", cfg!(feature = "zlib-ng")),
                 ("capi", cfg!(feature = "capi")),
             ]
