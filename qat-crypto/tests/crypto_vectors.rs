@@ -61,8 +61,7 @@ fn aead_key(
     tag_len: usize,
     backend: Backend,
 ) -> Result<aead::Key, qat_crypto::crypto::Error> {
-    aead::Key::new(algorithm, key)?
-        .with_tag_len(key, tag_len)?
+    aead::Key::with_tag_len(algorithm, key, tag_len)?
         .with_auto_min_request(0)
         .with_backend(backend)
 }

@@ -95,11 +95,7 @@ pub unsafe extern "C" fn qatkit_aead_key_new(
         let bytes = unsafe { bytes(key, key_len, "key") }?;
         let algorithm = algorithm_of(alg)?;
         let backend = backend_of(backend)?;
-        let mut made = Key::new(algorithm, bytes)?;
-        if tag_len != made.tag_len() {
-            made = made.with_tag_len(bytes, tag_len)?;
-        }
-        let made = made.with_backend(backend)?;
+        let made = Key::with_tag_len(algorithm, bytes, tag_len)?.with_backend(backend)?;
         // SAFETY: checked by `out`.
         unsafe { put_handle(key_out, qatkit_aead_key { key: Some(made) }) };
         Ok(())

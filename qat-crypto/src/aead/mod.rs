@@ -7,7 +7,7 @@
 //! it to the device anyway.
 //!
 //! Nonces are 12 bytes (what SP 800-38D recommends for GCM and what the device takes); tags
-//! are 16 bytes unless [`Key::with_tag_len`] says otherwise. Opening checks the tag in constant
+//! are 16 bytes unless made with [`Key::with_tag_len`]. Opening checks the tag in constant
 //! time before any plaintext is returned; on failure the buffer is zeroed and
 //! [`Error::Authentication`] returned.
 //!
@@ -28,7 +28,7 @@ use zeroize::Zeroize;
 
 use crate::backend::Counters;
 use crate::crypto::{Error, Operation, Route, Settings};
-use crate::{Backend, ServedBy, executor};
+use crate::{ServedBy, executor};
 
 mod cpu;
 #[cfg(feature = "qatlib")]
@@ -136,17 +136,14 @@ impl Key {
     crate::crypto::serving_methods!();
 
     /// A key for `algorithm`; `key` must be [`Algorithm::key_len`] bytes. 16-byte tags,
-    /// backend [`Backend::Auto`], one request in flight.
+    /// backend [`Backend::Auto`](crate::Backend::Auto), one request in flight.
     pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
-        Key::with_parts(algorithm, key, MAX_TAG_LEN, Settings::default())
+        Key::with_tag_len(algorithm, key, MAX_TAG_LEN)
     }
 
-    fn with_parts(
-        algorithm: Algorithm,
-        key: &[u8],
-        tag_len: usize,
-        settings: Settings,
-    ) -> Result<Key, Error> {
+    /// A key for `algorithm` whose tags are `tag_len` bytes ([`Algorithm::takes_tag_len`]);
+    /// otherwise as [`Key::new`].
+    pub fn with_tag_len(algorithm: Algorithm, key: &[u8], tag_len: usize) -> Result<Key, Error> {
         let name = algorithm.name();
         if key.len() != algorithm.key_len() {
             return Err(Error::parameter(
@@ -171,22 +168,13 @@ impl Key {
         let key = Key {
             algorithm,
             tag_len,
-            settings,
+            settings: Settings::default(),
             cpu,
             served: Counters::default(),
             #[cfg(feature = "qatlib")]
             qat: qat::Sessions::new(algorithm, key, tag_len),
         };
-        if key.settings.backend == Backend::Qat {
-            key.check_device()?;
-        }
         Ok(key)
-    }
-
-    /// Tags of `len` bytes ([`Algorithm::takes_tag_len`]). Needs the key bytes again: the key
-    /// schedule is made for one tag length.
-    pub fn with_tag_len(self, key: &[u8], len: usize) -> Result<Key, Error> {
-        Key::with_parts(self.algorithm, key, len, self.settings)
     }
 
     /// The algorithm.
