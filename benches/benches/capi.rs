@@ -6,10 +6,12 @@
 //!
 //! Besides criterion's entries (`rust` and `c` in one group per size), each pair is measured in
 //! alternating rounds over the same requests; the median per-round ratio (C time / Rust time) is
-//! printed and written to `target/criterion/qatkit-capi-overhead.tsv`.
+//! printed and written to `qatkit-capi-overhead.tsv` beside criterion's results
+//! (`target/criterion`, or `$CARGO_TARGET_DIR/criterion`).
 //!
-//! The library is `QATKIT_LIB`, else `target/release/libqatkit.so`: build it first, with the
-//! same features as the bench, so both sides run the same backend:
+//! The library is `QATKIT_LIB`, else `release/libqatkit.so` in the target directory (`target`
+//! or `CARGO_TARGET_DIR`): build it first, with the same features as the bench, so both sides
+//! run the same backend:
 //!
 //! ```text
 //! cargo build --release -p qatkit-capi --features isal
@@ -47,7 +49,10 @@ impl CApi {
         let path = std::env::var_os("QATKIT_LIB")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/libqatkit.so")
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+                    .join("release/libqatkit.so")
             });
         // SAFETY: loading qatkit's own library, whose initialisers are Rust's std only.
         let lib = unsafe { libloading::Library::new(&path) }.unwrap_or_else(|e| {
@@ -132,9 +137,8 @@ fn bench(c: &mut Criterion) {
         .and_then(|c| c.with_backend(Backend::Cpu))
         .expect("codec");
     let (_, data) = shared::corpus();
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion");
-    std::fs::create_dir_all(&target).expect("target/criterion");
-    let mut tsv = std::fs::File::create(target.join("qatkit-capi-overhead.tsv")).expect("tsv");
+    let tsv_path = shared::criterion_home().join("qatkit-capi-overhead.tsv");
+    let mut tsv = std::fs::File::create(tsv_path).expect("tsv");
     writeln!(tsv, "operation\tsize\tc_over_rust").expect("tsv");
     for (label, size) in [("4KiB", 4usize << 10), ("64KiB", 64 << 10)] {
         let requests: Vec<&[u8]> = data.chunks(size).filter(|r| r.len() == size).collect();

@@ -31,7 +31,6 @@
 mod shared;
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{
@@ -54,67 +53,6 @@ const FLATE2: &str = if cfg!(feature = "zlib-ng") {
 } else {
     "flate2/zlib-rs"
 };
-
-/// Where criterion writes; qatkit's own result files go beside its results.
-fn criterion_home() -> PathBuf {
-    let home = std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                // The workspace's target directory, which criterion finds with `cargo metadata`.
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-                .join("criterion")
-        });
-    std::fs::create_dir_all(&home).expect("criterion's directory");
-    home
-}
-
-/// Opens a results file for appending: runs filtered to some groups keep the others' lines;
-/// readers take the newest line for each entry.
-fn results_file(name: &str) -> std::fs::File {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(criterion_home().join(name))
-        .expect("results file")
-}
-
-/// The benchmark filter criterion was given (the first argument that is not an option or an
-/// option's value), and whether it runs in `--test` mode.
-fn filter_and_test_mode() -> (Option<regex::Regex>, bool) {
-    const WITH_VALUE: [&str; 14] = [
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--measurement-time",
-        "--warm-up-time",
-        "--sample-size",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--profile-time",
-        "--plotting-backend",
-        "--output-format",
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let test_mode = args.iter().any(|a| a == "--test");
-    let mut filter = None;
-    let mut skip_value = false;
-    for arg in &args {
-        if std::mem::take(&mut skip_value) {
-            continue;
-        }
-        if arg.starts_with('-') {
-            skip_value = WITH_VALUE.contains(&arg.as_str());
-        } else if filter.is_none() {
-            filter = Some(regex::Regex::new(arg).expect("a valid filter"));
-        }
-    }
-    (filter, test_mode)
-}
 
 /// Work on one request, returning the size of its result.
 type Work<'a> = Box<dyn FnMut(&[u8]) -> usize + 'a>;
@@ -185,12 +123,15 @@ impl Bench {
                 } else {
                     shared::paired(ours, theirs, &requests, 7, Duration::from_secs(2))
                 };
-                writeln!(
-                    self.paired,
-                    "{}\t{name}\t{}\t{baseline}\t{ratio:.4}",
-                    size.group, size.label
-                )
-                .expect("write paired ratios");
+                // One round in --test mode: a check that it runs, not a figure to keep.
+                if !self.test_mode {
+                    writeln!(
+                        self.paired,
+                        "{}\t{name}\t{}\t{baseline}\t{ratio:.4}",
+                        size.group, size.label
+                    )
+                    .expect("write paired ratios");
+                }
                 eprintln!("{id}: paired {ratio:.3}x {baseline}");
             }
         }
@@ -433,12 +374,12 @@ mod qatzip {
 fn main() {
     let (source, data) = shared::corpus();
     eprintln!("compress bench input: {source}, {} bytes", data.len());
-    let (filter, test_mode) = filter_and_test_mode();
+    let (filter, test_mode) = shared::filter_and_test_mode();
     let mut bench = Bench {
         filter,
         test_mode,
-        ratios: results_file("qatkit-ratios.tsv"),
-        paired: results_file("qatkit-paired.tsv"),
+        ratios: shared::results_file("qatkit-ratios.tsv"),
+        paired: shared::results_file("qatkit-paired.tsv"),
     };
     let mut c = Criterion::default()
         .sample_size(10)

@@ -1,26 +1,32 @@
-//! Turns the results of `cargo bench -p qatkit-benches --bench compress` into markdown tables:
-//! for each group and request size, every implementation's throughput (MB/s, 10^6 uncompressed
-//! bytes per second, from criterion's median), its compression ratio, its speed relative to each
-//! baseline from criterion's medians ("vs"), and, for qatkit's rows, relative to each baseline
-//! measured paired, in alternating runs ("paired vs"): the figure to trust on a shared machine.
+//! Turns the results of the criterion benches (`cargo bench -p qatkit-benches --bench compress`,
+//! `--bench crypto`) into markdown tables: for each group and request size, every
+//! implementation's throughput (MB/s, 10^6 input bytes per second, from criterion's median), for
+//! compression its compression ratio, its speed relative to each baseline from criterion's
+//! medians ("vs"), and, for qatkit's rows, relative to each baseline measured paired, in
+//! alternating runs ("paired vs"): the figure to trust on a shared machine.
 //!
-//! `cargo run -p qatkit-benches --example bench-table [CRITERION_DIR]` (default
-//! `target/criterion`, run from the workspace root).
+//! `cargo run -p qatkit-benches --example bench-table [CRITERION_DIR]`. The default is where
+//! criterion wrote: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else the workspace's
+//! `target/criterion`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// The implementations compared against, in column order.
-const BASELINES: [&str; 5] = [
+/// The implementations compared against, in column order: compression's, then crypto's.
+const BASELINES: [&str; 8] = [
     "isal",
     "libdeflate",
     "flate2/zlib-ng",
     "flate2/zlib-rs",
     "qatzip",
+    "aws-lc-rs",
+    "ring",
+    "openssl",
 ];
-const SIZES: [&str; 4] = ["4KiB", "64KiB", "1MiB", "whole"];
+/// Request sizes, in row order.
+const SIZES: [&str; 7] = ["64B", "1KiB", "4KiB", "16KiB", "64KiB", "1MiB", "whole"];
 
 struct Entry {
     group: String,
@@ -117,16 +123,28 @@ fn paired(dir: &Path) -> BTreeMap<(String, String, String, String), f64> {
         .collect()
 }
 
+/// Where criterion wrote, as criterion decides it: `CRITERION_HOME`, else the target
+/// directory's `criterion` (`CARGO_TARGET_DIR`, else the workspace's `target`).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("criterion")
+}
+
 fn main() {
     let dir = std::env::args_os()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/criterion"));
+        .unwrap_or_else(criterion_dir);
     let entries = match entries(&dir) {
         Ok(e) if !e.is_empty() => e,
         Ok(_) => {
             eprintln!(
-                "bench-table: no criterion results under {}: run `cargo bench -p qatkit-benches --bench compress` first",
+                "bench-table: no criterion results under {}: run `cargo bench -p qatkit-benches` first",
                 dir.display()
             );
             std::process::exit(1);
@@ -170,27 +188,32 @@ fn main() {
             .copied()
             .filter(|b| rows.iter().any(|e| paired.contains_key(&paired_key(e, b))))
             .collect();
+        // Compression ratios, for the groups that have them.
+        let has_ratios = rows
+            .iter()
+            .any(|e| ratios.contains_key(&(e.group.clone(), e.function.clone(), e.size.clone())));
         println!("### {group}\n");
-        print!("| request | implementation | MB/s | ratio |");
+        print!("| request | implementation | MB/s |");
+        if has_ratios {
+            print!(" ratio |");
+        }
         for b in &baselines {
             print!(" vs {b} |");
         }
         for b in &paired_baselines {
             print!(" paired vs {b} |");
         }
-        print!("\n|---|---|---:|---:|");
-        println!(
-            "{}",
-            "---:|".repeat(baselines.len() + paired_baselines.len())
-        );
+        print!("\n|---|---|---:|");
+        let columns = baselines.len() + paired_baselines.len() + usize::from(has_ratios);
+        println!("{}", "---:|".repeat(columns));
         for e in &rows {
-            let ratio = ratios
-                .get(&(e.group.clone(), e.function.clone(), e.size.clone()))
-                .map_or("-".into(), |r| format!("{r:.2}"));
-            print!(
-                "| {} | {} | {:.0} | {ratio} |",
-                e.size, e.function, e.mb_per_s
-            );
+            print!("| {} | {} | {:.0} |", e.size, e.function, e.mb_per_s);
+            if has_ratios {
+                let ratio = ratios
+                    .get(&(e.group.clone(), e.function.clone(), e.size.clone()))
+                    .map_or("-".into(), |r| format!("{r:.2}"));
+                print!(" {ratio} |");
+            }
             for b in &baselines {
                 let base = rows.iter().find(|o| o.function == *b && o.size == e.size);
                 match base {

@@ -1,5 +1,8 @@
-//! What the bench targets share: the input, and the paired measurement of two ways of doing
-//! the same work.
+//! What the bench targets share: the input, where results go, the command line, and the paired
+//! measurement of two ways of doing the same work.
+
+// Each bench target uses part of this.
+#![allow(dead_code)]
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -68,4 +71,65 @@ pub(crate) fn paired(
     }
     ratios.sort_by(f64::total_cmp);
     ratios[ratios.len() / 2]
+}
+
+/// Where criterion writes; qatkit's own result files go beside its results.
+pub(crate) fn criterion_home() -> PathBuf {
+    let home = std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                // The workspace's target directory, which criterion finds with `cargo metadata`.
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+                .join("criterion")
+        });
+    std::fs::create_dir_all(&home).expect("criterion's directory");
+    home
+}
+
+/// Opens a results file for appending: runs filtered to some groups keep the others' lines;
+/// readers take the newest line for each entry.
+pub(crate) fn results_file(name: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(criterion_home().join(name))
+        .expect("results file")
+}
+
+/// The benchmark filter criterion was given (the first argument that is not an option or an
+/// option's value), and whether it runs in `--test` mode.
+pub(crate) fn filter_and_test_mode() -> (Option<regex::Regex>, bool) {
+    const WITH_VALUE: [&str; 14] = [
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--measurement-time",
+        "--warm-up-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--profile-time",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let test_mode = args.iter().any(|a| a == "--test");
+    let mut filter = None;
+    let mut skip_value = false;
+    for arg in &args {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        if arg.starts_with('-') {
+            skip_value = WITH_VALUE.contains(&arg.as_str());
+        } else if filter.is_none() {
+            filter = Some(regex::Regex::new(arg).expect("a valid filter"));
+        }
+    }
+    (filter, test_mode)
 }
