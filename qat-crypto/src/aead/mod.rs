@@ -108,6 +108,39 @@ pub struct Request<'a> {
     pub tag: &'a mut [u8],
 }
 
+/// The tag of a request as the backends see it: written by seal, read by open.
+enum TagRef<'r> {
+    Out(&'r mut [u8]),
+    In(&'r [u8]),
+}
+
+impl TagRef<'_> {
+    fn len(&self) -> usize {
+        match self {
+            TagRef::Out(tag) => tag.len(),
+            TagRef::In(tag) => tag.len(),
+        }
+    }
+}
+
+/// One request as the backends see it, borrowed from the caller's: nothing is copied on the
+/// way to the library (a 64-byte request takes about 60 ns; a copied nonce costs 7 of them).
+struct Job<'r, 'a> {
+    nonce: &'r [u8; NONCE_LEN],
+    aad: &'a [u8],
+    data: &'r mut [u8],
+    tag: TagRef<'r>,
+}
+
+impl Job<'_, '_> {
+    fn operation(&self) -> Operation {
+        match self.tag {
+            TagRef::Out(_) => Operation::Seal,
+            TagRef::In(_) => Operation::Open,
+        }
+    }
+}
+
 /// An AEAD key with the settings that serve it. Shared by reference across threads; its key
 /// material (the CPU's key schedule, the copy kept for device sessions, the sessions' pinned
 /// memory) is zeroed when it is dropped.
@@ -206,67 +239,63 @@ impl Key {
         Err(crate::crypto::without_qatlib(self.algorithm.name()))
     }
 
-    /// Checks what every backend needs of a request.
-    fn check(
-        &self,
-        operation: Operation,
-        aad: &[u8],
-        data: &[u8],
-        tag: &[u8],
-    ) -> Result<(), Error> {
+    /// Serves one request: checks what every backend needs, routes, and counts it.
+    fn serve(&self, job: Job<'_, '_>) -> Result<(), Error> {
+        let operation = job.operation();
         let name = self.algorithm.name();
-        if tag.len() != self.tag_len {
+        if job.tag.len() != self.tag_len {
             return Err(Error::parameter(
                 operation,
                 name,
                 format!(
                     "the tag buffer is {} bytes, not the key's {}",
-                    tag.len(),
+                    job.tag.len(),
                     self.tag_len
                 ),
             ));
         }
-        // Both GCM and ChaCha20-Poly1305 count blocks in 32 bits: 2^32 - 2 blocks of 16 or
-        // 64 bytes; and the device counts bytes in 32 bits.
-        if data.len() > u32::MAX as usize || aad.len() > u32::MAX as usize {
+        // Both GCM and ChaCha20-Poly1305 count blocks in 32 bits (2^32 - 2 blocks of 16 or 64
+        // bytes), and the device counts bytes in 32 bits.
+        if job.data.len() > u32::MAX as usize || job.aad.len() > u32::MAX as usize {
             return Err(Error::parameter(
                 operation,
                 name,
                 "data or AAD of 4 GiB or more",
             ));
         }
-        Ok(())
-    }
-
-    /// Serves one request: checks, routes, and counts it.
-    fn serve(&self, operation: Operation, r: &mut Request<'_>) -> Result<(), Error> {
-        self.check(operation, r.aad, r.data, r.tag)?;
-        let route = self.settings.route(r.data.len(), self.default_min(), || {
-            self.device_takes(r.aad.len())
-        });
+        let len = job.data.len();
+        let route = self
+            .settings
+            .route(len, self.default_min(), || self.device_takes(job.aad.len()));
         let served_by = match route {
-            Route::Qat => self.on_device(operation, r)?,
+            Route::Qat => self.on_device(job)?,
             Route::Cpu => {
-                self.on_cpu(operation, r)?;
+                self.on_cpu(job)?;
                 ServedBy::Cpu
             }
         };
-        self.served.count(served_by, &self.algorithm, r.data.len());
+        self.served.count(served_by, &self.algorithm, len);
         Ok(())
     }
 
-    fn on_cpu(&self, operation: Operation, r: &mut Request<'_>) -> Result<(), Error> {
+    fn on_cpu(&self, job: Job<'_, '_>) -> Result<(), Error> {
+        let operation = job.operation();
         let name = self.algorithm.name();
-        if operation == Operation::Seal {
-            if !self.cpu.seal(&r.nonce, r.aad, r.data, r.tag) {
-                return Err(Error::cpu(operation, name, "EVP_AEAD_CTX_seal_scatter"));
+        match job.tag {
+            TagRef::Out(tag) => {
+                if !self.cpu.seal(job.nonce, job.aad, job.data, tag) {
+                    return Err(Error::cpu(operation, name, "EVP_AEAD_CTX_seal_scatter"));
+                }
             }
-        } else if !self.cpu.open(&r.nonce, r.aad, r.data, r.tag) {
-            r.data.zeroize();
-            return Err(Error::Authentication {
-                operation,
-                algorithm: name,
-            });
+            TagRef::In(tag) => {
+                if !self.cpu.open(job.nonce, job.aad, job.data, tag) {
+                    job.data.zeroize();
+                    return Err(Error::Authentication {
+                        operation,
+                        algorithm: name,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -284,21 +313,32 @@ impl Key {
     /// Serves a request on the device; under `auto`, a device failure (not a failed tag
     /// check) sends that request to the CPU instead.
     #[cfg(feature = "qatlib")]
-    fn on_device(&self, operation: Operation, r: &mut Request<'_>) -> Result<ServedBy, Error> {
-        let device = self.qat.serve(self.algorithm, operation, r);
+    fn on_device(&self, job: Job<'_, '_>) -> Result<ServedBy, Error> {
+        let Job {
+            nonce,
+            aad,
+            data,
+            mut tag,
+        } = job;
+        let device = self.qat.serve(self.algorithm, nonce, aad, data, &mut tag);
         // The device layer writes nothing back unless the request succeeded, except on a
         // failed tag check: then nothing it may have written stays.
         if let Err(Error::Authentication { .. }) = device {
-            r.data.zeroize();
+            data.zeroize();
         }
-        let result = self
-            .settings
-            .device_or_cpu(device, || self.on_cpu(operation, r));
+        let result = self.settings.device_or_cpu(device, || {
+            self.on_cpu(Job {
+                nonce,
+                aad,
+                data,
+                tag,
+            })
+        });
         result.map(|((), served_by)| served_by)
     }
 
     #[cfg(not(feature = "qatlib"))]
-    fn on_device(&self, _: Operation, _: &mut Request<'_>) -> Result<ServedBy, Error> {
+    fn on_device(&self, _: Job<'_, '_>) -> Result<ServedBy, Error> {
         unreachable!(
             "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
         )
@@ -317,7 +357,17 @@ impl Key {
 
     fn batch(&self, operation: Operation, requests: &mut [Request<'_>]) -> Vec<Result<(), Error>> {
         executor::run(self.settings.in_flight, requests, |r| {
-            self.serve(operation, r)
+            let tag = if operation == Operation::Seal {
+                TagRef::Out(r.tag)
+            } else {
+                TagRef::In(r.tag)
+            };
+            self.serve(Job {
+                nonce: &r.nonce,
+                aad: r.aad,
+                data: r.data,
+                tag,
+            })
         })
     }
 
@@ -329,15 +379,12 @@ impl Key {
         data: &mut [u8],
         tag: &mut [u8],
     ) -> Result<(), Error> {
-        self.serve(
-            Operation::Seal,
-            &mut Request {
-                nonce: *nonce,
-                aad,
-                data,
-                tag,
-            },
-        )
+        self.serve(Job {
+            nonce,
+            aad,
+            data,
+            tag: TagRef::Out(tag),
+        })
     }
 
     /// Checks `tag` and decrypts `data` in place; on failure `data` is zeroed.
@@ -348,20 +395,12 @@ impl Key {
         data: &mut [u8],
         tag: &[u8],
     ) -> Result<(), Error> {
-        self.check(Operation::Open, aad, data, tag)?;
-        // Requests hold the tag mutably (seal writes it): open works on a copy.
-        let mut copy = [0u8; MAX_TAG_LEN];
-        let tag_copy = &mut copy[..tag.len()];
-        tag_copy.copy_from_slice(tag);
-        self.serve(
-            Operation::Open,
-            &mut Request {
-                nonce: *nonce,
-                aad,
-                data,
-                tag: tag_copy,
-            },
-        )
+        self.serve(Job {
+            nonce,
+            aad,
+            data,
+            tag: TagRef::In(tag),
+        })
     }
 
     /// Encrypts `buf` in place and appends the tag.
@@ -393,15 +432,12 @@ impl Key {
             });
         };
         let (data, tag) = buf.split_at_mut(split);
-        let result = self.serve(
-            Operation::Open,
-            &mut Request {
-                nonce: *nonce,
-                aad,
-                data,
-                tag,
-            },
-        );
+        let result = self.serve(Job {
+            nonce,
+            aad,
+            data,
+            tag: TagRef::In(tag),
+        });
         match result {
             Ok(()) => Ok(&mut buf[..split]),
             Err(e) => {

@@ -4,7 +4,7 @@
 use qat_error::ErrorKind;
 use zeroize::Zeroizing;
 
-use super::{Algorithm, DEVICE_MAX_AAD, Request};
+use super::{Algorithm, DEVICE_MAX_AAD, MAX_TAG_LEN, NONCE_LEN, TagRef};
 use crate::crypto::{Error, Operation};
 use crate::device::KeySessions;
 use crate::qat::qatlib::{AeadAlg, Direction, SymSetup};
@@ -52,26 +52,33 @@ impl Sessions {
         self.device.check(name)
     }
 
-    /// Seals or opens one request on the device.
+    /// Seals (a tag to write) or opens (a tag to check) one request on the device.
     pub(super) fn serve(
         &self,
         algorithm: Algorithm,
-        operation: Operation,
-        r: &mut Request<'_>,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &mut TagRef<'_>,
     ) -> Result<(), Error> {
         let name = algorithm.name();
-        if r.aad.len() > DEVICE_MAX_AAD {
+        let seal = matches!(tag, TagRef::Out(_));
+        let operation = if seal {
+            Operation::Seal
+        } else {
+            Operation::Open
+        };
+        if aad.len() > DEVICE_MAX_AAD {
             return Err(Error::no_device(
                 operation,
                 name,
                 format!(
                     "the device takes AAD up to {DEVICE_MAX_AAD} bytes, not {}",
-                    r.aad.len()
+                    aad.len()
                 ),
                 ErrorKind::Unsupported,
             ));
         }
-        let seal = operation == Operation::Seal;
         let direction = if seal {
             Direction::Encrypt
         } else {
@@ -83,18 +90,28 @@ impl Sessions {
         };
         let session = self
             .device
-            .session((seal, r.aad.len()), || {
+            .session((seal, aad.len()), || {
                 self.device.new_session(&SymSetup::Aead {
                     alg,
                     key: &self.key,
                     tag_len: self.tag_len,
-                    aad_len: r.aad.len(),
+                    aad_len: aad.len(),
                     direction,
                 })
             })
             .map_err(|e| Error::device(operation, name, e))?;
+        // The layer takes the tag mutably either way (it reads it when opening).
+        let mut tag_buf = [0u8; MAX_TAG_LEN];
+        let tag_buf = &mut tag_buf[..tag.len()];
+        if let TagRef::In(tag) = *tag {
+            tag_buf.copy_from_slice(tag);
+        }
         session
-            .aead(&r.nonce, r.aad, r.data, r.tag)
-            .map_err(|e| Error::device(operation, name, e))
+            .aead(nonce, aad, data, tag_buf)
+            .map_err(|e| Error::device(operation, name, e))?;
+        if let TagRef::Out(tag) = tag {
+            tag.copy_from_slice(tag_buf);
+        }
+        Ok(())
     }
 }
