@@ -70,8 +70,11 @@ pub(crate) fn libraries() -> PathBuf {
                 if profile == "debug" { "dev" } else { profile },
             ]);
             // target/PROFILE, or target/TRIPLE/PROFILE when the tests were built with --target.
+            // Cargo keeps .rustc_info.json at the top of the target directory only (CACHEDIR.TAG
+            // is no sign: it is in target/TRIPLE too, and missing from a `target/` that
+            // something else, such as scripts/qat-prefix, made first).
             let above = dir.parent().expect("the target directory");
-            if above.join("CACHEDIR.TAG").exists() {
+            if above.join(".rustc_info.json").exists() {
                 cargo.arg("--target-dir").arg(above);
             } else {
                 let triple = above.file_name().expect("a target triple");
