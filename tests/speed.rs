@@ -104,7 +104,14 @@ fn qat_without_a_device_is_one_line_and_exit_1() {
         return;
     }
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    if cfg!(feature = "qatlib") {
+        // qatlib prints its own complaint to stdout ("ADF_UIO_PROXY err: ... Failed to start
+        // SSL"): what matters is that nothing was measured.
+        assert!(!stdout.contains("MB/s"), "{stdout}");
+    } else {
+        assert!(stdout.is_empty(), "{stdout}");
+    }
     assert_eq!(own_lines(&stderr), 1, "{stderr}");
     let line = stderr.lines().find(|l| l.starts_with("speed: ")).unwrap();
     assert!(
