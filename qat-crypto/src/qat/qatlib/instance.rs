@@ -7,20 +7,10 @@ use qat_sys::qatlib as cpa;
 
 use super::memory::Pool;
 use super::poll::Poller;
-use super::{QatlibError, check};
+use super::{Handle, QatlibError, check};
 
 /// The configuration section qatlib's user-space driver reads (qatlib's default).
 const SECTION: &CStr = c"SSL";
-
-/// A CPA instance handle. qatlib's handles are opaque pointers valid from `cpaCyGetInstances`
-/// until `icp_sal_userStop`; the CPA calls that take them are thread-safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Handle(pub(super) cpa::CpaInstanceHandle);
-
-// SAFETY: the handle is an opaque token that qatlib's thread-safe calls take from any thread.
-unsafe impl Send for Handle {}
-// SAFETY: as above; nothing is read through the pointer on the Rust side.
-unsafe impl Sync for Handle {}
 
 /// One started crypto instance with its poller and staging pool.
 pub(super) struct Instance {

@@ -30,6 +30,16 @@ pub(crate) use cpa::CpaStatus;
 pub(crate) use instance::Service;
 pub(crate) use session::SymSession;
 
+/// A CPA instance handle. qatlib's handles are opaque pointers valid from `cpaCyGetInstances`
+/// until `icp_sal_userStop`; the CPA calls that take them are thread-safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Handle(pub(super) cpa::CpaInstanceHandle);
+
+// SAFETY: the handle is an opaque token that qatlib's thread-safe calls take from any thread.
+unsafe impl Send for Handle {}
+// SAFETY: as above; nothing is read through the pointer on the Rust side.
+unsafe impl Sync for Handle {}
+
 /// An AEAD algorithm. For AES-GCM the key length chooses AES-128 or AES-256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AeadAlg {

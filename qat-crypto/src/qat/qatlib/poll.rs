@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use qat_sys::qatlib as cpa;
 
-use super::QatlibError;
-use super::instance::Handle;
+use super::{Handle, QatlibError};
 
 /// Empty polls in a row answered with a yield before the poller starts sleeping between polls.
 const YIELDS: u32 = 64;
