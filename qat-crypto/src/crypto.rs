@@ -140,6 +140,22 @@ impl Error {
         }
     }
 
+    /// Checks that `key` is the `expected` length for `algorithm`.
+    pub(crate) fn check_key_len(
+        algorithm: &'static str,
+        key: &[u8],
+        expected: usize,
+    ) -> Result<(), Error> {
+        if key.len() == expected {
+            return Ok(());
+        }
+        Err(Error::parameter(
+            Operation::Key,
+            algorithm,
+            format!("the key is {} bytes, not {expected}", key.len()),
+        ))
+    }
+
     /// A CPU library call that failed where it cannot fail with valid parameters (it could
     /// not allocate).
     pub(crate) fn cpu(operation: Operation, algorithm: &'static str, call: &str) -> Error {
@@ -416,6 +432,13 @@ mod tests {
         assert_eq!(
             Error::cpu(Operation::Hash, "SHA-256", "x").kind(),
             ErrorKind::LimitExceeded
+        );
+        assert!(Error::check_key_len("AES-128-GCM", &[0; 16], 16).is_ok());
+        let e = Error::check_key_len("AES-128-GCM", &[0; 32], 16).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "making a key AES-128-GCM: the key is 32 bytes, not 16"
         );
     }
 }

@@ -178,17 +178,7 @@ impl Key {
     /// otherwise as [`Key::new`].
     pub fn with_tag_len(algorithm: Algorithm, key: &[u8], tag_len: usize) -> Result<Key, Error> {
         let name = algorithm.name();
-        if key.len() != algorithm.key_len() {
-            return Err(Error::parameter(
-                Operation::Key,
-                name,
-                format!(
-                    "the key is {} bytes, not {}",
-                    key.len(),
-                    algorithm.key_len()
-                ),
-            ));
-        }
+        Error::check_key_len(name, key, algorithm.key_len())?;
         if !algorithm.takes_tag_len(tag_len) {
             return Err(Error::parameter(
                 Operation::Key,

@@ -112,17 +112,7 @@ impl Key {
     /// different halves). Backend [`Backend::Auto`](crate::Backend::Auto), one request in flight.
     pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<Key, Error> {
         let name = algorithm.name();
-        if key.len() != algorithm.key_len() {
-            return Err(Error::parameter(
-                Operation::Key,
-                name,
-                format!(
-                    "the key is {} bytes, not {}",
-                    key.len(),
-                    algorithm.key_len()
-                ),
-            ));
-        }
+        Error::check_key_len(name, key, algorithm.key_len())?;
         if algorithm == Algorithm::Aes256Xts && key[..32] == key[32..] {
             return Err(Error::parameter(
                 Operation::Key,
