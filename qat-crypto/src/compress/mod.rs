@@ -158,6 +158,15 @@ pub enum Error {
         /// The format.
         format: Format,
     },
+    /// The input is valid data of the format that uses a feature qatkit does not read (a zlib
+    /// preset dictionary, an LZ4 legacy frame).
+    #[error("decompressing {format}: {what} are not supported")]
+    Unsupported {
+        /// The format.
+        format: Format,
+        /// The feature, in the plural: "preset dictionaries", "legacy frames".
+        what: &'static str,
+    },
     /// The decompressed data would exceed the output limit ([`Codec::with_limit`]).
     #[error("decompressing {format}: output exceeds the {limit}-byte limit")]
     LimitExceeded {
@@ -226,6 +235,7 @@ impl Error {
             Error::InvalidLevel { .. } => ErrorKind::InvalidInput,
             Error::Backend { .. } => ErrorKind::Unsupported,
             Error::Corrupt { .. } => ErrorKind::CorruptData,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             Error::OutputTooSmall { .. } => ErrorKind::LimitExceeded,
             Error::RequestTooLarge { .. } => ErrorKind::LimitExceeded,
@@ -716,6 +726,13 @@ mod tests {
                 ErrorKind::CorruptData,
             ),
             (
+                Error::Unsupported {
+                    format,
+                    what: "preset dictionaries",
+                },
+                ErrorKind::Unsupported,
+            ),
+            (
                 decompress(format, &compress(format, 1, &[0; 200]).unwrap(), 100).unwrap_err(),
                 ErrorKind::LimitExceeded,
             ),
@@ -758,6 +775,7 @@ mod tests {
                 Error::InvalidLevel { .. } => "InvalidLevel",
                 Error::Backend { .. } => "Backend",
                 Error::Corrupt { .. } => "Corrupt",
+                Error::Unsupported { .. } => "Unsupported",
                 Error::LimitExceeded { .. } => "LimitExceeded",
                 Error::OutputTooSmall { .. } => "OutputTooSmall",
                 Error::RequestTooLarge { .. } => "RequestTooLarge",
@@ -773,7 +791,7 @@ mod tests {
                 "{message}"
             );
         }
-        assert_eq!(variants.len(), 8, "one of each variant: {variants:?}");
+        assert_eq!(variants.len(), 9, "one of each variant: {variants:?}");
         assert_eq!(variants.len(), cases.len());
     }
 
@@ -792,6 +810,7 @@ mod tests {
                 "choosing a level: gzip has no level 13 (levels 0-12)".to_string(),
                 format!("choosing backend qat: {qat}"),
                 "decompressing gzip: data is corrupt or truncated".into(),
+                "decompressing gzip: preset dictionaries are not supported".into(),
                 "decompressing gzip: output exceeds the 100-byte limit".into(),
                 format!(
                     "compressing gzip: the output needs at least {needed} bytes, the buffer has 4"

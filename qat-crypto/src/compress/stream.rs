@@ -16,7 +16,9 @@ use super::{Codec, Error, Format};
 
 fn io_error(e: Error) -> io::Error {
     let kind = match e {
-        Error::Corrupt { .. } | Error::LimitExceeded { .. } => io::ErrorKind::InvalidData,
+        Error::Corrupt { .. } | Error::Unsupported { .. } | Error::LimitExceeded { .. } => {
+            io::ErrorKind::InvalidData
+        }
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
