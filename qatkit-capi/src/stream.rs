@@ -7,11 +7,10 @@
 //! input when it needs it: the caller's thread and the decoder's take turns, never both running.
 
 use std::io::{self, BufRead, Read, Write as _};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
-use qat_crypto::compress::{Codec, Decoder, Encoder};
+use qat_crypto::compress::{Decoder, Encoder};
 
 use crate::compress::qatkit_codec;
 use crate::ffi::{
@@ -26,20 +25,10 @@ const INPUT_STEP: usize = 64 << 10;
 /// Output the decoder's thread produces at a time.
 const OUTPUT_STEP: usize = 64 << 10;
 
-type StreamEncoder<'a> = Option<Encoder<'a, Vec<u8>>>;
-
-self_cell::self_cell!(
-    /// The codec and the encoder borrowing it, owned together.
-    struct EncoderCell {
-        owner: Arc<Codec>,
-        #[covariant]
-        dependent: StreamEncoder,
-    }
-);
-
 /// A streaming compressor. Not thread-safe: one thread at a time.
 pub struct qatkit_encoder {
-    cell: EncoderCell,
+    /// `None` once finished.
+    encoder: Option<Encoder<Vec<u8>>>,
     /// Output written by the encoder; `output[sent..]` is not yet given to the caller.
     output: Vec<u8>,
     sent: usize,
@@ -52,11 +41,9 @@ impl qatkit_encoder {
 
     /// Moves what the encoder wrote into `output`, then gives as much as fits to `out`.
     fn drain(&mut self, out: &mut [u8], written: &mut usize) {
-        self.cell.with_dependent_mut(|_, encoder| {
-            if let Some(buffer) = encoder.as_mut().and_then(Encoder::get_mut) {
-                self.output.append(buffer);
-            }
-        });
+        if let Some(buffer) = self.encoder.as_mut().and_then(Encoder::get_mut) {
+            self.output.append(buffer);
+        }
         let n = self.unsent().min(out.len() - *written);
         out[*written..*written + n].copy_from_slice(&self.output[self.sent..self.sent + n]);
         *written += n;
@@ -98,11 +85,8 @@ pub unsafe extern "C" fn qatkit_encoder_new(
         // SAFETY: the caller's contract above.
         let codec = unsafe { arg(codec, "codec")? };
         let encoder_out = out(encoder_out, "encoder_out")?;
-        let cell = EncoderCell::new(Arc::clone(&codec.codec), |codec| {
-            Some(codec.encoder(Vec::new()))
-        });
         let encoder = qatkit_encoder {
-            cell,
+            encoder: Some(codec.codec.encoder(Vec::new())),
             output: Vec::new(),
             sent: 0,
         };
@@ -156,9 +140,7 @@ pub unsafe extern "C" fn qatkit_encoder_write(
         encoder.drain(output, &mut written);
         while used < input.len() && encoder.unsent() < MAX_PENDING_OUTPUT {
             let step = &input[used..input.len().min(used + INPUT_STEP)];
-            let result = encoder
-                .cell
-                .with_dependent_mut(|_, e| e.as_mut().map(|e| e.write_all(step)));
+            let result = encoder.encoder.as_mut().map(|e| e.write_all(step));
             match result {
                 Some(written) => written.map_err(stream_failure)?,
                 None => return Err(Failure::invalid("the encoder was finished: no more input")),
@@ -201,9 +183,7 @@ pub unsafe extern "C" fn qatkit_encoder_finish(
         let done_out = out(done_out, "done_out")?;
         let mut written = 0;
         encoder.drain(output, &mut written);
-        let finished = encoder
-            .cell
-            .with_dependent_mut(|_, e| e.take().map(Encoder::finish));
+        let finished = encoder.encoder.take().map(Encoder::finish);
         if let Some(result) = finished {
             let mut rest = result.map_err(stream_failure)?;
             encoder.output.append(&mut rest);

@@ -28,6 +28,8 @@ pub use crate::backend::{Backend, Served, ServedBy};
 use crate::executor;
 
 mod cpu;
+mod decoder;
+mod encoder;
 mod inflate;
 #[cfg(feature = "isal")]
 mod isal;
@@ -35,9 +37,9 @@ mod libdeflate;
 mod lz4;
 #[cfg(feature = "qatzip")]
 mod qat;
-mod stream;
 
-pub use stream::{Decoder, Encoder};
+pub use decoder::Decoder;
+pub use encoder::Encoder;
 
 /// The compressed formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -262,8 +264,10 @@ pub const DEFAULT_AUTO_MIN_REQUEST: usize = 16 << 10;
 pub const DEFAULT_REQUEST_SIZE: usize = 1 << 20;
 
 /// A format, level and backend, with the limits that go with them. Cheap to make: QATzip
-/// sessions are made on first need and kept until the codec is dropped.
-#[derive(Debug)]
+/// sessions are made on first need and kept until the last clone of the codec is dropped.
+/// Clones share the sessions and the [`Codec::served`] counts (streams hand a clone to each
+/// request they run on a worker).
+#[derive(Debug, Clone)]
 pub struct Codec {
     format: Format,
     level: u32,
@@ -272,6 +276,12 @@ pub struct Codec {
     in_flight: usize,
     request_size: usize,
     auto_min_request: usize,
+    shared: std::sync::Arc<Shared>,
+}
+
+/// What the clones of a codec share.
+#[derive(Debug)]
+struct Shared {
     served: Counters,
     /// QATzip sessions: for compression at the codec's level, and for decompression.
     #[cfg(feature = "qatzip")]
@@ -290,9 +300,11 @@ impl Codec {
             in_flight: 1,
             request_size: DEFAULT_REQUEST_SIZE,
             auto_min_request: DEFAULT_AUTO_MIN_REQUEST,
-            served: Default::default(),
-            #[cfg(feature = "qatzip")]
-            qat: [qat::pool(format, level), qat::pool(format, 1)],
+            shared: std::sync::Arc::new(Shared {
+                served: Default::default(),
+                #[cfg(feature = "qatzip")]
+                qat: [qat::pool(format, level), qat::pool(format, 1)],
+            }),
         })
     }
 
@@ -312,8 +324,9 @@ impl Codec {
         self
     }
 
-    /// Batches and streams keep up to `n` (at least 1) requests in flight, on as many threads
-    /// (scoped to the batch: none outlives the call).
+    /// Batches and streams keep up to `n` (at least 1) requests in flight, on as many worker
+    /// threads, kept for the life of the process and shared by every codec and key asking for
+    /// `n`; with 1, everything runs on the calling thread.
     pub fn with_in_flight(mut self, n: usize) -> Self {
         self.in_flight = n.max(1);
         self
@@ -353,11 +366,11 @@ impl Codec {
 
     /// How many requests each server has completed so far.
     pub fn served(&self) -> Served {
-        self.served.served()
+        self.shared.served.served()
     }
 
     fn count(&self, served_by: ServedBy, len: usize) {
-        self.served.count(served_by, &self.format, len);
+        self.shared.served.count(served_by, &self.format, len);
     }
 
     /// Whether a compression request of `len` bytes goes to QATzip: under `auto`, only when
@@ -561,7 +574,7 @@ impl Codec {
     /// backend, request by request; zlib and raw deflate streams have no members to cut them
     /// into, so they run on the CPU (flate2, levels above 9 as 9) whatever the backend, and
     /// are not counted in [`Codec::served`].
-    pub fn encoder<W: std::io::Write>(&self, writer: W) -> Encoder<'_, W> {
+    pub fn encoder<W: std::io::Write>(&self, writer: W) -> Encoder<W> {
         Encoder::new(self, writer)
     }
 
@@ -630,17 +643,17 @@ fn device_present() -> bool {
 impl Codec {
     #[cfg(feature = "qatzip")]
     fn qat_on_device(&self, pool: usize) -> bool {
-        self.qat[pool].on_device()
+        self.shared.qat[pool].on_device()
     }
 
     #[cfg(feature = "qatzip")]
     fn qat_compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<ServedBy, Error> {
-        qat::compress(&self.qat[0], self.format, input, out)
+        qat::compress(&self.shared.qat[0], self.format, input, out)
     }
 
     #[cfg(feature = "qatzip")]
     fn qat_compress_bound(&self, len: usize) -> usize {
-        qat::compress_bound(&self.qat[0], self.format, len).unwrap_or(0)
+        qat::compress_bound(&self.shared.qat[0], self.format, len).unwrap_or(0)
     }
 
     #[cfg(feature = "qatzip")]
@@ -650,7 +663,7 @@ impl Codec {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Result<ServedBy, Error> {
-        qat::decompress(&self.qat[1], self.format, input, limit, out)
+        qat::decompress(&self.shared.qat[1], self.format, input, limit, out)
     }
 
     #[cfg(not(feature = "qatzip"))]

@@ -1,20 +1,14 @@
-//! Streaming: an [`Encoder`] (`io::Write`) and a [`Decoder`] (`io::Read`).
-//!
-//! The encoder cuts gzip and LZ4 streams into requests of the codec's request size and
-//! compresses them through the codec's backend, a batch of up to `in_flight` at a time: each
-//! request becomes a gzip member or an LZ4 frame, which gzip and lz4 read as one stream (QATzip
-//! writes gzip the same way). zlib and raw deflate have no members, so their streams go
-//! through one stateful deflate (flate2) on the CPU, levels above 9 served as 9.
-//!
-//! The decoder is stateful and runs on the CPU (flate2, lz4_flex), so it reads any stream of
-//! the format, whoever wrote it, in bounded memory.
+//! The streaming [`Decoder`] (`io::Read`): stateful, on the CPU (flate2, lz4_flex), so it reads
+//! any stream of the format, whoever wrote it, in bounded memory.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 
 use super::lz4::FrameCheck;
-use super::{Codec, Error, Format};
+use super::{Error, Format};
 
-fn io_error(e: Error) -> io::Error {
+/// `e` as an `io::Error`: corrupt or unsupported input and an exceeded limit are
+/// `InvalidData`.
+pub(super) fn io_error(e: Error) -> io::Error {
     let kind = match e {
         Error::Corrupt { .. } | Error::Unsupported { .. } | Error::LimitExceeded { .. } => {
             io::ErrorKind::InvalidData
@@ -22,164 +16,6 @@ fn io_error(e: Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
-}
-
-/// A streaming compressor writing to `W`; [`Encoder::finish`] ends the stream and returns the
-/// writer. Dropping it unfinished finishes it and ignores errors, as flate2's encoders do.
-/// After an error the stream is incomplete: every later call fails, and nothing more is
-/// written (not even on drop), so no data is ever written twice.
-pub struct Encoder<'c, W: Write> {
-    codec: &'c Codec,
-    /// `None` after an error.
-    sink: Option<Sink<W>>,
-}
-
-fn failed_earlier() -> io::Error {
-    io::Error::other("the encoder failed earlier: its output is incomplete")
-}
-
-enum Sink<W: Write> {
-    /// gzip members or LZ4 frames, one per request.
-    Requests {
-        writer: W,
-        pending: Vec<u8>,
-        emitted: bool,
-    },
-    Zlib(flate2::write::ZlibEncoder<W>),
-    Raw(flate2::write::DeflateEncoder<W>),
-}
-
-impl<'c, W: Write> Encoder<'c, W> {
-    pub(super) fn new(codec: &'c Codec, writer: W) -> Self {
-        // qatkit's level 0 is "fastest", zlib's is "stored".
-        let level = flate2::Compression::new(codec.level.clamp(1, 9));
-        let sink = match codec.format {
-            Format::Gzip | Format::Lz4 => Sink::Requests {
-                writer,
-                pending: Vec::new(),
-                emitted: false,
-            },
-            Format::Zlib => Sink::Zlib(flate2::write::ZlibEncoder::new(writer, level)),
-            Format::Raw => Sink::Raw(flate2::write::DeflateEncoder::new(writer, level)),
-        };
-        Encoder {
-            codec,
-            sink: Some(sink),
-        }
-    }
-
-    /// Bytes a batch of requests holds.
-    fn batch_bytes(&self) -> usize {
-        self.codec.request_size.saturating_mul(self.codec.in_flight)
-    }
-
-    /// Passes `result` on; an error ends the encoder.
-    fn guard<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
-        if result.is_err() {
-            self.sink = None;
-        }
-        result
-    }
-
-    /// Compresses what is pending, as requests, and writes them out in order.
-    fn emit(&mut self) -> io::Result<()> {
-        let codec = self.codec;
-        let Some(Sink::Requests {
-            writer,
-            pending,
-            emitted,
-        }) = &mut self.sink
-        else {
-            return Ok(());
-        };
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let requests: Vec<&[u8]> = pending.chunks(codec.request_size).collect();
-        for packed in codec.compress_batch(&requests) {
-            writer.write_all(&packed.map_err(io_error)?)?;
-        }
-        pending.clear();
-        *emitted = true;
-        Ok(())
-    }
-
-    /// The writer, to take what was written so far; `None` after an error. Writing to it
-    /// directly would put bytes in the middle of the stream.
-    pub fn get_mut(&mut self) -> Option<&mut W> {
-        match self.sink.as_mut()? {
-            Sink::Requests { writer, .. } => Some(writer),
-            Sink::Zlib(encoder) => Some(encoder.get_mut()),
-            Sink::Raw(encoder) => Some(encoder.get_mut()),
-        }
-    }
-
-    /// Ends the stream and returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.finish_stream()
-    }
-
-    fn finish_stream(&mut self) -> io::Result<W> {
-        let emitted = self.emit();
-        self.guard(emitted)?;
-        match self.sink.take().ok_or_else(failed_earlier)? {
-            Sink::Requests {
-                mut writer,
-                emitted,
-                ..
-            } => {
-                if !emitted {
-                    // An empty stream is still one (empty) member or frame.
-                    let empty = self.codec.compress(&[]).map_err(io_error)?;
-                    writer.write_all(&empty)?;
-                }
-                writer.flush()?;
-                Ok(writer)
-            }
-            Sink::Zlib(e) => e.finish(),
-            Sink::Raw(e) => e.finish(),
-        }
-    }
-}
-
-impl<W: Write> Write for Encoder<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let batch = self.batch_bytes();
-        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
-            Sink::Requests { pending, .. } => {
-                let take = buf.len().min(batch - pending.len());
-                pending.extend_from_slice(&buf[..take]);
-                if pending.len() == batch {
-                    self.emit().map(|()| take)
-                } else {
-                    Ok(take)
-                }
-            }
-            Sink::Zlib(e) => e.write(buf),
-            Sink::Raw(e) => e.write(buf),
-        };
-        self.guard(result)
-    }
-
-    /// Compresses what is pending (a shorter request, for gzip and LZ4) and flushes the writer.
-    fn flush(&mut self) -> io::Result<()> {
-        let emitted = self.emit();
-        self.guard(emitted)?;
-        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
-            Sink::Requests { writer, .. } => writer.flush(),
-            Sink::Zlib(e) => e.flush(),
-            Sink::Raw(e) => e.flush(),
-        };
-        self.guard(result)
-    }
-}
-
-impl<W: Write> Drop for Encoder<'_, W> {
-    fn drop(&mut self) {
-        if self.sink.is_some() {
-            let _ = self.finish_stream();
-        }
-    }
 }
 
 /// A streaming decompressor reading from `R`, failing with [`Error::LimitExceeded`] (as an

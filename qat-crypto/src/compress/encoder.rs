@@ -1,0 +1,221 @@
+//! The streaming [`Encoder`] (`io::Write`).
+//!
+//! gzip, LZ4 and zstd streams are cut into requests of the codec's request size, each a gzip
+//! member, LZ4 frame or zstd frame, which the standard tools read as one stream. Requests are a
+//! pipeline: while up to `in_flight` workers compress, the caller's thread goes on reading
+//! input into the next request and writes finished ones out in order; buffers are reused from
+//! one request to the next. zlib and raw deflate have no members, so their streams go through
+//! one stateful deflate (flate2) on the CPU, levels above 9 served as 9.
+
+use std::io::{self, Write};
+
+use super::decoder::io_error;
+use super::{Codec, Error, Format};
+use crate::executor::Pipeline;
+
+/// A streaming compressor writing to `W`; [`Encoder::finish`] ends the stream and returns the
+/// writer. Dropping it unfinished finishes it and ignores errors, as flate2's encoders do.
+/// After an error the stream is incomplete: every later call fails, and nothing more is
+/// written (not even on drop), so no data is ever written twice.
+pub struct Encoder<W: Write> {
+    codec: Codec,
+    /// `None` after an error.
+    sink: Option<Sink<W>>,
+}
+
+fn failed_earlier() -> io::Error {
+    io::Error::other("the encoder failed earlier: its output is incomplete")
+}
+
+/// A request's input and output buffers, with its result, back from a worker.
+struct Compressed {
+    input: Vec<u8>,
+    output: Vec<u8>,
+    result: Result<(), Error>,
+}
+
+enum Sink<W: Write> {
+    /// gzip members, LZ4 or zstd frames, one per request.
+    Requests(Box<Requests<W>>),
+    Zlib(flate2::write::ZlibEncoder<W>),
+    Raw(flate2::write::DeflateEncoder<W>),
+}
+
+struct Requests<W> {
+    writer: W,
+    /// The request being filled.
+    pending: Vec<u8>,
+    pipeline: Pipeline<Compressed>,
+    /// Buffers of finished requests, for the next ones: no allocation, no page faults.
+    spare: Vec<Vec<u8>>,
+    emitted: bool,
+}
+
+impl<W: Write> Requests<W> {
+    fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Queues what is pending as a request, first writing the oldest out if the pipeline is
+    /// full.
+    fn submit(&mut self, codec: &Codec) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.pipeline.is_full() {
+            self.write_oldest()?;
+        }
+        let next = self.buffer();
+        let input = std::mem::replace(&mut self.pending, next);
+        let mut output = self.buffer();
+        let codec = codec.clone();
+        self.pipeline.push(move || {
+            let result = codec.compress_request(&input, &mut output);
+            Compressed {
+                input,
+                output,
+                result,
+            }
+        });
+        self.emitted = true;
+        Ok(())
+    }
+
+    /// Writes the oldest request's output; `false` when none was queued.
+    fn write_oldest(&mut self) -> io::Result<bool> {
+        let Some(done) = self.pipeline.pop() else {
+            return Ok(false);
+        };
+        done.result.map_err(io_error)?;
+        self.writer.write_all(&done.output)?;
+        let Compressed {
+            mut input,
+            mut output,
+            ..
+        } = done;
+        input.clear();
+        output.clear();
+        self.spare.extend([input, output]);
+        Ok(true)
+    }
+
+    /// Queues what is pending and writes every request out.
+    fn drain(&mut self, codec: &Codec) -> io::Result<()> {
+        self.submit(codec)?;
+        while self.write_oldest()? {}
+        Ok(())
+    }
+}
+
+impl<W: Write> Encoder<W> {
+    pub(super) fn new(codec: &Codec, writer: W) -> Self {
+        // qatkit's level 0 is "fastest", zlib's is "stored".
+        let level = flate2::Compression::new(codec.level.clamp(1, 9));
+        let sink = match codec.format {
+            Format::Zlib => Sink::Zlib(flate2::write::ZlibEncoder::new(writer, level)),
+            Format::Raw => Sink::Raw(flate2::write::DeflateEncoder::new(writer, level)),
+            _ => Sink::Requests(Box::new(Requests {
+                writer,
+                pending: Vec::new(),
+                pipeline: Pipeline::new(codec.in_flight),
+                spare: Vec::new(),
+                emitted: false,
+            })),
+        };
+        Encoder {
+            codec: codec.clone(),
+            sink: Some(sink),
+        }
+    }
+
+    /// Passes `result` on; an error ends the encoder.
+    fn guard<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            self.sink = None;
+        }
+        result
+    }
+
+    /// The writer, to take what was written so far; `None` after an error. Requests still
+    /// being compressed are not in it yet ([`Write::flush`] waits for them). Writing to it
+    /// directly would put bytes in the middle of the stream.
+    pub fn get_mut(&mut self) -> Option<&mut W> {
+        match self.sink.as_mut()? {
+            Sink::Requests(requests) => Some(&mut requests.writer),
+            Sink::Zlib(encoder) => Some(encoder.get_mut()),
+            Sink::Raw(encoder) => Some(encoder.get_mut()),
+        }
+    }
+
+    /// Ends the stream and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.finish_stream()
+    }
+
+    fn finish_stream(&mut self) -> io::Result<W> {
+        let codec = &self.codec;
+        let drained = match self.sink.as_mut().ok_or_else(failed_earlier)? {
+            Sink::Requests(requests) => requests.drain(codec),
+            _ => Ok(()),
+        };
+        self.guard(drained)?;
+        match self.sink.take().ok_or_else(failed_earlier)? {
+            Sink::Requests(mut requests) => {
+                if !requests.emitted {
+                    // An empty stream is still one (empty) member or frame.
+                    let empty = self.codec.compress(&[]).map_err(io_error)?;
+                    requests.writer.write_all(&empty)?;
+                }
+                requests.writer.flush()?;
+                Ok(requests.writer)
+            }
+            Sink::Zlib(e) => e.finish(),
+            Sink::Raw(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let codec = &self.codec;
+        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
+            Sink::Requests(requests) => {
+                let pending = &mut requests.pending;
+                // A whole request's room at once: no regrowing, no copies.
+                pending.reserve_exact(codec.request_size.saturating_sub(pending.len()));
+                let take = buf.len().min(codec.request_size - pending.len());
+                pending.extend_from_slice(&buf[..take]);
+                if pending.len() == codec.request_size {
+                    requests.submit(codec).map(|()| take)
+                } else {
+                    Ok(take)
+                }
+            }
+            Sink::Zlib(e) => e.write(buf),
+            Sink::Raw(e) => e.write(buf),
+        };
+        self.guard(result)
+    }
+
+    /// Compresses what is pending (a shorter request, for gzip, LZ4 and zstd), waits for every
+    /// request in flight, and flushes the writer.
+    fn flush(&mut self) -> io::Result<()> {
+        let codec = &self.codec;
+        let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
+            Sink::Requests(requests) => {
+                requests.drain(codec).and_then(|()| requests.writer.flush())
+            }
+            Sink::Zlib(e) => e.flush(),
+            Sink::Raw(e) => e.flush(),
+        };
+        self.guard(result)
+    }
+}
+
+impl<W: Write> Drop for Encoder<W> {
+    fn drop(&mut self) {
+        if self.sink.is_some() {
+            let _ = self.finish_stream();
+        }
+    }
+}
