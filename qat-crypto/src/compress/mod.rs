@@ -28,6 +28,7 @@ pub use crate::backend::{Backend, Served, ServedBy};
 use crate::executor;
 
 mod cpu;
+mod gzip;
 mod inflate;
 #[cfg(feature = "isal")]
 mod isal;
