@@ -33,12 +33,12 @@ thread_local! {
 
 /// ISA-L's stream states: only integers, pointers, and arrays and unions of them, for which
 /// all-zero bytes are valid values.
-trait PlainData {}
+pub(super) trait PlainData {}
 impl PlainData for sys::isal_zstream {}
 impl PlainData for sys::inflate_state {}
 
 /// A zeroed ISA-L state on the heap (too big to build on the stack and move).
-fn zeroed<T: PlainData>() -> Box<T> {
+pub(super) fn zeroed<T: PlainData>() -> Box<T> {
     let mut state = Box::<T>::new_uninit();
     // SAFETY: T is PlainData, so all-zero bytes are a valid T; write_bytes zeroes the whole
     // allocation.

@@ -30,6 +30,7 @@ use crate::executor;
 mod cpu;
 mod gzip;
 mod inflate;
+mod inflate_stream;
 #[cfg(feature = "isal")]
 mod isal;
 mod libdeflate;
