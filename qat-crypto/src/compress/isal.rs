@@ -3,14 +3,15 @@
 //! zeroing them costs as much as compressing a 64 KiB request). Also its inflate, for data a
 //! compressor wrote at maximum effort (level 8 and up): long matches, which ISA-L decodes faster
 //! than libdeflate (`gzip_decompress_level9` in benches/benches/compress.rs); libdeflate is
-//! faster on everything else.
+//! faster on everything else. A gzip member's header is qatkit's (`gzip`, recording the
+//! member's length); ISA-L writes the deflate data and the trailer after it.
 
 use std::cell::RefCell;
 
 use isal::isal_sys::igzip_lib as sys;
 
 use super::inflate::Step;
-use super::{Error, Format, Operation};
+use super::{Error, Format, Operation, gzip};
 
 /// The levels ISA-L serves.
 pub(super) const LEVELS: std::ops::RangeInclusive<u32> = 0..=3;
@@ -32,12 +33,12 @@ thread_local! {
 
 /// ISA-L's stream states: only integers, pointers, and arrays and unions of them, for which
 /// all-zero bytes are valid values.
-trait PlainData {}
+pub(super) trait PlainData {}
 impl PlainData for sys::isal_zstream {}
 impl PlainData for sys::inflate_state {}
 
 /// A zeroed ISA-L state on the heap (too big to build on the stack and move).
-fn zeroed<T: PlainData>() -> Box<T> {
+pub(super) fn zeroed<T: PlainData>() -> Box<T> {
     let mut state = Box::<T>::new_uninit();
     // SAFETY: T is PlainData, so all-zero bytes are a valid T; write_bytes zeroes the whole
     // allocation.
@@ -70,8 +71,20 @@ pub(super) fn compress(
         len: input.len(),
     })?;
     // Level 0 expands incompressible data by up to about a fifth; the other levels fall back to
-    // stored blocks, 5 bytes per 64 KiB. Start with room for both and grow if it overflows.
+    // stored blocks, 5 bytes per 64 KiB. Start with room for both and grow if it overflows, up
+    // to a room nothing overflows.
     let mut room = input.len() + input.len() / 4 + sys::ISAL_DEF_MAX_HDR_SIZE as usize + 64;
+    let max_room = input.len() * 2 + 65536;
+    // gzip: qatkit writes the header, recording the member's length; ISA-L the rest.
+    let member = match format {
+        Format::Gzip => {
+            let header = gzip::QK_HEADER_LEN;
+            out.try_reserve(header + room)
+                .map_err(|_| Operation::Compress.no_room(format, header + room))?;
+            Some(gzip::begin_member(level, header + max_room, out))
+        }
+        _ => None,
+    };
     STATE.with_borrow_mut(|state| {
         let State {
             stream,
@@ -92,7 +105,7 @@ pub(super) fn compress(
             stream.level_buf = level_buf.as_mut_ptr();
             stream.level_buf_size = level_buf.len() as u32;
             stream.gzip_flag = match format {
-                Format::Gzip => sys::IGZIP_GZIP,
+                Format::Gzip => sys::IGZIP_GZIP_NO_HDR,
                 Format::Zlib => sys::IGZIP_ZLIB,
                 _ => sys::IGZIP_DEFLATE,
             } as u16;
@@ -110,9 +123,12 @@ pub(super) fn compress(
                     let written = (avail_out - stream.avail_out) as usize;
                     // SAFETY: ISA-L initialized `written` bytes of the spare capacity.
                     unsafe { out.set_len(out.len() + written) };
-                    return Ok(());
+                    return match member {
+                        Some(member) => member.finish(out),
+                        None => Ok(()),
+                    };
                 }
-                sys::STATELESS_OVERFLOW if room < input.len() * 2 + 65536 => room *= 2,
+                sys::STATELESS_OVERFLOW if room < max_room => room = (room * 2).min(max_room),
                 rc => {
                     return Err(Error::Compress {
                         format,

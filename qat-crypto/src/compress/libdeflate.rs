@@ -2,7 +2,9 @@
 //! decompressor for every deflate format. Called through `libdeflate-sys` rather than the
 //! `libdeflater` wrapper for two things the wrapper lacks: the `_ex` calls that say how much
 //! input a gzip member used (gzip files are often several members), and writing into a `Vec`'s
-//! spare capacity without zero-filling it first. State is kept per thread and reused.
+//! spare capacity without zero-filling it first. State is kept per thread and reused. A gzip
+//! member is qatkit's header (`gzip`, recording the member's length) around libdeflate's raw
+//! deflate, with the trailer from libdeflate's CRC-32.
 
 use std::cell::RefCell;
 use std::ptr::NonNull;
@@ -10,7 +12,7 @@ use std::ptr::NonNull;
 use libdeflate_sys as sys;
 
 use super::inflate::Step;
-use super::{Error, Format, Operation};
+use super::{Error, Format, Operation, gzip};
 
 struct Compressor(NonNull<sys::libdeflate_compressor>);
 
@@ -68,42 +70,88 @@ pub(super) fn compress(
                 slot.insert(Compressor(c)).0.as_ptr()
             }
         };
-        // SAFETY: `compressor` is a live compressor owned by this thread's state.
-        let bound = unsafe {
-            match format {
-                Format::Gzip => sys::libdeflate_gzip_compress_bound(compressor, input.len()),
-                Format::Zlib => sys::libdeflate_zlib_compress_bound(compressor, input.len()),
-                _ => sys::libdeflate_deflate_compress_bound(compressor, input.len()),
-            }
-        };
-        out.try_reserve(bound)
-            .map_err(|_| Operation::Compress.no_room(format, bound))?;
-        let spare = out.spare_capacity_mut();
-        let (dst, avail) = (spare.as_mut_ptr().cast::<std::ffi::c_void>(), spare.len());
-        let src = input.as_ptr().cast::<std::ffi::c_void>();
-        // SAFETY: `src` is valid for input.len() bytes; `dst` for `avail` writable bytes of the
-        // Vec's spare capacity, which libdeflate only writes to.
-        let written = unsafe {
-            match format {
-                Format::Gzip => {
-                    sys::libdeflate_gzip_compress(compressor, src, input.len(), dst, avail)
-                }
-                Format::Zlib => {
-                    sys::libdeflate_zlib_compress(compressor, src, input.len(), dst, avail)
-                }
-                _ => sys::libdeflate_deflate_compress(compressor, src, input.len(), dst, avail),
-            }
-        };
-        if written == 0 {
-            return Err(Error::Compress {
-                format,
-                reason: "output larger than libdeflate's own bound".into(),
-            });
+        match format {
+            // qatkit writes gzip's header and trailer itself, to record the member's length.
+            Format::Gzip => compress_gzip(compressor, level, input, out),
+            _ => compress_whole(compressor, format, input, out),
         }
-        // SAFETY: libdeflate initialized the first `written` bytes of the spare capacity.
-        unsafe { out.set_len(out.len() + written) };
-        Ok(())
     })
+}
+
+/// Appends zlib or raw deflate.
+fn compress_whole(
+    compressor: *mut sys::libdeflate_compressor,
+    format: Format,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    // SAFETY: `compressor` is a live compressor owned by this thread's state.
+    let bound = unsafe {
+        match format {
+            Format::Zlib => sys::libdeflate_zlib_compress_bound(compressor, input.len()),
+            _ => sys::libdeflate_deflate_compress_bound(compressor, input.len()),
+        }
+    };
+    out.try_reserve(bound)
+        .map_err(|_| Operation::Compress.no_room(format, bound))?;
+    let spare = out.spare_capacity_mut();
+    let (dst, avail) = (spare.as_mut_ptr().cast::<std::ffi::c_void>(), spare.len());
+    let src = input.as_ptr().cast::<std::ffi::c_void>();
+    // SAFETY: `src` is valid for input.len() bytes; `dst` for `avail` writable bytes of the Vec's
+    // spare capacity, which libdeflate only writes to.
+    let written = unsafe {
+        match format {
+            Format::Zlib => sys::libdeflate_zlib_compress(compressor, src, input.len(), dst, avail),
+            _ => sys::libdeflate_deflate_compress(compressor, src, input.len(), dst, avail),
+        }
+    };
+    append_written(format, written, out)
+}
+
+/// Appends one gzip member: qatkit's header, raw deflate, the trailer.
+fn compress_gzip(
+    compressor: *mut sys::libdeflate_compressor,
+    level: u32,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let format = Format::Gzip;
+    // SAFETY: `compressor` is a live compressor owned by this thread's state.
+    let bound = unsafe { sys::libdeflate_deflate_compress_bound(compressor, input.len()) };
+    let max_len = gzip::QK_HEADER_LEN + bound + gzip::TRAILER_LEN;
+    out.try_reserve(max_len)
+        .map_err(|_| Operation::Compress.no_room(format, max_len))?;
+    let member = gzip::begin_member(level, max_len, out);
+    let spare = out.spare_capacity_mut();
+    let (dst, avail) = (spare.as_mut_ptr().cast::<std::ffi::c_void>(), spare.len());
+    let src = input.as_ptr().cast::<std::ffi::c_void>();
+    // SAFETY: as in compress_whole: `src` is valid for input.len() bytes, `dst` for `avail`
+    // writable bytes of the Vec's spare capacity.
+    let written =
+        unsafe { sys::libdeflate_deflate_compress(compressor, src, input.len(), dst, avail) };
+    append_written(format, written, out)?;
+    // Within the capacity reserved above: no reallocation.
+    out.extend_from_slice(&gzip::trailer(crc32(0, input), input.len()));
+    member.finish(out)
+}
+
+/// Takes the `written` bytes libdeflate put in `out`'s spare capacity; 0 is its "no room".
+fn append_written(format: Format, written: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+    if written == 0 {
+        return Err(Error::Compress {
+            format,
+            reason: "output larger than libdeflate's own bound".into(),
+        });
+    }
+    // SAFETY: libdeflate initialized the first `written` bytes of the spare capacity.
+    unsafe { out.set_len(out.len() + written) };
+    Ok(())
+}
+
+/// CRC-32 (gzip's) of `data`, continuing from `crc` (0 to start).
+pub(super) fn crc32(crc: u32, data: &[u8]) -> u32 {
+    // SAFETY: libdeflate reads data.len() bytes at data.as_ptr(), a valid slice.
+    unsafe { sys::libdeflate_crc32(crc, data.as_ptr().cast(), data.len()) }
 }
 
 /// Decompresses one gzip member, or one zlib or raw stream, from the start of `input` into at
@@ -150,19 +198,25 @@ fn step(
 
 /// The most deflate output `len` bytes can compress to at any level, by libdeflate's own bound
 /// (asked without a compressor, which makes it hold for every level), with room for ISA-L's
-/// smaller stored blocks on top.
+/// smaller stored blocks on top; gzip adds qatkit's header and the trailer.
 pub(super) fn compress_bound(format: Format, len: usize) -> usize {
     let null = std::ptr::null_mut();
     // SAFETY: libdeflate documents a NULL compressor as "a bound valid for every level"; the
     // call only computes a size.
     let bound = unsafe {
         match format {
-            Format::Gzip => sys::libdeflate_gzip_compress_bound(null, len),
             Format::Zlib => sys::libdeflate_zlib_compress_bound(null, len),
             _ => sys::libdeflate_deflate_compress_bound(null, len),
         }
     };
-    bound.saturating_add(len / 1024).saturating_add(64)
+    let wrapper = match format {
+        Format::Gzip => gzip::QK_HEADER_LEN + gzip::TRAILER_LEN,
+        _ => 0,
+    };
+    bound
+        .saturating_add(wrapper)
+        .saturating_add(len / 1024)
+        .saturating_add(64)
 }
 
 /// Inflates one gzip member, or one zlib or raw stream, from the start of `input` into at

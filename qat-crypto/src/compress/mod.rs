@@ -30,7 +30,9 @@ use crate::executor;
 mod cpu;
 mod decoder;
 mod encoder;
+mod gzip;
 mod inflate;
+mod inflate_stream;
 #[cfg(feature = "isal")]
 mod isal;
 mod libdeflate;
