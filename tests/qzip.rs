@@ -94,11 +94,11 @@ fn every_format_round_trips_and_lz4_reads_its_output() {
         ("lz4", "lz4"),
     ] {
         let packed = format!("data.{suffix}");
-        let out = run(&["-O", format, "-L", "1", "data"], dir.path());
+        let out = run(&["-k", "-O", format, "-L", "1", "data"], dir.path());
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         let back = format!("back.{format}");
         // -d takes the format from the suffix.
-        let out = run(&["-d", "-o", &back, &packed], dir.path());
+        let out = run(&["-d", "-k", "-o", &back, &packed], dir.path());
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         assert_eq!(std::fs::read(dir.path().join(&back)).unwrap(), sample());
     }
@@ -176,14 +176,14 @@ fn bad_arguments_exit_2_and_change_nothing() {
 fn the_qat_backend_is_refused_when_not_built_in() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data"), sample()).unwrap();
-    let out = run(&["--backend", "qat", "data"], dir.path());
+    let out = run(&["-k", "--backend", "qat", "data"], dir.path());
     if cfg!(feature = "qatzip") {
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stderr(&out).contains("served by q"), "{}", stderr(&out));
         // QATzip tears itself down at process exit: sessions held by worker threads once
         // raced it into a crash about one run in three.
         for _ in 0..8 {
-            let out = run(&["-f", "--backend", "qat", "data"], dir.path());
+            let out = run(&["-k", "-f", "--backend", "qat", "data"], dir.path());
             assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
         }
     } else {
