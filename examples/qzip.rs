@@ -1,133 +1,201 @@
-//! qzip: compress or decompress a file with qatkit, like QATzip's `qzip`.
+//! qzip: compress or decompress a file with qatkit, like gzip and QATzip's `qzip`.
 //!
 //! ```text
-//! cargo run --release --example qzip -- [-d] [-L LEVEL] [-O gzip|zlib|raw|lz4]
-//!     [--backend auto|cpu|qat] [-o OUT] [-f] FILE
+//! cargo run --release --example qzip -- [-d] [-c] [-k] [-f] [-L LEVEL] [-O FORMAT]
+//!     [--backend auto|cpu|qat] [-T THREADS] [-o OUT] [FILE]
 //! ```
 //!
-//! Compressing writes `FILE.gz`, `.zz`, `.deflate` or `.lz4` (or OUT), streaming the file
-//! through an `Encoder` with a request per MiB and as many in flight as there are cores.
-//! Decompressing takes the format from `-O` or the file's suffix and writes FILE without it
-//! (or OUT); it decompresses the file in one request, so the backend asked for serves it.
-//! The output is written to a temporary file beside it and renamed into place only when
-//! everything succeeded: on any error nothing is left behind, and an existing file is replaced
-//! only with `-f`. stderr gets one line: what served, sizes, ratio and throughput.
-//! Exit status: 0 done, 1 failed (corrupt input, I/O), 2 bad arguments (nothing is read or
-//! written).
+//! Both directions stream, so memory does not grow with the file: compression through an
+//! `Encoder` (a request per MiB, `-T` of them in flight, default the number of cores),
+//! decompression through a `Decoder`. Compressing FILE writes FILE.gz (.zz, .deflate, .lz4) or
+//! OUT; `-d` takes the format from `-O` or FILE's suffix and drops the suffix. FILE `-` or none
+//! reads stdin and writes stdout (unless `-o`); `-c` writes stdout.
+//!
+//! As gzip does: the output keeps FILE's permission bits and access and modification times;
+//! FILE is removed once its output is in place, unless `-k` (never stdin, never when writing
+//! stdout or into something that is not a regular file); compressed data is neither written to
+//! nor read from a terminal unless `-f`.
+//!
+//! A regular output file (or a name that does not exist yet) is written as an unnamed
+//! O_TMPFILE beside it and linked into place only when everything succeeded, so an error, a
+//! signal, an abort or SIGKILL leaves nothing behind; where the filesystem has no O_TMPFILE it
+//! is a named temporary file, removed on errors and on SIGINT, SIGTERM and SIGHUP (after which
+//! qzip dies of the signal). An existing file is replaced only with `-f`. Anything else (a
+//! device, a FIFO, /dev/stdout on a pipe) is written in place; a symlink stands for its target.
+//!
+//! stderr gets one line: sizes read and written, ratio, throughput and what served. Exit
+//! status: 0 done, 1 failed (corrupt input, I/O), 2 bad arguments (nothing read or written).
 
-use std::io::{BufReader, BufWriter, Write as _};
+use std::fmt::Display;
+use std::fs::{File, FileTimes, Metadata, Permissions};
+use std::io::{self, BufReader, BufWriter, IsTerminal as _, Read, Write};
+use std::os::fd::{AsFd as _, AsRawFd as _};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use clap::builder::{PossibleValuesParser, TypedValueParser as _};
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
+use nix::sys::stat::Mode;
 use qatkit::compress::{Backend, Codec, Format, Served};
+use tempfile::TempPath;
 
 #[derive(Parser)]
 #[command(
     name = "qzip",
-    about = "Compress or decompress FILE with qatkit (QAT or CPU)"
+    about = "Compress or decompress FILE with qatkit (QAT or CPU), like gzip"
 )]
 struct Args {
     /// Decompress.
     #[arg(short = 'd', long = "decompress")]
     decompress: bool,
+    /// Write to stdout (FILE is kept).
+    #[arg(short = 'c', long = "stdout", conflicts_with = "output")]
+    stdout: bool,
+    /// Keep FILE (without -k it is removed once the output is in place, as gzip does).
+    #[arg(short = 'k', long = "keep")]
+    keep: bool,
+    /// Replace an existing output file; write compressed data to a terminal.
+    #[arg(short = 'f', long = "force")]
+    force: bool,
     /// Compression level (deflate 0-12, lz4 0-2).
     #[arg(short = 'L', long = "level", default_value_t = 1)]
     level: u32,
     /// Format (default: gzip, or from FILE's suffix with -d).
-    #[arg(short = 'O', long = "format", value_enum)]
-    format: Option<FormatArg>,
+    #[arg(
+        short = 'O',
+        long = "format",
+        value_parser = PossibleValuesParser::new(FORMATS.iter().map(|f| f.name))
+            .map(|name| named(&name).format)
+    )]
+    format: Option<Format>,
     /// Who compresses: the device when present (auto), the CPU, or QATzip by name.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Backend))]
     backend: Backend,
-    /// Output file.
+    /// Worker threads: requests in flight (default: the number of cores).
+    #[arg(short = 'T', long = "threads", value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Output file (default: FILE with the format's suffix added, or dropped with -d).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
-    /// Replace the output file if it exists.
-    #[arg(short = 'f', long = "force")]
-    force: bool,
-    /// Input file.
-    file: PathBuf,
+    /// Input file; `-` or none reads stdin.
+    file: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Gzip,
-    Zlib,
-    Raw,
-    Lz4,
+/// A format as qzip names it: `-O NAME`, files ending in `.SUFFIX`.
+struct Named {
+    name: &'static str,
+    format: Format,
+    suffix: &'static str,
 }
 
-const SUFFIXES: [(Format, &str); 4] = [
-    (Format::Gzip, "gz"),
-    (Format::Zlib, "zz"),
-    (Format::Raw, "deflate"),
-    (Format::Lz4, "lz4"),
+/// Every format qzip offers: a new one is one more line.
+#[rustfmt::skip]
+const FORMATS: &[Named] = &[
+    Named { name: "gzip", format: Format::Gzip, suffix: "gz" },
+    Named { name: "zlib", format: Format::Zlib, suffix: "zz" },
+    Named { name: "raw", format: Format::Raw, suffix: "deflate" },
+    Named { name: "lz4", format: Format::Lz4, suffix: "lz4" },
 ];
 
-fn suffix(format: Format) -> &'static str {
-    SUFFIXES
+/// The entry clap accepted `name` from.
+fn named(name: &str) -> &'static Named {
+    FORMATS
         .iter()
-        .find(|(f, _)| *f == format)
-        .map(|(_, s)| *s)
+        .find(|f| f.name == name)
+        .expect("clap accepts only names from FORMATS")
+}
+
+fn suffix(format: Format) -> &'static str {
+    FORMATS
+        .iter()
+        .find(|f| f.format == format)
+        .map(|f| f.suffix)
         .expect("every format has a suffix")
 }
 
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Gzip => Format::Gzip,
-            FormatArg::Zlib => Format::Zlib,
-            FormatArg::Raw => Format::Raw,
-            FormatArg::Lz4 => Format::Lz4,
+/// Why a run stopped: a usage error (exit status 2, nothing read or written) or a failure (1).
+enum Failure {
+    Usage(String),
+    Failed(String),
+}
+
+/// A failure about `what` (a file name).
+fn failed(what: impl Display, e: impl Display) -> Failure {
+    Failure::Failed(format!("{what}: {e}"))
+}
+
+enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+enum Target {
+    Stdout,
+    File(PathBuf),
+}
+
+/// What the arguments ask for.
+struct Plan {
+    format: Format,
+    source: Source,
+    target: Target,
+}
+
+/// The plan the arguments mean, or a usage error.
+fn plan(args: &Args) -> Result<Plan, String> {
+    let source = match &args.file {
+        Some(file) if file.as_os_str() != "-" => Source::File(file.clone()),
+        _ => Source::Stdin,
+    };
+    let format = match (&source, args.format, args.decompress) {
+        (_, Some(format), _) => format,
+        (Source::File(file), None, true) => FORMATS
+            .iter()
+            .find(|f| file.extension() == Some(f.suffix.as_ref()))
+            .map(|f| f.format)
+            .ok_or_else(|| {
+                format!(
+                    "{}: unknown suffix: give the format with -O",
+                    file.display()
+                )
+            })?,
+        // gzip reads its own format from stdin.
+        _ => Format::Gzip,
+    };
+    let target = match (&source, &args.output) {
+        (_, Some(output)) => Target::File(output.clone()),
+        (Source::File(file), None) if !args.stdout => {
+            Target::File(output_name(file, format, args.decompress)?)
         }
+        _ => Target::Stdout,
+    };
+    Ok(Plan {
+        format,
+        source,
+        target,
+    })
+}
+
+/// FILE with the format's suffix added, or with it dropped when decompressing.
+fn output_name(file: &Path, format: Format, decompress: bool) -> Result<PathBuf, String> {
+    let suffix = suffix(format);
+    if !decompress {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        return Ok(name.into());
     }
-}
-
-/// The format and output path the arguments mean, or a usage error.
-fn plan(args: &Args) -> Result<(Format, PathBuf), String> {
-    let file_suffix = args.file.extension().and_then(|s| s.to_str());
-    let from_suffix = SUFFIXES
-        .iter()
-        .find(|(_, s)| Some(*s) == file_suffix)
-        .map(|(f, _)| *f);
-    let format = match (args.format, args.decompress) {
-        (Some(f), _) => f.into(),
-        (None, false) => Format::Gzip,
-        (None, true) => from_suffix.ok_or_else(|| {
-            format!(
-                "{}: unknown suffix: give the format with -O",
-                args.file.display()
-            )
-        })?,
-    };
-    let output = match &args.output {
-        Some(out) => out.clone(),
-        None if args.decompress => {
-            if from_suffix != Some(format) {
-                return Err(format!(
-                    "{}: does not end in .{}: name the output with -o",
-                    args.file.display(),
-                    suffix(format)
-                ));
-            }
-            args.file.with_extension("")
-        }
-        None => {
-            let mut name = args.file.clone().into_os_string();
-            name.push(".");
-            name.push(suffix(format));
-            PathBuf::from(name)
-        }
-    };
-    Ok((format, output))
-}
-
-/// What one run did, for the stderr line.
-struct Done {
-    input: u64,
-    output: u64,
-    served: Served,
+    if file.extension() != Some(suffix.as_ref()) {
+        return Err(format!(
+            "{}: does not end in .{suffix}: name the output with -o",
+            file.display()
+        ));
+    }
+    Ok(file.with_extension(""))
 }
 
 /// The codec the arguments ask for, or a usage error.
@@ -135,62 +203,422 @@ fn codec(args: &Args, format: Format) -> Result<Codec, String> {
     let codec = Codec::new(format, args.level)
         .and_then(|c| c.with_backend(args.backend))
         .map_err(|e| e.to_string())?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     // Files are the caller's to size: no output limit.
-    Ok(codec.with_limit(usize::MAX).with_in_flight(cores))
+    Ok(codec.with_limit(usize::MAX).with_in_flight(threads))
 }
 
-fn run(args: &Args, codec: &Codec, output: &Path) -> Result<Done, String> {
-    let shown = |p: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", p.display());
-    let input = std::fs::File::open(&args.file).map_err(|e| shown(&args.file, &e))?;
-    let input_len = input.metadata().map_err(|e| shown(&args.file, &e))?.len();
-    if !args.force && output.exists() {
-        return Err(format!(
-            "{}: exists (use -f to replace it)",
-            output.display()
+/// The input, open.
+struct Input {
+    file: File,
+    name: String,
+    /// A regular file named on the command line: the output takes its mode and times, and it
+    /// is removed once the output is in place.
+    named: Option<(PathBuf, Metadata)>,
+}
+
+fn open_input(source: &Source) -> Result<Input, Failure> {
+    let path = match source {
+        Source::Stdin => {
+            let fd = io::stdin().as_fd().try_clone_to_owned();
+            return Ok(Input {
+                file: File::from(fd.map_err(|e| failed("stdin", e))?),
+                name: "stdin".into(),
+                named: None,
+            });
+        }
+        Source::File(path) => path,
+    };
+    let shown = |e: &dyn Display| failed(path.display(), e);
+    let file = File::open(path).map_err(|e| shown(&e))?;
+    let metadata = file.metadata().map_err(|e| shown(&e))?;
+    if metadata.is_dir() {
+        return Err(shown(&"is a directory"));
+    }
+    Ok(Input {
+        file,
+        name: path.display().to_string(),
+        named: metadata.is_file().then(|| (path.clone(), metadata)),
+    })
+}
+
+/// Where the output goes.
+enum Output {
+    /// stdout, a device, a FIFO: written in place, with nothing to undo.
+    InPlace(File),
+    /// A regular file: written beside the target and put there by [`Replacement::commit`].
+    Replace(Replacement),
+}
+
+impl Output {
+    fn file(&mut self) -> &mut File {
+        match self {
+            Output::InPlace(file) => file,
+            Output::Replace(r) => &mut r.file,
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file().flush()
+    }
+}
+
+/// The message for an output that exists and may not be replaced.
+fn exists(path: &Path) -> Failure {
+    failed(path.display(), "exists (use -f to replace it)")
+}
+
+/// Opens the output: in place when the target exists and is not a regular file, else a new
+/// file beside the regular file the target names (through symlinks).
+fn open_output(target: &Target, force: bool, input: &Input) -> Result<Output, Failure> {
+    let path = match target {
+        Target::Stdout => {
+            let fd = io::stdout().as_fd().try_clone_to_owned();
+            return Ok(Output::InPlace(File::from(
+                fd.map_err(|e| failed("stdout", e))?,
+            )));
+        }
+        Target::File(path) => path,
+    };
+    let shown = |e: &dyn Display| failed(path.display(), e);
+    let existing = match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err(shown(&"is a directory")),
+        Ok(m) if !m.is_file() => {
+            let file = File::options().write(true).open(path);
+            return Ok(Output::InPlace(file.map_err(|e| shown(&e))?));
+        }
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(shown(&e)),
+    };
+    let target = resolve(path).map_err(|e| shown(&e))?;
+    if let Some(existing) = existing {
+        let same = |m: &Metadata| (m.dev(), m.ino()) == (existing.dev(), existing.ino());
+        if input.named.as_ref().is_some_and(|(_, m)| same(m)) {
+            return Err(shown(&"is the input file"));
+        }
+        if !force {
+            return Err(exists(path));
+        }
+    }
+    // Created no wider than the input (umask applies); commit sets the input's exact bits.
+    let mode = input
+        .named
+        .as_ref()
+        .map_or(0o666, |(_, m)| m.mode() & 0o777);
+    let replacement = Replacement::create(target, force, mode).map_err(|e| shown(&e))?;
+    Ok(Output::Replace(replacement))
+}
+
+/// `path` with the symlinks of its last component followed, dangling ones too: the name to
+/// create or replace.
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // The kernel's own limit: a loop of links fails instead of spinning.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&path)?;
+                // A relative link is relative to its directory; join keeps an absolute one.
+                path = path.parent().map_or(link.clone(), |dir| dir.join(&link));
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => return Ok(path),
+        }
+    }
+    Err(Errno::ELOOP.into())
+}
+
+/// A new regular file, written beside its target and put there only by [`Replacement::commit`];
+/// dropped uncommitted, it leaves nothing.
+struct Replacement {
+    file: File,
+    temp: Temp,
+    target: PathBuf,
+    force: bool,
+}
+
+enum Temp {
+    /// O_TMPFILE: no name until committed, gone with the process whatever ends it.
+    Unnamed,
+    /// Where the filesystem has no O_TMPFILE.
+    Named(Pending),
+}
+
+/// The directory a file at `path` goes into.
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Set (to any value) to take the named temporary file where O_TMPFILE works: for the tests of
+/// that path.
+const NAMED_TEMP_VAR: &str = "QZIP_NAMED_TEMP";
+
+impl Replacement {
+    fn create(target: PathBuf, force: bool, mode: u32) -> io::Result<Self> {
+        let dir = dir_of(&target);
+        let unnamed = if std::env::var_os(NAMED_TEMP_VAR).is_some() {
+            Err(Errno::EOPNOTSUPP)
+        } else {
+            nix::fcntl::open(
+                dir,
+                OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(mode),
+            )
+        };
+        let (file, temp) = match unnamed {
+            Ok(fd) => (File::from(fd), Temp::Unnamed),
+            // EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP: a filesystem without it.
+            Err(Errno::EOPNOTSUPP | Errno::EISDIR) => {
+                let (file, pending) = Pending::create(dir, mode)?;
+                (file, Temp::Named(pending))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Replacement {
+            file,
+            temp,
+            target,
+            force,
+        })
+    }
+
+    /// Gives the file `like`'s permission bits and times (when the input is a regular file),
+    /// makes it durable and puts it at the target.
+    fn commit(self, like: Option<&Metadata>) -> io::Result<()> {
+        if let Some(m) = like {
+            self.file
+                .set_permissions(Permissions::from_mode(m.mode() & 0o777))?;
+            let times = FileTimes::new()
+                .set_accessed(m.accessed()?)
+                .set_modified(m.modified()?);
+            self.file.set_times(times)?;
+        }
+        self.file.sync_all()?;
+        match self.temp {
+            Temp::Named(pending) => pending.persist(&self.target, self.force),
+            Temp::Unnamed => link_into_place(&self.file, &self.target, self.force),
+        }
+    }
+}
+
+/// Names the unnamed `file` `target`: directly when it must replace nothing (the link fails
+/// if the name appeared meanwhile), else through a temporary name renamed over the target,
+/// under the pending lock so that a signal cannot leave that name behind.
+fn link_into_place(file: &File, target: &Path, force: bool) -> io::Result<()> {
+    let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let link = |to: &Path| {
+        nix::unistd::linkat(
+            AT_FDCWD,
+            unnamed.as_str(),
+            AT_FDCWD,
+            to,
+            AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(io::Error::from)
+    };
+    if !force {
+        return link(target);
+    }
+    let _pending = pending();
+    let temp = temp_builder().make_in(dir_of(target), link)?;
+    temp.persist(target).map_err(|e| e.error)
+}
+
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".qzip");
+    builder
+}
+
+/// The named temporary file that a signal must remove, if any. The signal thread takes the
+/// lock, removes the file and ends the process still holding it: nothing is created or renamed
+/// into place after that.
+static PENDING: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn pending() -> MutexGuard<'static, Option<PathBuf>> {
+    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A named temporary file, in [`PENDING`] from its creation until it is renamed into place
+/// or removed (on drop).
+struct Pending(Option<TempPath>);
+
+impl Pending {
+    fn create(dir: &Path, mode: u32) -> io::Result<(File, Pending)> {
+        let mut pending = pending();
+        let (file, path) = temp_builder()
+            .permissions(Permissions::from_mode(mode))
+            .tempfile_in(dir)?
+            .into_parts();
+        *pending = Some(path.to_path_buf());
+        Ok((file, Pending(Some(path))))
+    }
+
+    fn persist(mut self, target: &Path, force: bool) -> io::Result<()> {
+        let mut pending = pending();
+        *pending = None;
+        let path = self.0.take().expect("a pending file is persisted once");
+        let persisted = if force {
+            path.persist(target)
+        } else {
+            path.persist_noclobber(target)
+        };
+        // On error the temporary file is removed with the error, under the lock.
+        persisted.map_err(|e| e.error)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let mut pending = pending();
+            *pending = None;
+            drop(path);
+        }
+    }
+}
+
+/// Removes the pending temporary file on SIGINT, SIGTERM and SIGHUP, then ends qzip by the
+/// signal's default action, so that its exit status still tells the signal.
+fn clean_up_on_signals() -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let pending = pending();
+            if let Some(path) = pending.as_ref() {
+                let _ = std::fs::remove_file(path);
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+        }
+    });
+    Ok(())
+}
+
+/// A reader or writer counting the bytes through it, for the stderr line; a writer also
+/// remembers whether it failed, to tell output errors from input errors.
+struct Counted<T> {
+    inner: T,
+    bytes: u64,
+    failed: bool,
+}
+
+impl<T> Counted<T> {
+    fn new(inner: T) -> Self {
+        Counted {
+            inner,
+            bytes: 0,
+            failed: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf);
+        match &written {
+            Ok(n) => self.bytes += *n as u64,
+            Err(e) => self.failed |= e.kind() != io::ErrorKind::Interrupted,
+        }
+        written
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let flushed = self.inner.flush();
+        self.failed |= flushed.is_err();
+        flushed
+    }
+}
+
+/// What one run did, for the stderr line.
+struct Done {
+    input: String,
+    output: String,
+    read: u64,
+    written: u64,
+    served: Served,
+}
+
+/// Large reads and writes: fewer system calls, and the encoder takes 1 MiB requests anyway.
+const BUFFER: usize = 256 << 10;
+
+fn run(args: &Args, plan: &Plan, codec: &Codec) -> Result<Done, Failure> {
+    let input = open_input(&plan.source)?;
+    if args.decompress && !args.force && input.file.is_terminal() {
+        return Err(Failure::Usage(
+            "compressed data is not read from a terminal (use -f to force)".into(),
         ));
     }
-    let dir = output
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| shown(dir, &e))?;
-    let mut writer = BufWriter::new(temp);
-    if args.decompress {
-        let packed = std::fs::read(&args.file).map_err(|e| shown(&args.file, &e))?;
-        let data = codec
-            .decompress(&packed)
-            .map_err(|e| shown(&args.file, &e))?;
-        writer.write_all(&data).map_err(|e| shown(output, &e))?;
+    let mut output = open_output(&plan.target, args.force, &input)?;
+    let output_name = match &plan.target {
+        Target::Stdout => "stdout".to_string(),
+        Target::File(path) => path.display().to_string(),
+    };
+    if !args.decompress && !args.force && output.file().is_terminal() {
+        return Err(Failure::Usage(
+            "compressed data is not written to a terminal (use -f to force)".into(),
+        ));
+    }
+    let mut reader = BufReader::with_capacity(BUFFER, Counted::new(&input.file));
+    let mut writer = BufWriter::with_capacity(BUFFER, Counted::new(&mut output));
+    let streamed = if args.decompress {
+        io::copy(&mut codec.decoder(&mut reader), &mut writer).map(drop)
     } else {
         let mut encoder = codec.encoder(&mut writer);
-        std::io::copy(&mut BufReader::new(input), &mut encoder)
-            .map_err(|e| shown(&args.file, &e))?;
-        encoder.finish().map_err(|e| shown(output, &e))?;
+        io::copy(&mut reader, &mut encoder).and_then(|_| encoder.finish().map(drop))
     }
-    let temp = writer
-        .into_inner()
-        .map_err(|e| shown(output, &e.error().to_string()))?;
-    let output_len = temp
-        .as_file()
-        .metadata()
-        .map_err(|e| shown(output, &e))?
-        .len();
-    temp.as_file().sync_all().map_err(|e| shown(output, &e))?;
-    let persisted = if args.force {
-        temp.persist(output).map(|_| ())
-    } else {
-        // Refuses if the output appeared meanwhile.
-        temp.persist_noclobber(output).map(|_| ())
-    };
-    persisted.map_err(|e| shown(output, &e.error))?;
+    .and_then(|()| writer.flush());
+    if let Err(e) = streamed {
+        let side = if writer.get_ref().failed {
+            &output_name
+        } else {
+            &input.name
+        };
+        return Err(failed(side, e));
+    }
+    let (read, written) = (reader.get_ref().bytes, writer.get_ref().bytes);
+    drop(writer);
+    if let Output::Replace(replacement) = output {
+        let like = input.named.as_ref().map(|(_, m)| m);
+        replacement.commit(like).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists if !args.force => exists(Path::new(&output_name)),
+            _ => failed(&output_name, e),
+        })?;
+        if let (Some((path, _)), false) = (&input.named, args.keep) {
+            std::fs::remove_file(path).map_err(|e| failed(path.display(), e))?;
+        }
+    }
     Ok(Done {
-        input: input_len,
-        output: output_len,
+        input: input.name,
+        output: output_name,
+        read,
+        written,
         served: codec.served(),
     })
 }
 
+/// Who served the requests; zlib and raw deflate streams, and every decoder, run on the CPU
+/// without counting.
 fn served_line(s: Served) -> String {
     let parts: Vec<String> = [
         ("qat device", s.qat_device),
@@ -201,7 +629,38 @@ fn served_line(s: Served) -> String {
     .filter(|(_, n)| *n > 0)
     .map(|(who, n)| format!("{who} ({n} request{})", if n == 1 { "" } else { "s" }))
     .collect();
+    if parts.is_empty() {
+        return "cpu".into();
+    }
     parts.join(" + ")
+}
+
+/// Runs qzip as the arguments say and prints its line.
+fn start(args: &Args) -> Result<(), Failure> {
+    let plan = plan(args).map_err(Failure::Usage)?;
+    let codec = codec(args, plan.format).map_err(Failure::Usage)?;
+    clean_up_on_signals().map_err(|e| failed("installing signal handlers", e))?;
+    let start = Instant::now();
+    let done = run(args, &plan, &codec)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let (raw, packed) = if args.decompress {
+        (done.written, done.read)
+    } else {
+        (done.read, done.written)
+    };
+    eprintln!(
+        "qzip: {} -> {}: {}, {} -> {} bytes, ratio {:.2}, {:.3} s, {:.0} MB/s, served by {}",
+        done.input,
+        done.output,
+        plan.format,
+        done.read,
+        done.written,
+        raw as f64 / packed.max(1) as f64,
+        seconds,
+        raw as f64 / seconds / 1e6,
+        served_line(done.served),
+    );
+    Ok(())
 }
 
 fn main() {
@@ -210,39 +669,17 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let (format, output, codec) = match plan(&args)
-        .and_then(|(format, output)| Ok((format, output, codec(&args, format)?)))
-    {
-        Ok(p) => p,
-        Err(e) => {
+    // Everything `start` made is dropped (an unfinished output removed) before exiting.
+    let status = match start(&args) {
+        Ok(()) => 0,
+        Err(Failure::Usage(e)) => {
             eprintln!("qzip: {e}");
-            std::process::exit(2);
+            2
+        }
+        Err(Failure::Failed(e)) => {
+            eprintln!("qzip: {e}");
+            1
         }
     };
-    let start = Instant::now();
-    match run(&args, &codec, &output) {
-        Ok(done) => {
-            let seconds = start.elapsed().as_secs_f64();
-            let (raw, packed) = if args.decompress {
-                (done.output, done.input)
-            } else {
-                (done.input, done.output)
-            };
-            eprintln!(
-                "qzip: {} -> {}: {format}, {} -> {} bytes, ratio {:.2}, {:.3} s, {:.0} MB/s, served by {}",
-                args.file.display(),
-                output.display(),
-                done.input,
-                done.output,
-                raw as f64 / packed.max(1) as f64,
-                seconds,
-                raw as f64 / seconds / 1e6,
-                served_line(done.served),
-            );
-        }
-        Err(e) => {
-            eprintln!("qzip: {e}");
-            std::process::exit(1);
-        }
-    }
+    std::process::exit(status);
 }
