@@ -95,6 +95,11 @@ impl<T: Send + 'static> Pipeline<T> {
         self.queued.len() >= self.depth
     }
 
+    /// Whether no job is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
     /// Queues `job`.
     pub(crate) fn push(&mut self, job: impl FnOnce() -> T + Send + 'static) {
         let run = move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));

@@ -1,10 +1,20 @@
-//! The streaming [`Decoder`] (`io::Read`): stateful, on the CPU (flate2, lz4_flex), so it reads
-//! any stream of the format, whoever wrote it, in bounded memory.
+//! The streaming [`Decoder`] (`io::Read`), in bounded memory whatever the input's size.
+//!
+//! Units whose size is known before decompressing them — gzip members whose header records
+//! their length (qatkit's, QATzip's, BGZF's), LZ4 and zstd frames, whose blocks say where they
+//! end — are read whole and decompressed by the codec's backend on its workers, up to
+//! `in_flight` at once, each into an output of the right size, and handed out in order. The
+//! rest (gzip members nobody recorded, units over [`MAX_UNIT`](super::units::MAX_UNIT), zlib and
+//! raw deflate streams) are decompressed as streams on the reading thread: ISA-L's or zlib-rs's
+//! inflate, lz4_flex's and zstd's frame decoders.
 
 use std::io::{self, BufRead, Read};
 
+use super::inflate_stream::{Body, StreamInflater};
 use super::lz4::FrameCheck;
-use super::{Error, Format};
+use super::units::{self, Next};
+use super::{Codec, Error, Format, ServedBy};
+use crate::executor::Pipeline;
 
 /// `e` as an `io::Error`: corrupt or unsupported input and an exceeded limit are
 /// `InvalidData`.
@@ -18,212 +28,423 @@ pub(super) fn io_error(e: Error) -> io::Error {
     io::Error::new(kind, e)
 }
 
+/// Output a streamed unit gives at a time.
+const CHUNK: usize = 256 << 10;
+/// Input read from the reader at a time.
+const READ_STEP: usize = 256 << 10;
+
 /// A streaming decompressor reading from `R`, failing with [`Error::LimitExceeded`] (as an
-/// `io::Error` of kind `InvalidData`) past the codec's output limit, and with
-/// [`Error::Corrupt`] on corrupt or truncated input. Errors of `R` itself come through as they
-/// are.
+/// `io::Error` of kind `InvalidData`) past the codec's output limit, with [`Error::Corrupt`]
+/// on corrupt or truncated input and [`Error::Unsupported`] on features qatkit does not read.
+/// Errors of `R` itself come through as they are. After an error every read fails.
 pub struct Decoder<R: BufRead> {
-    format: Format,
-    inner: Inner<R>,
+    codec: Codec,
+    /// `None` after an error.
+    state: Option<State<R>>,
+    pipeline: Pipeline<Decompressed>,
+    /// Buffers of finished units, for the next ones.
+    spare: Vec<Vec<u8>>,
+    /// The output being handed out, from `at`.
+    ready: Vec<u8>,
+    at: usize,
     produced: u64,
-    limit: u64,
+    /// Before the first unit.
+    first: bool,
+    /// The output was cut at the limit: the next read fails.
+    over_limit: bool,
 }
 
-enum Inner<R: BufRead> {
-    Gzip(flate2::bufread::MultiGzDecoder<Source<R>>),
-    /// zlib or raw deflate; `done` once the stream's end was read.
-    Deflate {
-        reader: Source<R>,
-        state: flate2::Decompress,
-        done: bool,
-    },
-    /// `None` only while one frame's decoder is being replaced by the next.
-    Lz4(Option<lz4_flex::frame::FrameDecoder<Source<R>>>),
+enum State<R: Read> {
+    /// Between units.
+    Units(Input<R>),
+    /// A gzip member, zlib or raw deflate stream being inflated.
+    Inflate(Input<R>, Box<StreamInflater>),
+    Lz4(Box<lz4_flex::frame::FrameDecoder<Input<R>>>),
+}
+
+/// What one step of the decoder gave, besides its next state.
+enum Gave {
+    /// Nothing yet: step again.
+    Nothing,
+    /// The next piece of output.
+    Chunk(Vec<u8>),
+    /// The end of the data.
+    End,
+}
+
+type Step<R> = Result<(State<R>, Gave), io::Error>;
+
+/// A unit's input buffer and its output, back from a worker.
+struct Decompressed {
+    input: Vec<u8>,
+    output: Result<Vec<u8>, Error>,
 }
 
 impl<R: BufRead> Decoder<R> {
-    /// A decoder of `format` reading from `reader`, failing past `limit` bytes of output: what
-    /// [`Codec::decoder`](super::Codec::decoder) makes, without a codec. Gzip's header is read
-    /// here already.
+    /// A decoder of `format` reading from `reader`, failing past `limit` bytes of output, on
+    /// the calling thread: what [`Codec::decoder`] makes for a codec with one request in
+    /// flight and backend `auto`.
     pub fn new(format: Format, limit: usize, reader: R) -> Self {
-        let inner = match format {
-            Format::Gzip => Inner::Gzip(flate2::bufread::MultiGzDecoder::new(Source::new(
-                reader, false,
-            ))),
-            Format::Zlib | Format::Raw => Inner::Deflate {
-                reader: Source::new(reader, false),
-                state: flate2::Decompress::new(format == Format::Zlib),
-                done: false,
-            },
-            Format::Lz4 => Inner::Lz4(Some(lz4_flex::frame::FrameDecoder::new(Source::new(
-                reader, true,
-            )))),
-        };
+        let codec = Codec::new(format, *format.levels().start())
+            .expect("every format has its lowest level")
+            .with_limit(limit);
+        Self::with_codec(&codec, reader)
+    }
+
+    pub(super) fn with_codec(codec: &Codec, reader: R) -> Self {
         Decoder {
-            format,
-            inner,
+            codec: codec.clone(),
+            state: Some(State::Units(Input::new(reader))),
+            pipeline: Pipeline::new(codec.in_flight),
+            spare: Vec::new(),
+            ready: Vec::new(),
+            at: 0,
             produced: 0,
-            limit: limit as u64,
+            first: true,
+            over_limit: false,
         }
     }
 
-    fn source(&mut self) -> Option<&mut Source<R>> {
-        match &mut self.inner {
-            Inner::Gzip(d) => Some(d.get_mut()),
-            Inner::Deflate { reader, .. } => Some(reader),
-            Inner::Lz4(frame) => frame.as_mut().map(|d| d.get_mut()),
+    fn format(&self) -> Format {
+        self.codec.format
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        let mut buffer = self.spare.pop().unwrap_or_default();
+        buffer.clear();
+        buffer
+    }
+
+    /// The next piece of output, in order; `None` at the end of the data.
+    fn advance(&mut self) -> Result<Option<Vec<u8>>, io::Error> {
+        loop {
+            let state = self.state.take().ok_or_else(failed_earlier)?;
+            let (state, gave) = match state {
+                State::Units(input) => self.next_unit(input)?,
+                State::Inflate(input, inflater) => self.inflate(input, inflater)?,
+                State::Lz4(mut decoder) => {
+                    let mut out = self.buffer();
+                    if let Err(e) = read_chunk(&mut *decoder, &mut out) {
+                        return Err(self.failure(e, decoder.get_mut().error.take()));
+                    }
+                    if !out.is_empty() {
+                        (State::Lz4(decoder), Gave::Chunk(out))
+                    } else {
+                        // lz4_flex takes a frame cut at a block boundary as complete: the
+                        // frame's walk says whether it was.
+                        let mut input = decoder.into_inner();
+                        if !input.frame.take().is_some_and(|check| check.complete()) {
+                            return Err(io_error(Error::Corrupt {
+                                format: Format::Lz4,
+                            }));
+                        }
+                        (State::Units(input), Gave::Nothing)
+                    }
+                }
+            };
+            self.state = Some(state);
+            match gave {
+                Gave::Nothing => {}
+                Gave::Chunk(out) => return Ok(Some(out)),
+                Gave::End => return Ok(None),
+            }
         }
     }
 
-    /// The error to give for a failed read: the reader's own, or corrupt input.
-    fn failure(&mut self) -> io::Error {
-        let format = self.format;
-        self.source()
-            .and_then(|s| s.error.take())
-            .unwrap_or_else(|| io_error(Error::Corrupt { format }))
+    /// The oldest queued unit's output (there is one).
+    fn oldest(&mut self) -> Result<Gave, io::Error> {
+        let done = self.pipeline.pop().expect("a unit is queued");
+        let mut input = done.input;
+        input.clear();
+        self.spare.push(input);
+        match done.output {
+            Ok(output) => Ok(Gave::Chunk(output)),
+            // A unit decompressing to more than its header said is corrupt, not over a limit.
+            Err(Error::LimitExceeded { format, .. }) => Err(io_error(Error::Corrupt { format })),
+            Err(e) => Err(io_error(e)),
+        }
     }
+
+    /// Looks at what comes next between units: queues a whole unit, passes over bytes, starts
+    /// a stream, or hands out a queued unit's output when it must come first.
+    fn next_unit(&mut self, mut input: Input<R>) -> Step<R> {
+        let format = self.format();
+        if self.pipeline.is_full() {
+            return Ok((State::Units(input), self.oldest()?));
+        }
+        let next = units::next(format, input.pending(), input.eof, self.first).map_err(io_error)?;
+        match next {
+            Next::More => {
+                let want = input.pending().len() + READ_STEP;
+                input.fill(want)?;
+                Ok((State::Units(input), Gave::Nothing))
+            }
+            Next::Unit { len, out_len } => {
+                let mut unit = self.buffer();
+                unit.extend_from_slice(&input.pending()[..len]);
+                input.consume(len);
+                let mut output = self.buffer();
+                let codec = self.codec.clone();
+                self.pipeline.push(move || {
+                    let result = codec.decompress_request(&unit, out_len, &mut output);
+                    Decompressed {
+                        input: unit,
+                        output: result.map(|()| output),
+                    }
+                });
+                self.first = false;
+                Ok((State::Units(input), Gave::Nothing))
+            }
+            Next::Skip { len } => {
+                if !input.skip(len)? {
+                    return Err(io_error(Error::Corrupt { format }));
+                }
+                Ok((State::Units(input), Gave::Nothing))
+            }
+            // Queued units come out before the stream's output.
+            Next::Stream { .. } | Next::End if !self.pipeline.is_empty() => {
+                Ok((State::Units(input), self.oldest()?))
+            }
+            Next::End => Ok((State::Units(input), Gave::End)),
+            Next::Stream { header } => {
+                input.consume(header);
+                self.first = false;
+                self.codec.count(ServedBy::Cpu, input.pending().len());
+                let state = match format {
+                    Format::Lz4 => {
+                        let mut input = input;
+                        input.frame = Some(FrameCheck::new());
+                        State::Lz4(Box::new(lz4_flex::frame::FrameDecoder::new(input)))
+                    }
+                    _ => {
+                        let body = match format {
+                            Format::Gzip => Body::Gzip,
+                            Format::Zlib => Body::Zlib,
+                            _ => Body::Raw,
+                        };
+                        State::Inflate(
+                            input,
+                            Box::new(StreamInflater::new(body).map_err(io_error)?),
+                        )
+                    }
+                };
+                Ok((state, Gave::Nothing))
+            }
+        }
+    }
+
+    /// Inflates the next chunk of a streamed gzip member or zlib/raw stream.
+    fn inflate(&mut self, mut input: Input<R>, mut inflater: Box<StreamInflater>) -> Step<R> {
+        let format = self.format();
+        let mut out = self.buffer();
+        out.reserve(CHUNK);
+        loop {
+            if input.pending().is_empty() {
+                input.fill(1)?;
+            }
+            let room = CHUNK - out.len();
+            let progress = inflater
+                .step(input.pending(), &mut out, room)
+                .map_err(io_error)?;
+            input.consume(progress.consumed);
+            if progress.done {
+                let state = State::Units(input);
+                let gave = match out.is_empty() {
+                    true => Gave::Nothing,
+                    false => Gave::Chunk(out),
+                };
+                return Ok((state, gave));
+            }
+            if out.len() == CHUNK {
+                return Ok((State::Inflate(input, inflater), Gave::Chunk(out)));
+            }
+            if progress.consumed == 0 && progress.produced == 0 && input.eof {
+                return Err(io_error(Error::Corrupt { format }));
+            }
+        }
+    }
+
+    /// The error to give for a failed read of a frame decoder: the reader's own error if it
+    /// failed (`kept`), else corrupt input.
+    fn failure(&self, e: io::Error, kept: Option<io::Error>) -> io::Error {
+        let format = self.format();
+        kept.unwrap_or_else(
+            || match e.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+                Some(_) => e,
+                None => io_error(Error::Corrupt { format }),
+            },
+        )
+    }
+}
+
+fn failed_earlier() -> io::Error {
+    io::Error::other("the decoder failed earlier")
+}
+
+/// Reads up to [`CHUNK`] bytes from `decoder` into `out`; leaves it empty at the end.
+fn read_chunk(decoder: &mut impl Read, out: &mut Vec<u8>) -> io::Result<()> {
+    out.resize(CHUNK, 0);
+    let mut filled = 0;
+    while filled < CHUNK {
+        match decoder.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
+        }
+    }
+    out.truncate(filled);
+    Ok(())
 }
 
 impl<R: BufRead> Read for Decoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // Ask for one byte past the limit at most: getting it means the limit is exceeded.
-        let allowed = (self.limit - self.produced.min(self.limit)).saturating_add(1);
-        let len = buf
-            .len()
-            .min(usize::try_from(allowed).unwrap_or(usize::MAX));
-        let buf = &mut buf[..len];
-        let result = match &mut self.inner {
-            Inner::Gzip(d) => match d.read(buf) {
-                // flate2 takes empty input as an empty stream; gzip does not.
-                Ok(0) if self.produced == 0 && d.header().is_none() && !buf.is_empty() => Err(()),
-                Ok(n) => Ok(n),
-                Err(_) => Err(()),
-            },
-            Inner::Deflate {
-                reader,
-                state,
-                done,
-            } => inflate(reader, state, done, buf).map_err(|_| ()),
-            Inner::Lz4(frame) => read_frames(frame, buf).map_err(|_| ()),
-        };
-        let n = result.map_err(|()| self.failure())?;
-        self.produced += n as u64;
-        if self.produced > self.limit {
-            return Err(io_error(Error::LimitExceeded {
-                format: self.format,
-                limit: usize::try_from(self.limit).unwrap_or(usize::MAX),
-            }));
+        while self.at == self.ready.len() {
+            if self.over_limit {
+                return Err(io_error(Error::LimitExceeded {
+                    format: self.format(),
+                    limit: self.codec.limit,
+                }));
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let next = match self.advance() {
+                Ok(next) => next,
+                Err(e) => {
+                    self.state = None;
+                    return Err(e);
+                }
+            };
+            let Some(mut chunk) = next else {
+                return Ok(0);
+            };
+            let room = (self.codec.limit as u64).saturating_sub(self.produced);
+            if chunk.len() as u64 > room {
+                chunk.truncate(room as usize);
+                self.over_limit = true;
+            }
+            self.produced += chunk.len() as u64;
+            let used = std::mem::replace(&mut self.ready, chunk);
+            self.spare.push(used);
+            self.at = 0;
         }
+        let n = buf.len().min(self.ready.len() - self.at);
+        buf[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
+        self.at += n;
         Ok(n)
     }
 }
 
-/// One read of a zlib or raw deflate stream; an error is corrupt or truncated input, data
-/// after the stream's end, or the reader's own.
-fn inflate<R: BufRead>(
-    reader: &mut R,
-    state: &mut flate2::Decompress,
-    done: &mut bool,
-    buf: &mut [u8],
-) -> io::Result<usize> {
-    let bad = || io::Error::from(io::ErrorKind::InvalidData);
-    loop {
-        let input = reader.fill_buf()?;
-        if *done {
-            return if input.is_empty() { Ok(0) } else { Err(bad()) };
-        }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let eof = input.is_empty();
-        let (in_before, out_before) = (state.total_in(), state.total_out());
-        let status = state
-            .decompress(input, buf, flate2::FlushDecompress::None)
-            .map_err(|_| bad())?;
-        let consumed = (state.total_in() - in_before) as usize;
-        let produced = (state.total_out() - out_before) as usize;
-        reader.consume(consumed);
-        *done = status == flate2::Status::StreamEnd;
-        if produced > 0 {
-            return Ok(produced);
-        }
-        if eof && !*done {
-            return Err(bad());
-        }
-    }
-}
-
-/// One read of concatenated LZ4 frames: lz4_flex stops at the end of a frame, having read
-/// exactly its bytes, so a new decoder takes the next frame. An error is corrupt input, a
-/// stream cut short, or the reader's own.
-fn read_frames<R: BufRead>(
-    frame: &mut Option<lz4_flex::frame::FrameDecoder<Source<R>>>,
-    buf: &mut [u8],
-) -> io::Result<usize> {
-    let bad = || io::Error::from(io::ErrorKind::InvalidData);
-    loop {
-        let decoder = frame.as_mut().ok_or_else(bad)?;
-        let n = decoder.read(buf)?;
-        if n > 0 || buf.is_empty() {
-            return Ok(n);
-        }
-        let mut source = frame.take().ok_or_else(bad)?.into_inner();
-        let more = !source.fill_buf()?.is_empty();
-        let complete = source.frames.as_ref().is_some_and(|c| c.complete());
-        *frame = Some(lz4_flex::frame::FrameDecoder::new(source));
-        if !complete {
-            return Err(bad());
-        }
-        if !more {
-            return Ok(0);
-        }
-    }
-}
-
-/// The decoder's view of its reader: keeps the reader's own errors (so they are not taken for
-/// corrupt data) and, for LZ4, walks the frames read through it.
-struct Source<R> {
-    inner: R,
+/// The decoder's input: its own buffer in front of the reader, so whole units can be looked
+/// at before they are taken, and frame decoders can read through it.
+struct Input<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// `buf[start..end]` is read and not yet consumed.
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// The reader's own error, kept so that a frame decoder's report of it is not taken for
+    /// corrupt data.
     error: Option<io::Error>,
-    frames: Option<FrameCheck>,
+    /// While an LZ4 frame is streamed: the walk of what it consumed.
+    frame: Option<FrameCheck>,
 }
 
-impl<R> Source<R> {
-    fn new(inner: R, lz4: bool) -> Self {
-        Source {
-            inner,
+impl<R: Read> Input<R> {
+    fn new(reader: R) -> Self {
+        Input {
+            reader,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
             error: None,
-            frames: lz4.then(FrameCheck::new),
+            frame: None,
         }
     }
-}
 
-/// Keeps `e` as the reader's error and returns a copy to pass up through the decoder.
-fn keep(error: &mut Option<io::Error>, e: io::Error) -> io::Error {
-    let copy = io::Error::new(e.kind(), e.to_string());
-    *error = Some(e);
-    copy
-}
-
-impl<R: Read> Read for Source<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf).map_err(|e| keep(&mut self.error, e))?;
-        if let Some(check) = &mut self.frames {
-            check.feed(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Source<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        match self.inner.fill_buf() {
-            Ok(buf) => Ok(buf),
-            Err(e) => Err(keep(&mut self.error, e)),
-        }
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
-        self.inner.consume(n)
+        if let Some(check) = &mut self.frame {
+            check.feed(&self.buf[self.start..self.start + n]);
+        }
+        self.start += n;
+        debug_assert!(self.start <= self.end);
+    }
+
+    /// Reads until `want` bytes are pending or the reader ends.
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.start > 0 && self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        while self.end - self.start < want && !self.eof {
+            if self.buf.len() - self.start < want.max(READ_STEP) {
+                // Move what is pending to the front, and make room.
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+                let room = want.max(READ_STEP).max(self.end + READ_STEP);
+                if self.buf.len() < room {
+                    self.buf.resize(room, 0);
+                }
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let copy = io::Error::new(e.kind(), e.to_string());
+                    self.error = Some(e);
+                    return Err(copy);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Passes over `n` bytes; `false` if the input ended first.
+    fn skip(&mut self, mut n: usize) -> io::Result<bool> {
+        loop {
+            let here = n.min(self.end - self.start);
+            self.consume(here);
+            n -= here;
+            if n == 0 {
+                return Ok(true);
+            }
+            self.fill(n.min(READ_STEP))?;
+            if self.start == self.end {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pending = self.fill_buf()?;
+        let n = pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.start == self.end {
+            self.fill(1)?;
+        }
+        Ok(self.pending())
+    }
+
+    fn consume(&mut self, n: usize) {
+        Input::consume(self, n)
     }
 }

@@ -39,6 +39,7 @@ mod libdeflate;
 mod lz4;
 #[cfg(feature = "qatzip")]
 mod qat;
+mod units;
 
 pub use decoder::Decoder;
 pub use encoder::Encoder;
@@ -76,6 +77,12 @@ impl Format {
             Format::Lz4 => 0..=2,
             _ => 0..=12,
         }
+    }
+
+    /// Whether the format's streams are units (gzip members, LZ4 or zstd frames) that can be
+    /// compressed and decompressed independently.
+    fn has_units(self) -> bool {
+        matches!(self, Format::Gzip | Format::Lz4)
     }
 
     fn check_level(self, level: u32) -> Result<(), Error> {
@@ -334,7 +341,8 @@ impl Codec {
         self
     }
 
-    /// Streaming encoders cut their input into requests of `bytes` (at least 1).
+    /// Streaming encoders, and one-shot compression with more than one request in flight, cut
+    /// their input into requests of `bytes` (at least 1).
     pub fn with_request_size(mut self, bytes: usize) -> Self {
         self.request_size = bytes.max(1);
         self
@@ -530,7 +538,23 @@ impl Codec {
 
     /// Compresses `input`, appending to `out` (whose capacity is reused: the fastest way to
     /// make many calls); returns the length appended.
+    /// With more than one request in flight, an input longer than the request size is cut
+    /// into requests compressed in parallel (gzip members, LZ4 or zstd frames, as streams
+    /// write them).
     pub fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        if self.in_flight > 1 && input.len() > self.request_size && self.format.has_units() {
+            let start = out.len();
+            let mut encoder = self.encoder(&mut *out);
+            let written = std::io::Write::write_all(&mut encoder, input)
+                .and_then(|()| encoder.finish().map(drop));
+            return match written {
+                Ok(()) => Ok(out.len() - start),
+                Err(e) => {
+                    out.truncate(start);
+                    Err(from_io(Operation::Compress, self.format, e))
+                }
+            };
+        }
         self.one_into(input, out, |i, o| self.compress_request(i, o))
     }
 
@@ -549,7 +573,17 @@ impl Codec {
 
     /// Decompresses `input` within the output limit, appending to `out` (whose capacity is
     /// reused); returns the length appended.
+    /// With more than one request in flight, units whose size is recorded (see
+    /// [`Codec::decoder`]) are decompressed in parallel.
     pub fn decompress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        if self.in_flight > 1 && self.format.has_units() {
+            let start = out.len();
+            let read = std::io::Read::read_to_end(&mut self.decoder(input), out);
+            return read.map_err(|e| {
+                out.truncate(start);
+                from_io(Operation::Decompress, self.format, e)
+            });
+        }
         self.one_into(input, out, |i, o| self.decompress_request(i, self.limit, o))
     }
 
@@ -580,10 +614,22 @@ impl Codec {
         Encoder::new(self, writer)
     }
 
-    /// A streaming decoder reading compressed data from `reader`, within the output limit. It
-    /// runs on the CPU whatever the backend, and is not counted in [`Codec::served`].
+    /// A streaming decoder reading compressed data from `reader`, within the output limit, in
+    /// bounded memory. Units whose size is recorded (gzip members qatkit, QATzip or BGZF wrote;
+    /// LZ4 and zstd frames) go through the backend, up to [`Codec::with_in_flight`] at once;
+    /// the rest are streamed on the CPU, each counted once in [`Codec::served`].
     pub fn decoder<R: std::io::BufRead>(&self, reader: R) -> Decoder<R> {
-        Decoder::new(self.format, self.limit, reader)
+        Decoder::with_codec(self, reader)
+    }
+}
+
+/// The codec's error inside an `io::Error` from a stream over memory, which has no I/O errors
+/// of its own.
+fn from_io(operation: Operation, format: Format, e: std::io::Error) -> Error {
+    let message = e.to_string();
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(e)) => *e,
+        _ => operation.failed(format, message),
     }
 }
 
