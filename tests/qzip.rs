@@ -502,7 +502,13 @@ fn a_signal_mid_run_leaves_nothing_and_qzip_dies_of_it() {
     let packed = qatkit::compress::compress(Format::Gzip, 1, &data).unwrap();
     for named in [false, true] {
         for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-            for (args, data) in [(&["-T", "1", "in"][..], &data), (&["-d", "in.gz"], &packed)] {
+            // One thread: output follows input as it arrives (with more, what workers finish
+            // while qzip waits for input goes out when more comes or the input ends).
+            let cases = [
+                (&["-T", "1", "in"][..], &data),
+                (&["-T", "1", "-d", "in.gz"], &packed),
+            ];
+            for (args, data) in cases {
                 let dir = tempfile::tempdir().unwrap();
                 let status = interrupt(dir.path(), named, args, data, signal);
                 let input = dir.path().join(args.last().unwrap());
@@ -716,10 +722,7 @@ fn the_line_counts_what_was_read_from_a_fifo_and_names_the_cpu() {
             line.contains(&sizes(len, raw, raw, len)),
             "{format}: {line}"
         );
-        assert!(
-            line.trim_end().ends_with("served by cpu"),
-            "{format}: {line}"
-        );
+        assert!(line.contains("served by cpu"), "{format}: {line}");
         assert_eq!(std::fs::read(path("in")).unwrap(), sample());
     }
 }

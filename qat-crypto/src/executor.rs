@@ -126,6 +126,17 @@ impl<T: Send + 'static> Pipeline<T> {
         };
         Some(result.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     }
+
+    /// The oldest job's result if it is done; `None` when it is not, or none is queued. For
+    /// streams to pass on what is ready before they wait for more input, which may not come
+    /// soon (a pipe).
+    pub(crate) fn pop_done(&mut self) -> Option<T> {
+        if let Pending::Running(result) = self.queued.front_mut()? {
+            let done = result.try_recv().ok()?;
+            self.queued[0] = Pending::Done(done);
+        }
+        self.pop()
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +182,7 @@ mod tests {
                     i
                 });
             }
-            while let Some(i) = pipeline.pop() {
+            while let Some(i) = pipeline.pop_done().or_else(|| pipeline.pop()) {
                 taken.push(i);
             }
             assert_eq!(taken, (0..20).collect::<Vec<_>>());

@@ -37,6 +37,10 @@ const READ_STEP: usize = 256 << 10;
 /// `io::Error` of kind `InvalidData`) past the codec's output limit, with [`Error::Corrupt`]
 /// on corrupt or truncated input and [`Error::Unsupported`] on features qatkit does not read.
 /// Errors of `R` itself come through as they are. After an error every read fails.
+///
+/// Output follows input as it arrives with one request in flight; with more, a unit whose
+/// worker finishes while the decoder waits for input (from a pipe, say) comes out when more
+/// input arrives or the input ends.
 pub struct Decoder<R: BufRead> {
     codec: Codec,
     /// `None` after an error.
@@ -154,6 +158,10 @@ impl<R: BufRead> Decoder<R> {
     /// The oldest queued unit's output (there is one).
     fn oldest(&mut self) -> Result<Gave, io::Error> {
         let done = self.pipeline.pop().expect("a unit is queued");
+        self.unpack(done)
+    }
+
+    fn unpack(&mut self, done: Decompressed) -> Result<Gave, io::Error> {
         let mut input = done.input;
         input.clear();
         self.spare.push(input);
@@ -175,8 +183,11 @@ impl<R: BufRead> Decoder<R> {
         let next = units::next(format, input.pending(), input.eof, self.first).map_err(io_error)?;
         match next {
             Next::More => {
-                let want = input.pending().len() + READ_STEP;
-                input.fill(want)?;
+                // What is ready goes out before a read that may wait.
+                if let Some(done) = self.pipeline.pop_done() {
+                    return Ok((State::Units(input), self.unpack(done)?));
+                }
+                input.read_more()?;
                 Ok((State::Units(input), Gave::Nothing))
             }
             Next::Unit { len, out_len } => {
@@ -382,31 +393,42 @@ impl<R: Read> Input<R> {
 
     /// Reads until `want` bytes are pending or the reader ends.
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        if self.start > 0 && self.start == self.end {
+        while self.end - self.start < want && !self.eof {
+            self.read_more()?;
+        }
+        Ok(())
+    }
+
+    /// Reads once (a byte or more, unless the reader ended): what is there, without waiting
+    /// for more than one read gives, as input from a pipe may be slow to come.
+    fn read_more(&mut self) -> io::Result<()> {
+        if self.start == self.end {
             (self.start, self.end) = (0, 0);
         }
-        while self.end - self.start < want && !self.eof {
-            if self.buf.len() - self.start < want.max(READ_STEP) {
-                // Move what is pending to the front, and make room.
+        if self.buf.len() - self.end < READ_STEP {
+            // Move what is pending to the front when that frees at least as much as it copies
+            // (copies stay linear in the input), and grow to make room for one more read.
+            if self.start >= self.end - self.start {
                 self.buf.copy_within(self.start..self.end, 0);
                 (self.start, self.end) = (0, self.end - self.start);
-                let room = want.max(READ_STEP).max(self.end + READ_STEP);
-                if self.buf.len() < room {
-                    self.buf.resize(room, 0);
-                }
             }
+            if self.buf.len() - self.end < READ_STEP {
+                self.buf.resize(self.end + READ_STEP, 0);
+            }
+        }
+        loop {
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     let copy = io::Error::new(e.kind(), e.to_string());
                     self.error = Some(e);
                     return Err(copy);
                 }
             }
+            return Ok(());
         }
-        Ok(())
     }
 
     /// Passes over `n` bytes; `false` if the input ended first.

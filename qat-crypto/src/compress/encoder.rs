@@ -86,6 +86,10 @@ impl<W: Write> Requests<W> {
         let Some(done) = self.pipeline.pop() else {
             return Ok(false);
         };
+        self.write_compressed(done).map(|()| true)
+    }
+
+    fn write_compressed(&mut self, done: Compressed) -> io::Result<()> {
         done.result.map_err(io_error)?;
         self.writer.write_all(&done.output)?;
         let Compressed {
@@ -96,7 +100,15 @@ impl<W: Write> Requests<W> {
         input.clear();
         output.clear();
         self.spare.extend([input, output]);
-        Ok(true)
+        Ok(())
+    }
+
+    /// Writes out the requests that are done, oldest first, without waiting.
+    fn write_done(&mut self) -> io::Result<()> {
+        while let Some(done) = self.pipeline.pop_done() {
+            self.write_compressed(done)?;
+        }
+        Ok(())
     }
 
     /// Queues what is pending and writes every request out.
@@ -185,11 +197,15 @@ impl<W: Write> Write for Encoder<W> {
                 pending.reserve_exact(codec.request_size.saturating_sub(pending.len()));
                 let take = buf.len().min(codec.request_size - pending.len());
                 pending.extend_from_slice(&buf[..take]);
-                if pending.len() == codec.request_size {
-                    requests.submit(codec).map(|()| take)
-                } else {
-                    Ok(take)
-                }
+                let submitted = match pending.len() == codec.request_size {
+                    true => requests.submit(codec),
+                    false => Ok(()),
+                };
+                // What is done goes out before the caller's next write, which may be long in
+                // coming (input from a pipe).
+                submitted
+                    .and_then(|()| requests.write_done())
+                    .map(|()| take)
             }
             Sink::Zlib(e) => e.write(buf),
             Sink::Raw(e) => e.write(buf),

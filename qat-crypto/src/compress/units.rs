@@ -48,6 +48,7 @@ pub(super) fn next(format: Format, buf: &[u8], eof: bool, first: bool) -> Result
         Format::Zlib | Format::Raw => return Err(corrupt),
     };
     Ok(match next {
+        Next::More if eof && buf.is_empty() && !first => Next::End,
         Next::More if eof => return Err(corrupt),
         // A unit that does not fit in memory: stream it.
         Next::More if buf.len() >= MAX_UNIT && format != Format::Gzip => Next::Stream { header: 0 },
@@ -60,7 +61,8 @@ fn next_member(buf: &[u8], first: bool) -> Result<Next, Error> {
         format: Format::Gzip,
     };
     if buf.is_empty() {
-        return if first { Ok(Next::More) } else { Ok(Next::End) };
+        // `next` makes it the end when the input ended.
+        return Ok(Next::More);
     }
     if !first && buf[0] == 0 {
         // gzip accepts zeros after the last member (tar pads that way), with a warning.
