@@ -54,7 +54,7 @@ impl<'c, W: Write> Encoder<'c, W> {
         // qatkit's level 0 is "fastest", zlib's is "stored".
         let level = flate2::Compression::new(codec.level.clamp(1, 9));
         let sink = match codec.format {
-            Format::Gzip | Format::Lz4 => Sink::Requests {
+            Format::Gzip | Format::Lz4 | Format::Zstd => Sink::Requests {
                 writer,
                 pending: Vec::new(),
                 emitted: false,
@@ -203,6 +203,7 @@ enum Inner<R: BufRead> {
     },
     /// `None` only while one frame's decoder is being replaced by the next.
     Lz4(Option<lz4_flex::frame::FrameDecoder<Source<R>>>),
+    Zstd(super::zstd::FrameReader<Source<R>>),
 }
 
 impl<R: BufRead> Decoder<R> {
@@ -222,6 +223,7 @@ impl<R: BufRead> Decoder<R> {
             Format::Lz4 => Inner::Lz4(Some(lz4_flex::frame::FrameDecoder::new(Source::new(
                 reader, true,
             )))),
+            Format::Zstd => Inner::Zstd(super::zstd::FrameReader::new(Source::new(reader, false))),
         };
         Decoder {
             format,
@@ -236,6 +238,7 @@ impl<R: BufRead> Decoder<R> {
             Inner::Gzip(d) => Some(d.get_mut()),
             Inner::Deflate { reader, .. } => Some(reader),
             Inner::Lz4(frame) => frame.as_mut().map(|d| d.get_mut()),
+            Inner::Zstd(d) => Some(d.get_mut()),
         }
     }
 
@@ -269,6 +272,7 @@ impl<R: BufRead> Read for Decoder<R> {
                 done,
             } => inflate(reader, state, done, buf).map_err(|_| ()),
             Inner::Lz4(frame) => read_frames(frame, buf).map_err(|_| ()),
+            Inner::Zstd(d) => d.read(buf).map_err(|_| ()),
         };
         let n = result.map_err(|()| self.failure())?;
         self.produced += n as u64;
