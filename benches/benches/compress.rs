@@ -13,7 +13,10 @@
 //! - `isal` (feature `isal`, level 1 only: ISA-L has no level 6 or 9), `libdeflate`, `flate2`
 //!   (on zlib-ng with feature `zlib-ng`, else zlib-rs) and `qatzip` (feature `qatzip`: QATzip
 //!   through qat-sys, its software path without a device), each with its state and output
-//!   buffer reused across requests, their fastest use.
+//!   buffer reused across requests, their fastest use;
+//! - in the zstd groups (levels 1 and 3; QATzip has no zstd), `zstd`: libzstd through the
+//!   `zstd` crate's bulk API, its context and output buffer reused, writing the frames qatkit
+//!   writes (content size and checksum).
 //!
 //! Every entry also writes its compression ratio to `target/criterion/qatkit-ratios.tsv`. Then
 //! qatkit's entries are measured against each baseline *paired*: alternating runs over the
@@ -46,6 +49,8 @@ const SIZES: [(&str, usize); 4] = [
 ];
 
 const LEVELS: [u32; 3] = [1, 6, 9];
+
+const ZSTD_LEVELS: [u32; 2] = [1, 3];
 
 /// The flate2 backend this build has.
 const FLATE2: &str = if cfg!(feature = "zlib-ng") {
@@ -138,31 +143,38 @@ impl Bench {
     }
 }
 
-fn codec(level: u32, backend: Backend) -> Codec {
-    Codec::new(Format::Gzip, level)
-        .and_then(|c| c.with_backend(backend))
-        .expect("gzip codec")
-}
-
 /// `Codec::compress_into` or `Codec::decompress_into`.
 type CodecCall = fn(&Codec, &[u8], &mut Vec<u8>) -> Result<usize, qat_crypto::Error>;
 
-/// qatkit's entries: `qatkit/cpu` and, with `qatzip`, `qatkit/qat`, each calling `call` with
-/// an output `Vec` it reuses, as a caller making many calls would.
-fn qatkit_entries<'a>(level: u32, call: CodecCall) -> Vec<(&'static str, Work<'a>)> {
+/// qatkit's entries: `qatkit/cpu` and, with `qatzip` and where QATzip has the format,
+/// `qatkit/qat`, each calling `call` with an output `Vec` it reuses, as a caller making many
+/// calls would.
+fn qatkit_entries<'a>(
+    format: Format,
+    level: u32,
+    call: CodecCall,
+) -> Vec<(&'static str, Work<'a>)> {
     let mut backends = vec![("qatkit/cpu", Backend::Cpu)];
     if cfg!(feature = "qatzip") {
         backends.push(("qatkit/qat", Backend::Qat));
     }
     backends
         .into_iter()
-        .map(|(name, backend)| {
-            let (codec, mut out) = (codec(level, backend), Vec::new());
+        .filter_map(|(name, backend)| {
+            let codec = match Codec::new(format, level).and_then(|c| c.with_backend(backend)) {
+                Ok(codec) => codec,
+                // QATzip has no zstd.
+                Err(qat_crypto::compress::Error::Backend { .. }) if backend == Backend::Qat => {
+                    return None;
+                }
+                Err(e) => panic!("{format} level {level} on {backend}: {e}"),
+            };
+            let mut out = Vec::new();
             let work: Work<'a> = Box::new(move |r| {
                 out.clear();
                 call(&codec, r, &mut out).unwrap()
             });
-            (name, work)
+            Some((name, work))
         })
         .collect()
 }
@@ -176,7 +188,7 @@ fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
         group.sampling_mode(SamplingMode::Flat);
         for (label, size) in SIZES {
             let largest = size.min(data.len());
-            let ours = qatkit_entries(level, Codec::compress_into);
+            let ours = qatkit_entries(Format::Gzip, level, Codec::compress_into);
             let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
             #[cfg(feature = "qatzip")]
             {
@@ -249,7 +261,7 @@ fn decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
                 })
                 .collect();
             let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
-            let ours = qatkit_entries(level, Codec::decompress_into);
+            let ours = qatkit_entries(Format::Gzip, level, Codec::decompress_into);
             let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
             #[cfg(feature = "qatzip")]
             {
@@ -283,6 +295,87 @@ fn decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
                         .unwrap()
                 }),
             ));
+            let size = Size {
+                group: name.clone(),
+                label,
+                requests: packed.iter().map(Vec::as_slice).collect(),
+                ratio: Some(ratio),
+                ours,
+                baselines,
+            };
+            bench.measure(&mut group, size);
+        }
+        group.finish();
+    }
+}
+
+/// libzstd through the `zstd` crate's bulk compressor at `level`, writing what qatkit writes:
+/// one frame per request, with its content size (the default) and a checksum.
+fn zstd_compressor(level: u32) -> zstd::bulk::Compressor<'static> {
+    let mut compressor = zstd::bulk::Compressor::new(level as i32).expect("zstd compressor");
+    compressor
+        .set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+        .expect("zstd checksum flag");
+    compressor
+}
+
+fn zstd_compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
+    for level in ZSTD_LEVELS {
+        let name = format!("zstd_compress_level{level}");
+        let mut group = c.benchmark_group(&name);
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.sampling_mode(SamplingMode::Flat);
+        for (label, size) in SIZES {
+            let largest = size.min(data.len());
+            let ours = qatkit_entries(Format::Zstd, level, Codec::compress_into);
+            let mut compressor = zstd_compressor(level);
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(largest));
+            let baselines: Vec<(&'static str, Work<'_>)> = vec![(
+                "zstd",
+                Box::new(move |r| {
+                    out.clear();
+                    compressor.compress_to_buffer(r, &mut out).unwrap()
+                }),
+            )];
+            let size = Size {
+                group: name.clone(),
+                label,
+                requests: data.chunks(largest).collect(),
+                ratio: None,
+                ours,
+                baselines,
+            };
+            bench.measure(&mut group, size);
+        }
+        group.finish();
+    }
+}
+
+fn zstd_decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
+    for level in ZSTD_LEVELS {
+        let name = format!("zstd_decompress_level{level}");
+        let mut group = c.benchmark_group(&name);
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        group.sampling_mode(SamplingMode::Flat);
+        for (label, size) in SIZES {
+            let largest = size.min(data.len());
+            // The same frames for everyone, written by zstd at this level.
+            let mut compressor = zstd_compressor(level);
+            let packed: Vec<Vec<u8>> = data
+                .chunks(largest)
+                .map(|r| compressor.compress(r).unwrap())
+                .collect();
+            let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
+            let ours = qatkit_entries(Format::Zstd, level, Codec::decompress_into);
+            let mut decompressor = zstd::bulk::Decompressor::new().expect("zstd decompressor");
+            let mut out = Vec::with_capacity(largest);
+            let baselines: Vec<(&'static str, Work<'_>)> = vec![(
+                "zstd",
+                Box::new(move |p| {
+                    out.clear();
+                    decompressor.decompress_to_buffer(p, &mut out).unwrap()
+                }),
+            )];
             let size = Size {
                 group: name.clone(),
                 label,
@@ -388,5 +481,7 @@ fn main() {
         .configure_from_args();
     compress_benches(&mut c, &mut bench, &data);
     decompress_benches(&mut c, &mut bench, &data);
+    zstd_compress_benches(&mut c, &mut bench, &data);
+    zstd_decompress_benches(&mut c, &mut bench, &data);
     c.final_summary();
 }

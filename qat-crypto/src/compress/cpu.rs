@@ -25,6 +25,7 @@ pub(super) fn compress(
 ) -> Result<(), Error> {
     match format {
         Format::Lz4 => lz4::compress(input, out),
+        Format::Zstd => super::zstd::compress(level, input, out),
         #[cfg(feature = "isal")]
         _ if super::isal::LEVELS.contains(&level) => {
             super::isal::compress(format, level, input, out)
@@ -43,6 +44,7 @@ pub(super) fn decompress(
 ) -> Result<(), Error> {
     match format {
         Format::Lz4 => lz4::decompress(input, limit, out),
+        Format::Zstd => super::zstd::decompress(input, limit, out),
         Format::Gzip => inflate_gzip(input, limit, out),
         _ => inflate_whole(format, input, limit, out),
     }
@@ -52,6 +54,7 @@ pub(super) fn decompress(
 pub(super) fn compress_bound(format: Format, len: usize) -> usize {
     match format {
         Format::Lz4 => lz4::compress_bound(len),
+        Format::Zstd => super::zstd::compress_bound(len),
         _ => libdeflate::compress_bound(format, len),
     }
 }

@@ -6,14 +6,14 @@
 //! `in_flight` at once, each into an output of the right size, and handed out in order. The
 //! rest (gzip members nobody recorded, units over [`MAX_UNIT`](super::units::MAX_UNIT), zlib and
 //! raw deflate streams) are decompressed as streams on the reading thread: ISA-L's or zlib-rs's
-//! inflate, lz4_flex's and zstd's frame decoders.
+//! inflate, lz4_flex's frame decoder, libzstd's streaming decoder.
 
 use std::io::{self, BufRead, Read};
 
 use super::inflate_stream::{Body, StreamInflater};
 use super::lz4::FrameCheck;
 use super::units::{self, Next};
-use super::{Codec, Error, Format, ServedBy};
+use super::{Codec, Error, Format, ServedBy, zstd};
 use crate::executor::Pipeline;
 
 /// `e` as an `io::Error`: corrupt or unsupported input and an exceeded limit are
@@ -64,6 +64,8 @@ enum State<R: Read> {
     /// A gzip member, zlib or raw deflate stream being inflated.
     Inflate(Input<R>, Box<StreamInflater>),
     Lz4(Box<lz4_flex::frame::FrameDecoder<Input<R>>>),
+    /// zstd frames from here to the end.
+    Zstd(Box<zstd::FrameReader<Input<R>>>),
 }
 
 /// What one step of the decoder gave, besides its next state.
@@ -145,6 +147,16 @@ impl<R: BufRead> Decoder<R> {
                         (State::Units(input), Gave::Nothing)
                     }
                 }
+                State::Zstd(mut decoder) => {
+                    let mut out = self.buffer();
+                    if let Err(e) = read_chunk(&mut *decoder, &mut out) {
+                        return Err(self.failure(e, decoder.get_mut().error.take()));
+                    }
+                    match out.is_empty() {
+                        true => (State::Units(decoder.into_inner()), Gave::Nothing),
+                        false => (State::Zstd(decoder), Gave::Chunk(out)),
+                    }
+                }
             };
             self.state = Some(state);
             match gave {
@@ -210,6 +222,8 @@ impl<R: BufRead> Decoder<R> {
                 if !input.skip(len)? {
                     return Err(io_error(Error::Corrupt { format }));
                 }
+                // A skippable frame alone is a valid (empty) stream.
+                self.first = false;
                 Ok((State::Units(input), Gave::Nothing))
             }
             // Queued units come out before the stream's output.
@@ -227,6 +241,7 @@ impl<R: BufRead> Decoder<R> {
                         input.frame = Some(FrameCheck::new());
                         State::Lz4(Box::new(lz4_flex::frame::FrameDecoder::new(input)))
                     }
+                    Format::Zstd => State::Zstd(Box::new(zstd::FrameReader::new(input))),
                     _ => {
                         let body = match format {
                             Format::Gzip => Body::Gzip,

@@ -1,4 +1,4 @@
-//! Compression offload: gzip, zlib, raw deflate and LZ4 frames, served by a QAT device through
+//! Compression offload: gzip, zlib, raw deflate, LZ4 and zstd, served by a QAT device through
 //! QATzip (backend `qat`, feature `qatzip`) or by the fastest CPU libraries (backend `cpu`);
 //! backend `auto` takes the device when there is one and the request is big enough, else the
 //! CPU — never QATzip's slower software path unless `qat` is asked for by name.
@@ -40,6 +40,7 @@ mod lz4;
 #[cfg(feature = "qatzip")]
 mod qat;
 mod units;
+mod zstd;
 
 pub use decoder::Decoder;
 pub use encoder::Encoder;
@@ -56,6 +57,9 @@ pub enum Format {
     Raw,
     /// LZ4 frames, as the `lz4` tool writes them; decoders read concatenated frames.
     Lz4,
+    /// zstd frames, as the `zstd` tool writes them; decoders read concatenated frames. CPU
+    /// only: QATzip has no zstd.
+    Zstd,
 }
 
 impl fmt::Display for Format {
@@ -65,16 +69,20 @@ impl fmt::Display for Format {
             Format::Zlib => "zlib",
             Format::Raw => "raw deflate",
             Format::Lz4 => "lz4",
+            Format::Zstd => "zstd",
         })
     }
 }
 
 impl Format {
     /// The levels this format takes: deflate 0–12 (0–3 ISA-L's levels, 4–12 libdeflate's; 0 is
-    /// the fastest, not "stored"); LZ4's fast levels 0–2 (lz4_flex has no HC levels).
+    /// the fastest, not "stored"); LZ4's fast levels 0–2 (lz4_flex has no HC levels); zstd's
+    /// levels 1–22 and 0 for its default (3), as `ZSTD_compress` takes them (zstd's negative,
+    /// faster levels are out: qatkit's levels are unsigned).
     pub fn levels(self) -> std::ops::RangeInclusive<u32> {
         match self {
             Format::Lz4 => 0..=2,
+            Format::Zstd => 0..=22,
             _ => 0..=12,
         }
     }
@@ -82,7 +90,7 @@ impl Format {
     /// Whether the format's streams are units (gzip members, LZ4 or zstd frames) that can be
     /// compressed and decompressed independently.
     fn has_units(self) -> bool {
-        matches!(self, Format::Gzip | Format::Lz4)
+        matches!(self, Format::Gzip | Format::Lz4 | Format::Zstd)
     }
 
     fn check_level(self, level: u32) -> Result<(), Error> {
@@ -318,7 +326,7 @@ impl Codec {
     }
 
     /// Chooses the backend. `qat` needs the `qatzip` feature and a level QATzip has (deflate
-    /// 1–9; LZ4 1–2, of the levels qatkit takes).
+    /// 1–9; LZ4 1–2, of the levels qatkit takes; no zstd).
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, Error> {
         if backend == Backend::Qat {
             qat_supports(self.format, self.level)?;
@@ -606,8 +614,8 @@ impl Codec {
         }
     }
 
-    /// A streaming encoder writing compressed data to `writer`. gzip and LZ4 go through the
-    /// backend, request by request; zlib and raw deflate streams have no members to cut them
+    /// A streaming encoder writing compressed data to `writer`. gzip, LZ4 and zstd go through
+    /// the backend, request by request; zlib and raw deflate streams have no members to cut them
     /// into, so they run on the CPU (flate2, levels above 9 as 9) whatever the backend, and
     /// are not counted in [`Codec::served`].
     pub fn encoder<W: std::io::Write>(&self, writer: W) -> Encoder<W> {
@@ -652,12 +660,9 @@ fn copy_into(
 
 #[cfg(feature = "qatzip")]
 fn qat_supports(format: Format, level: u32) -> Result<(), Error> {
-    if qat::supports(format, level) {
-        return Ok(());
-    }
-    Err(Error::Backend {
+    qat::supports(format, level).map_err(|reason| Error::Backend {
         backend: "qat",
-        reason: format!("QATzip has no {format} level {level}"),
+        reason,
     })
 }
 

@@ -6,21 +6,42 @@ use crate::qat::qatzip::{self, Inflated, Pool, Session, Stream};
 
 use super::{Error, Format, Operation, ServedBy};
 
-/// Levels QATzip takes: deflate 1–9 (its maximum before 4xxx-era devices), LZ4 1–12.
-pub(super) fn supports(format: Format, level: u32) -> bool {
-    match format {
-        Format::Lz4 => (1..=12).contains(&level),
-        _ => (1..=9).contains(&level),
+/// Why QATzip (1.3.1) cannot serve zstd: its `QZ_ZSTD` names no session or data format. It
+/// compresses to LZ4s, a device-only format without a software path, for the caller to turn
+/// into zstd frames with libzstd (QATzip's `qzstd`), and decompresses no zstd at all.
+const NO_ZSTD: &str =
+    "QATzip has no zstd, only LZ4s sequences (on a device) for the caller to make zstd of";
+
+/// Whether QATzip takes `format` at `level`, and if not, why: deflate 1–9 (its maximum before
+/// 4xxx-era devices), LZ4 1–12, no zstd.
+pub(super) fn supports(format: Format, level: u32) -> Result<(), String> {
+    let levels = match format {
+        Format::Zstd => return Err(NO_ZSTD.into()),
+        Format::Lz4 => 1..=12,
+        Format::Gzip | Format::Zlib | Format::Raw => 1..=9,
+    };
+    if levels.contains(&level) {
+        return Ok(());
+    }
+    Err(format!("QATzip has no {format} level {level}"))
+}
+
+fn no_zstd() -> Error {
+    Error::Backend {
+        backend: "qat",
+        reason: NO_ZSTD.into(),
     }
 }
 
-/// A pool of sessions for `operation` on `format` at `level`.
+/// A pool of sessions for `operation` on `format` at `level`. Sessions are made on first use:
+/// a zstd codec's pool (of LZ4 sessions, QATzip having no zstd) is never used, as
+/// [`supports`] refuses zstd and every entry point below checks.
 pub(super) fn pool(format: Format, level: u32) -> Pool {
     let stream = match format {
         Format::Gzip => Stream::Gzip,
         Format::Zlib => Stream::Zlib,
         Format::Raw => Stream::Raw,
-        Format::Lz4 => Stream::Lz4,
+        Format::Lz4 | Format::Zstd => Stream::Lz4,
     };
     Pool::new(stream, level)
 }
@@ -63,6 +84,9 @@ fn served_decompress(session: &Session, format: Format, input: &[u8]) -> ServedB
 /// The most QATzip's compression of `len` bytes can take (`qzMaxCompressedLength`); `None`
 /// when the request is too large for it or no session can be set up.
 pub(super) fn compress_bound(pool: &Pool, format: Format, len: usize) -> Option<usize> {
+    if format == Format::Zstd {
+        return None;
+    }
     let len = u32::try_from(len).ok()?;
     pool.with(setup(Operation::Compress, format), |s| {
         Ok(s.max_compressed_length(len))
@@ -78,6 +102,9 @@ pub(super) fn compress(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<ServedBy, Error> {
+    if format == Format::Zstd {
+        return Err(no_zstd());
+    }
     let len = u32::try_from(input.len())
         .map_err(|_| too_big(Operation::Compress, format, input.len()))?;
     pool.with(setup(Operation::Compress, format), |s| {
@@ -107,6 +134,9 @@ pub(super) fn decompress(
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Result<ServedBy, Error> {
+    if format == Format::Zstd {
+        return Err(no_zstd());
+    }
     if input.is_empty() {
         return Err(Error::Corrupt { format });
     }

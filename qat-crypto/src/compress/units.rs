@@ -3,7 +3,8 @@
 //! and decompress them in parallel, each into an output of the right size. A unit whose size
 //! is not recorded, or too large to hold in memory, is streamed instead.
 
-use super::{Error, Format, MAX_DEFLATE_RATIO, gzip, lz4};
+use super::lz4::Walk;
+use super::{Error, Format, MAX_DEFLATE_RATIO, gzip, lz4, zstd};
 
 /// Units larger than this, compressed or not, are streamed: it bounds the memory a decoder
 /// holds (a few units per worker) whatever the input says about itself.
@@ -30,7 +31,7 @@ pub(super) fn next(format: Format, buf: &[u8], eof: bool, first: bool) -> Result
     let corrupt = Error::Corrupt { format };
     let next = match format {
         Format::Gzip => next_member(buf, first)?,
-        Format::Lz4 if buf.is_empty() && eof => {
+        Format::Lz4 | Format::Zstd if buf.is_empty() && eof => {
             return if format == Format::Lz4 || !first {
                 // `lz4 -d` reads an empty file as an empty stream.
                 Ok(Next::End)
@@ -38,7 +39,8 @@ pub(super) fn next(format: Format, buf: &[u8], eof: bool, first: bool) -> Result
                 Err(corrupt)
             };
         }
-        Format::Lz4 => frame(format, lz4::walk(buf).into())?,
+        Format::Lz4 => frame(format, lz4::walk(buf))?,
+        Format::Zstd => frame(format, zstd::walk(buf))?,
         // zlib and raw deflate are one stream each, of unknown size, and nothing follows it.
         Format::Zlib | Format::Raw if first => Next::Stream { header: 0 },
         Format::Zlib | Format::Raw if buf.is_empty() => match eof {
@@ -93,27 +95,7 @@ fn next_member(buf: &[u8], first: bool) -> Result<Next, Error> {
     Ok(Next::Unit { len, out_len })
 }
 
-/// The walk of an LZ4 or zstd frame, whichever it was.
-pub(super) enum Walk {
-    Frame { len: usize, max_output: usize },
-    Skippable { len: usize },
-    Legacy,
-    Incomplete,
-    Corrupt,
-}
-
-impl From<lz4::Walk> for Walk {
-    fn from(walk: lz4::Walk) -> Walk {
-        match walk {
-            lz4::Walk::Frame { len, max_output } => Walk::Frame { len, max_output },
-            lz4::Walk::Skippable { len } => Walk::Skippable { len },
-            lz4::Walk::Legacy => Walk::Legacy,
-            lz4::Walk::Incomplete => Walk::Incomplete,
-            lz4::Walk::Corrupt => Walk::Corrupt,
-        }
-    }
-}
-
+/// What the walk of an LZ4 or zstd frame means for the decoder.
 fn frame(format: Format, walk: Walk) -> Result<Next, Error> {
     Ok(match walk {
         Walk::Frame { len, max_output } if len <= MAX_UNIT && max_output <= MAX_UNIT => {
