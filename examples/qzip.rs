@@ -99,6 +99,7 @@ const FORMATS: &[Named] = &[
     Named { name: "zlib", format: Format::Zlib, suffix: "zz" },
     Named { name: "raw", format: Format::Raw, suffix: "deflate" },
     Named { name: "lz4", format: Format::Lz4, suffix: "lz4" },
+    Named { name: "zstd", format: Format::Zstd, suffix: "zst" },
 ];
 
 /// The entry clap accepted `name` from.

@@ -209,7 +209,9 @@ impl<R: BufRead> Decoder<R> {
                 let mut output = self.buffer();
                 let codec = self.codec.clone();
                 self.pipeline.push(move || {
-                    let result = codec.decompress_request(&unit, out_len, &mut output);
+                    // A byte of room past the size the unit records: QATzip asks for more room
+                    // when its output fills the space exactly.
+                    let result = codec.decompress_request(&unit, out_len + 1, &mut output);
                     Decompressed {
                         input: unit,
                         output: result.map(|()| output),
