@@ -28,7 +28,7 @@
 
 use std::fmt::Display;
 use std::fs::{File, FileTimes, Metadata, Permissions};
-use std::io::{self, BufReader, BufWriter, IsTerminal as _, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal as _, Read, Write};
 use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -458,6 +458,9 @@ struct Pending(Option<TempPath>);
 
 impl Pending {
     fn create(dir: &Path, mode: u32) -> io::Result<(File, Pending)> {
+        // Only a named file needs removing: an unnamed one, or output into a device or a pipe,
+        // leaves nothing when a signal's default action ends qzip.
+        clean_up_on_signals()?;
         let mut pending = pending();
         let (file, path) = temp_builder()
             .permissions(Permissions::from_mode(mode))
@@ -560,6 +563,20 @@ struct Done {
     served: Served,
 }
 
+/// Writes what `decoder` gives straight from its buffers (no copy into the writer's).
+fn copy_out(decoder: &mut impl BufRead, writer: &mut BufWriter<impl Write>) -> io::Result<()> {
+    loop {
+        let ready = decoder.fill_buf()?;
+        if ready.is_empty() {
+            return Ok(());
+        }
+        // BufWriter passes writes larger than its buffer straight through.
+        writer.write_all(ready)?;
+        let n = ready.len();
+        decoder.consume(n);
+    }
+}
+
 /// Large reads and writes: fewer system calls, and the encoder takes 1 MiB requests anyway.
 const BUFFER: usize = 256 << 10;
 
@@ -583,7 +600,7 @@ fn run(args: &Args, plan: &Plan, codec: &Codec) -> Result<Done, Failure> {
     let mut reader = BufReader::with_capacity(BUFFER, Counted::new(&input.file));
     let mut writer = BufWriter::with_capacity(BUFFER, Counted::new(&mut output));
     let streamed = if args.decompress {
-        io::copy(&mut codec.decoder(&mut reader), &mut writer).map(drop)
+        copy_out(&mut codec.decoder(&mut reader), &mut writer)
     } else {
         let mut encoder = codec.encoder(&mut writer);
         io::copy(&mut reader, &mut encoder).and_then(|_| encoder.finish().map(drop))
@@ -640,7 +657,6 @@ fn served_line(s: Served) -> String {
 fn start(args: &Args) -> Result<(), Failure> {
     let plan = plan(args).map_err(Failure::Usage)?;
     let codec = codec(args, plan.format).map_err(Failure::Usage)?;
-    clean_up_on_signals().map_err(|e| failed("installing signal handlers", e))?;
     let start = Instant::now();
     let done = run(args, &plan, &codec)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -666,10 +682,13 @@ fn start(args: &Args) -> Result<(), Failure> {
 
 fn main() {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    // Tracing only when asked for: setting it up costs as much as decompressing a small file.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Everything `start` made is dropped (an unfinished output removed) before exiting.
     let status = match start(&args) {
         Ok(()) => 0,

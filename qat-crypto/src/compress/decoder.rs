@@ -46,8 +46,10 @@ pub struct Decoder<R: BufRead> {
     /// `None` after an error.
     state: Option<State<R>>,
     pipeline: Pipeline<Decompressed>,
-    /// Buffers of finished units, for the next ones.
-    spare: Vec<Vec<u8>>,
+    /// Buffers of finished units, for the next ones: compressed units' and outputs' apart, so
+    /// that each keeps the capacity its use needs (no regrowing, no page faults).
+    spare_units: Vec<Vec<u8>>,
+    spare_outputs: Vec<Vec<u8>>,
     /// The output being handed out, from `at`.
     ready: Vec<u8>,
     at: usize,
@@ -102,7 +104,8 @@ impl<R: BufRead> Decoder<R> {
             codec: codec.clone(),
             state: Some(State::Units(Input::new(reader))),
             pipeline: Pipeline::new(codec.in_flight),
-            spare: Vec::new(),
+            spare_units: Vec::new(),
+            spare_outputs: Vec::new(),
             ready: Vec::new(),
             at: 0,
             produced: 0,
@@ -116,7 +119,7 @@ impl<R: BufRead> Decoder<R> {
     }
 
     fn buffer(&mut self) -> Vec<u8> {
-        let mut buffer = self.spare.pop().unwrap_or_default();
+        let mut buffer = self.spare_outputs.pop().unwrap_or_default();
         buffer.clear();
         buffer
     }
@@ -176,7 +179,7 @@ impl<R: BufRead> Decoder<R> {
     fn unpack(&mut self, done: Decompressed) -> Result<Gave, io::Error> {
         let mut input = done.input;
         input.clear();
-        self.spare.push(input);
+        self.spare_units.push(input);
         match done.output {
             Ok(output) => Ok(Gave::Chunk(output)),
             // A unit decompressing to more than its header said is corrupt, not over a limit.
@@ -203,7 +206,8 @@ impl<R: BufRead> Decoder<R> {
                 Ok((State::Units(input), Gave::Nothing))
             }
             Next::Unit { len, out_len } => {
-                let mut unit = self.buffer();
+                let mut unit = self.spare_units.pop().unwrap_or_default();
+                unit.clear();
                 unit.extend_from_slice(&input.pending()[..len]);
                 input.consume(len);
                 let mut output = self.buffer();
@@ -330,15 +334,27 @@ fn read_chunk(decoder: &mut impl Read, out: &mut Vec<u8>) -> io::Result<()> {
 
 impl<R: BufRead> Read for Decoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let ready = self.fill_buf()?;
+        let n = buf.len().min(ready.len());
+        buf[..n].copy_from_slice(&ready[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The decoder's output comes in its own buffers (a unit, or a piece of a stream, at a time):
+/// reading through `fill_buf` and `consume` takes it without a copy.
+impl<R: BufRead> BufRead for Decoder<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.at == self.ready.len() {
             if self.over_limit {
                 return Err(io_error(Error::LimitExceeded {
                     format: self.format(),
                     limit: self.codec.limit,
                 }));
-            }
-            if buf.is_empty() {
-                return Ok(0);
             }
             let next = match self.advance() {
                 Ok(next) => next,
@@ -348,7 +364,7 @@ impl<R: BufRead> Read for Decoder<R> {
                 }
             };
             let Some(mut chunk) = next else {
-                return Ok(0);
+                return Ok(&[]);
             };
             let room = (self.codec.limit as u64).saturating_sub(self.produced);
             if chunk.len() as u64 > room {
@@ -357,13 +373,14 @@ impl<R: BufRead> Read for Decoder<R> {
             }
             self.produced += chunk.len() as u64;
             let used = std::mem::replace(&mut self.ready, chunk);
-            self.spare.push(used);
+            self.spare_outputs.push(used);
             self.at = 0;
         }
-        let n = buf.len().min(self.ready.len() - self.at);
-        buf[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(&self.ready[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.ready.len());
     }
 }
 
