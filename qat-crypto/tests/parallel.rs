@@ -1,0 +1,202 @@
+//! The parallel paths (streams and one-shot calls with several requests in flight on the
+//! worker pool) give exactly what the single-threaded path gives: the same bytes when
+//! compressing, the same output in the same order when decompressing — whatever the unit
+//! sizes, the reads' sizes, the limit, or where the input goes bad.
+
+use std::io::{BufRead, Read, Write};
+
+use proptest::prelude::*;
+use qat_crypto::compress::{Backend, Codec, Error, Format};
+
+/// The formats whose streams are units that workers take apart.
+const UNIT_FORMATS: [Format; 3] = [Format::Gzip, Format::Lz4, Format::Zstd];
+
+fn codec(format: Format, request_size: usize, in_flight: usize) -> Codec {
+    Codec::new(format, 1)
+        .and_then(|c| c.with_backend(Backend::Cpu))
+        .unwrap()
+        .with_request_size(request_size)
+        .with_in_flight(in_flight)
+        .with_limit(usize::MAX)
+}
+
+/// Data that compresses in places and not in others.
+fn mixed(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let run = (x % 300) as usize + 1;
+        if x & 1 == 0 {
+            data.extend(std::iter::repeat_n((x >> 8) as u8, run));
+        } else {
+            data.extend((0..run).map(|i| (x >> (i % 56)) as u8));
+        }
+    }
+    data.truncate(len);
+    data
+}
+
+fn encode(codec: &Codec, data: &[u8], write_size: usize) -> Vec<u8> {
+    let mut encoder = codec.encoder(Vec::new());
+    for piece in data.chunks(write_size.max(1)) {
+        encoder.write_all(piece).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// A reader giving at most `step` bytes a read, as a pipe does.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// Everything a decoder gives before it ends or fails, and how it ended.
+fn decode(codec: &Codec, packed: &[u8], step: usize) -> (Vec<u8>, Result<(), String>) {
+    let reader = std::io::BufReader::with_capacity(step.max(1), Trickle { data: packed, step });
+    let mut decoder = codec.decoder(reader);
+    let mut out = Vec::new();
+    loop {
+        match decoder.fill_buf() {
+            Ok([]) => return (out, Ok(())),
+            Ok(ready) => {
+                out.extend_from_slice(ready);
+                let n = ready.len();
+                decoder.consume(n);
+            }
+            Err(e) => return (out, Err(e.to_string())),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn parallel_streams_match_the_single_threaded_path(
+        format in prop::sample::select(&UNIT_FORMATS[..]),
+        len in 0usize..400_000,
+        seed in any::<u64>(),
+        request_size in 1usize..70_000,
+        in_flight in 2usize..6,
+        write_size in 1usize..100_000,
+        read_step in 1usize..200_000,
+    ) {
+        let data = mixed(len, seed);
+        let one = codec(format, request_size, 1);
+        let many = codec(format, request_size, in_flight);
+        let packed = encode(&one, &data, write_size);
+        // Compression: the same bytes, member for member, whatever the threads.
+        prop_assert_eq!(&encode(&many, &data, write_size), &packed);
+        prop_assert_eq!(&many.compress(&data).unwrap(), &packed);
+        // Decompression: the same output, in order, whatever the threads and reads.
+        let (by_one, ended) = decode(&one, &packed, read_step);
+        prop_assert_eq!(ended, Ok(()));
+        prop_assert!(by_one == data);
+        let (by_many, ended) = decode(&many, &packed, read_step);
+        prop_assert_eq!(ended, Ok(()));
+        prop_assert!(by_many == data);
+        prop_assert!(many.decompress(&packed).unwrap() == data);
+    }
+
+    #[test]
+    fn limits_and_corruption_end_the_parallel_path_where_they_end_the_single_one(
+        format in prop::sample::select(&UNIT_FORMATS[..]),
+        len in 1usize..300_000,
+        seed in any::<u64>(),
+        request_size in 1_000usize..50_000,
+        in_flight in 2usize..5,
+        cut in any::<prop::sample::Index>(),
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let data = mixed(len, seed);
+        let packed = encode(&codec(format, request_size, 1), &data, 1 << 16);
+        let limit = cut.index(len);
+        let mut bad = packed.clone();
+        let at = flip.index(bad.len());
+        bad[at] ^= 0x5a;
+        for (what, input, limit) in [("limit", &packed, limit), ("flipped", &bad, usize::MAX)] {
+            let one = codec(format, request_size, 1).with_limit(limit);
+            let many = codec(format, request_size, in_flight).with_limit(limit);
+            let (out_one, end_one) = decode(&one, input, 1 << 16);
+            let (out_many, end_many) = decode(&many, input, 1 << 16);
+            prop_assert_eq!(&end_one, &end_many, "{}", what);
+            prop_assert!(out_one == out_many, "{}: {} and {} bytes", what, out_one.len(), out_many.len());
+            if what == "limit" {
+                prop_assert!(end_many.is_err());
+                prop_assert!(out_many[..] == data[..limit]);
+            }
+            prop_assert_eq!(
+                one.decompress(input).map_err(|e| e.to_string()),
+                many.decompress(input).map_err(|e| e.to_string()),
+                "{}", what
+            );
+        }
+    }
+}
+
+#[test]
+fn members_of_every_size_and_writer_read_back_in_order() {
+    // gzip members from qatkit (lengths recorded: decompressed by workers), from flate2 (no
+    // length: streamed), empty ones, and units too big to hold (streamed), one after another.
+    let mut packed = Vec::new();
+    let mut expected = Vec::new();
+    for (i, len) in [0usize, 1, 70_000, 0, 5_000_000, 300, 9 << 20, 12]
+        .iter()
+        .enumerate()
+    {
+        let data = mixed(*len, i as u64 + 7);
+        match i % 3 {
+            0 => packed.extend(
+                codec(Format::Gzip, *len.max(&1), 1)
+                    .compress(&data)
+                    .unwrap(),
+            ),
+            1 => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(&data).unwrap();
+                packed.extend(e.finish().unwrap());
+            }
+            _ => packed.extend(encode(&codec(Format::Gzip, 10_000, 3), &data, 1 << 20)),
+        }
+        expected.extend(data);
+    }
+    for in_flight in [1, 2, 4] {
+        let c = codec(Format::Gzip, 1 << 20, in_flight);
+        for step in [1 << 10, 1 << 20] {
+            let (out, ended) = decode(&c, &packed, step);
+            assert_eq!(ended, Ok(()), "in flight {in_flight}, reads of {step}");
+            assert!(out == expected, "in flight {in_flight}, reads of {step}");
+        }
+        assert!(c.decompress(&packed).unwrap() == expected);
+    }
+}
+
+#[test]
+fn a_member_that_does_not_hold_what_its_trailer_says_is_corrupt_in_parallel_too() {
+    // A QK member (20-byte header, an empty deflate block, CRC 0) whose trailer claims 9
+    // bytes: the size a worker inflates into comes from it, and is checked, not trusted.
+    let member = b"\x1f\x8b\x08\x04\0\0\0\0\0\x03\x08\0QK\x04\0\x1e\0\0\0\x03\0\0\0\0\0\x09\0\0\0";
+    for in_flight in [1, 2] {
+        let c = codec(Format::Gzip, 1 << 20, in_flight);
+        let e = c.decompress(member).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+        let (out, ended) = decode(&c, member, 7);
+        assert!(out.is_empty());
+        assert_eq!(
+            ended,
+            Err("decompressing gzip: data is corrupt or truncated".into())
+        );
+    }
+}
