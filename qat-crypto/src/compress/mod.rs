@@ -6,9 +6,17 @@
 //! A [`Codec`] holds the choices (format, level, backend, output limit, requests in flight)
 //! and offers one-shot calls (into a new `Vec`, appending to the caller's `Vec`, or into the
 //! caller's slice), a batch call that keeps a bounded number of requests in flight and returns
-//! results in order (the one-shot calls are batches of one), and streaming
-//! [`Encoder`]s and [`Decoder`]s. Which backend served is counted ([`Codec::served`]) and
-//! traced (`tracing`, target `qat_crypto::compress`).
+//! results in order, and streaming [`Encoder`]s and [`Decoder`]s. Which backend served is
+//! counted ([`Codec::served`]) and traced (`tracing`, target `qat_crypto::compress`).
+//!
+//! Requests in flight run on persistent worker threads, one pool per in-flight count, whose
+//! library state (compressors, inflaters, QATzip sessions) lives as long as they do. Streams
+//! are pipelines: the encoder reads ahead while workers compress its requests (each a gzip
+//! member, LZ4 or zstd frame); the decoder hands whole units whose size is known — gzip
+//! members whose header records their length (qatkit's, QATzip's, BGZF's), LZ4 and zstd frames
+//! — to the workers, and streams the rest; both keep output in order and memory bounded. A
+//! gzip member is inflated once, into the size its trailer records or, when nothing records
+//! it, through a stateful inflater whose output grows.
 //!
 //! ```
 //! use qat_crypto::compress::{Backend, Codec, Format};
