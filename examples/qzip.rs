@@ -7,7 +7,8 @@
 //!
 //! Both directions stream, so memory does not grow with the file: compression through an
 //! `Encoder` (a request per MiB, `-T` of them in flight, default the number of cores),
-//! decompression through a `Decoder`. Compressing FILE writes FILE.gz (.zz, .deflate, .lz4) or
+//! decompression through a `Decoder` with as many workers. Compressing FILE writes FILE.gz
+//! (.zz, .deflate, .lz4, .zst) or
 //! OUT; `-d` takes the format from `-O` or FILE's suffix and drops the suffix. FILE `-` or none
 //! reads stdin and writes stdout (unless `-o`); `-c` writes stdout.
 //!
