@@ -8,9 +8,9 @@
 //! Both directions stream, so memory does not grow with the file: compression through an
 //! `Encoder` (a request per MiB, `-T` of them in flight, default the number of cores),
 //! decompression through a `Decoder` with as many workers. Compressing FILE writes FILE.gz
-//! (.zz, .deflate, .lz4, .zst) or
-//! OUT; `-d` takes the format from `-O` or FILE's suffix and drops the suffix. FILE `-` or none
-//! reads stdin and writes stdout (unless `-o`); `-c` writes stdout.
+//! (.zz, .deflate, .lz4, .zst) or OUT; `-d` takes the format from `-O` or FILE's suffix and
+//! drops the suffix. FILE `-` or none reads stdin and writes stdout (unless `-o`); `-c` writes
+//! stdout.
 //!
 //! As gzip does: the output keeps FILE's permission bits and access and modification times;
 //! FILE is removed once its output is in place, unless `-k` (never stdin, never when writing
