@@ -138,7 +138,7 @@ fn parse(buf: &[u8]) -> Result<Header, Parsed> {
     if flg & FHCRC != 0 {
         let covered = pos;
         let crc16 = u16_at(take(buf, &mut pos, 2)?);
-        if super::libdeflate::crc32(0, &buf[..covered]) & 0xffff != crc16 as u32 {
+        if super::crc::crc32(0, &buf[..covered]) & 0xffff != crc16 as u32 {
             return Err(Parsed::Corrupt);
         }
     }
@@ -256,7 +256,7 @@ mod tests {
     /// `h` with FHCRC set and the header CRC appended.
     fn with_hcrc(mut h: Vec<u8>) -> Vec<u8> {
         h[3] |= FHCRC;
-        let crc = crate::compress::libdeflate::crc32(0, &h) as u16;
+        let crc = crate::compress::crc::crc32(0, &h) as u16;
         h.extend_from_slice(&crc.to_le_bytes());
         h
     }

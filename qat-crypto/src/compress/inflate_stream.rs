@@ -188,8 +188,8 @@ mod flate_inner {
     use flate2::{Decompress, FlushDecompress, Status};
 
     use super::{Body, Failure, Progress};
+    use crate::compress::crc::crc32;
     use crate::compress::gzip::{self, TRAILER_LEN};
-    use crate::compress::libdeflate::crc32;
 
     pub(super) struct Inner {
         inflate: Decompress,

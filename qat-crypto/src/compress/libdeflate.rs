@@ -11,6 +11,7 @@ use std::ptr::NonNull;
 
 use libdeflate_sys as sys;
 
+use super::crc::crc32;
 use super::inflate::Step;
 use super::{Error, Format, Operation, gzip};
 
@@ -146,12 +147,6 @@ fn append_written(format: Format, written: usize, out: &mut Vec<u8>) -> Result<(
     // SAFETY: libdeflate initialized the first `written` bytes of the spare capacity.
     unsafe { out.set_len(out.len() + written) };
     Ok(())
-}
-
-/// CRC-32 (gzip's) of `data`, continuing from `crc` (0 to start).
-pub(super) fn crc32(crc: u32, data: &[u8]) -> u32 {
-    // SAFETY: libdeflate reads data.len() bytes at data.as_ptr(), a valid slice.
-    unsafe { sys::libdeflate_crc32(crc, data.as_ptr().cast(), data.len()) }
 }
 
 /// Decompresses one gzip member, or one zlib or raw stream, from the start of `input` into at

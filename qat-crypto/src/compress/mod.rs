@@ -36,6 +36,7 @@ pub use crate::backend::{Backend, Served, ServedBy};
 use crate::executor;
 
 mod cpu;
+mod crc;
 mod decoder;
 mod encoder;
 mod gzip;
