@@ -200,3 +200,47 @@ fn a_member_that_does_not_hold_what_its_trailer_says_is_corrupt_in_parallel_too(
         );
     }
 }
+
+#[test]
+fn what_comes_before_bad_input_or_a_failed_read_comes_out_first() {
+    let data = mixed(600_000, 11);
+    for format in UNIT_FORMATS {
+        let packed = encode(&codec(format, 50_000, 1), &data, 1 << 20);
+        let garbage = [&packed[..], b"\x01 not a unit"].concat();
+        for in_flight in [1, 2, 4] {
+            let c = codec(format, 50_000, in_flight);
+            let (out, ended) = decode(&c, &garbage, 1 << 20);
+            assert!(
+                out == data,
+                "{format} in flight {in_flight}: {} bytes",
+                out.len()
+            );
+            assert_eq!(
+                ended,
+                Err(format!(
+                    "decompressing {format}: data is corrupt or truncated"
+                ))
+            );
+            // A reader failing after the whole units: their output, then its error.
+            let failing = std::io::BufReader::new(packed.chain(Failing));
+            let mut decoder = c.decoder(failing);
+            let mut out = Vec::new();
+            let e = decoder.read_to_end(&mut out).unwrap_err();
+            assert_eq!(e.to_string(), "the disk went away");
+            assert!(
+                out == data,
+                "{format} in flight {in_flight}: {} bytes",
+                out.len()
+            );
+        }
+    }
+}
+
+/// A reader that fails.
+struct Failing;
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("the disk went away"))
+    }
+}

@@ -195,14 +195,26 @@ impl<R: BufRead> Decoder<R> {
         if self.pipeline.is_full() {
             return Ok((State::Units(input), self.oldest()?));
         }
-        let next = units::next(format, input.pending(), input.eof, self.first).map_err(io_error)?;
+        let next = match units::next(format, input.pending(), input.eof, self.first) {
+            // The units before the bad one come out first; the error comes again after them.
+            Err(_) if !self.pipeline.is_empty() => {
+                return Ok((State::Units(input), self.oldest()?));
+            }
+            next => next.map_err(io_error)?,
+        };
         match next {
             Next::More => {
-                // What is ready goes out before a read that may wait.
+                // What is ready goes out before a read that may wait (or fail).
                 if let Some(done) = self.pipeline.pop_done() {
                     return Ok((State::Units(input), self.unpack(done)?));
                 }
-                input.read_more()?;
+                if let Err(e) = input.read_more() {
+                    if self.pipeline.is_empty() {
+                        return Err(e);
+                    }
+                    // The reader failed: what was read before comes out first.
+                    return Ok((State::Units(input), self.oldest()?));
+                }
                 Ok((State::Units(input), Gave::Nothing))
             }
             Next::Unit { len, out_len } => {
