@@ -284,6 +284,10 @@ impl<R: BufRead> Decoder<R> {
         out.reserve(CHUNK);
         loop {
             if input.pending().is_empty() {
+                // What is inflated goes out before a read that may wait (or fail).
+                if !out.is_empty() {
+                    return Ok((State::Inflate(input, inflater), Gave::Chunk(out)));
+                }
                 input.fill(1)?;
             }
             let room = CHUNK - out.len();
@@ -325,23 +329,27 @@ fn failed_earlier() -> io::Error {
     io::Error::other("the decoder failed earlier")
 }
 
-/// Reads up to [`CHUNK`] bytes from `decoder` into `out`; leaves it empty at the end.
+/// Reads what one read of `decoder` gives, up to [`CHUNK`] bytes, into `out`; leaves it empty
+/// at the end. One read, not as many as fill the chunk: what is decoded goes out before a read
+/// that may wait for input (a pipe).
 fn read_chunk(decoder: &mut impl Read, out: &mut Vec<u8>) -> io::Result<()> {
     out.resize(CHUNK, 0);
-    let mut filled = 0;
-    while filled < CHUNK {
-        match decoder.read(&mut out[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
+    let read = loop {
+        match decoder.read(out) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                out.clear();
-                return Err(e);
-            }
+            read => break read,
+        }
+    };
+    match read {
+        Ok(n) => {
+            out.truncate(n);
+            Ok(())
+        }
+        Err(e) => {
+            out.clear();
+            Err(e)
         }
     }
-    out.truncate(filled);
-    Ok(())
 }
 
 impl<R: BufRead> Read for Decoder<R> {
