@@ -1440,7 +1440,7 @@ qatkit_result qatkit_mac_key_served(const qatkit_mac_key *key, qatkit_served *se
 /*
  Makes a streaming compressor with `codec`'s settings, which it keeps: the codec may change
  or be freed while the encoder lives. gzip, LZ4 and zstd streams are cut into 1 MiB members or
- frames (the same bytes whatever in_flight is), compressed through the backend; with
+ frames (at the same places whatever in_flight is), compressed through the backend; with
  in_flight n > 1 up to n at once on the worker threads while the caller writes more, with 1
  on the caller's thread within `qatkit_encoder_write`. zlib and raw deflate streams are one
  deflate stream, compressed on the CPU on the caller's thread whatever the settings. Free it
