@@ -83,7 +83,9 @@ typedef struct qatkit_cipher_key qatkit_cipher_key;
 
 /*
  A compression codec: format, level, backend, output limit and requests in flight.
- Thread-safe: any number of threads may use one codec at once.
+ Thread-safe: any number of threads may use one codec at once (changing a setting excepted).
+ Encoders and decoders made from it keep the settings it had then: a setting changed later
+ applies to the calls, encoders and decoders that come after.
  */
 typedef struct qatkit_codec qatkit_codec;
 
@@ -503,6 +505,12 @@ typedef uint32_t qatkit_mac_alg;
 #define QATKIT_FORMAT_LZ4 3
 
 /*
+ zstd frames, as the `zstd` tool writes them; decoders read them all. On the CPU only (QATzip
+ has no zstd): `QATKIT_BACKEND_QAT` is `QATKIT_UNSUPPORTED` for it.
+ */
+#define QATKIT_FORMAT_ZSTD 4
+
+/*
  A QAT device when there is one and the request suits it; the CPU otherwise.
  */
 #define QATKIT_BACKEND_AUTO 0
@@ -545,7 +553,8 @@ typedef uint32_t qatkit_mac_alg;
 #define QATKIT_NOT_FOUND 7002
 
 /*
- The device, the kernel or this build cannot do it.
+ The device, the kernel or this build cannot do it; or compressed data needs a feature qatkit
+ does not read (an LZ4 legacy frame, a dictionary).
  */
 #define QATKIT_UNSUPPORTED 7003
 
@@ -555,7 +564,7 @@ typedef uint32_t qatkit_mac_alg;
 #define QATKIT_PERMISSION_DENIED 7004
 
 /*
- In use: a VFIO user holds a VF, another provisioner holds the lock, an encoder uses a codec.
+ In use: a VFIO user holds a VF, another provisioner holds the lock.
  */
 #define QATKIT_BUSY 7005
 
@@ -945,8 +954,9 @@ qatkit_result qatkit_cipher_decrypt(const qatkit_cipher_key *key,
 qatkit_result qatkit_cipher_key_served(const qatkit_cipher_key *key, qatkit_served *served_out);
 
 /*
- Makes a codec for `format` at `level` (deflate formats 0–12, LZ4 0–2), backend auto, output
- limit 1 GiB. Free it with `qatkit_codec_free`.
+ Makes a codec for `format` at `level` (deflate formats 0–12, LZ4 0–2, zstd 0–22 with 0 for
+ zstd's default, 3), backend auto, output limit 1 GiB, one request in flight. Free it with
+ `qatkit_codec_free`.
 
  # Safety
  `codec_out` is NULL or points to writable memory for a pointer.
@@ -954,7 +964,8 @@ qatkit_result qatkit_cipher_key_served(const qatkit_cipher_key *key, qatkit_serv
 qatkit_result qatkit_codec_new(qatkit_format format, uint32_t level, qatkit_codec **codec_out);
 
 /*
- Frees a codec (NULL is fine). Encoders made from it keep it alive until they are freed.
+ Frees a codec (NULL is fine). Encoders and decoders made from it work on until they are
+ freed.
 
  # Safety
  `codec` is NULL or a handle from `qatkit_codec_new` not freed before; it is not used again.
@@ -962,9 +973,10 @@ qatkit_result qatkit_codec_new(qatkit_format format, uint32_t level, qatkit_code
 void qatkit_codec_free(qatkit_codec *codec);
 
 /*
- Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (e.g.
- QAT in a build without QATzip); `QATKIT_BUSY` while an encoder uses the codec. Like every
- setting, it makes the codec anew: the served counters start again from 0.
+ Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (QAT
+ in a build without QATzip, QAT for zstd). Like every setting, it makes the codec anew: the
+ served counters start again from 0, and encoders and decoders made before keep the old
+ settings.
 
  # Safety
  `codec` is NULL or a live handle, not used by another thread during the call.
@@ -972,8 +984,8 @@ void qatkit_codec_free(qatkit_codec *codec);
 qatkit_result qatkit_codec_set_backend(qatkit_codec *codec, qatkit_backend backend);
 
 /*
- Sets the output limit of decompression (bytes; 0 is refused). `QATKIT_BUSY` once an
- encoder uses the codec.
+ Sets the output limit of decompression (bytes; 0 is refused): one-shot calls, each request of
+ a batch, and decoders made after this call.
 
  # Safety
  `codec` is NULL or a live handle, not used by another thread during the call.
@@ -981,8 +993,16 @@ qatkit_result qatkit_codec_set_backend(qatkit_codec *codec, qatkit_backend backe
 qatkit_result qatkit_codec_set_limit(qatkit_codec *codec, size_t limit);
 
 /*
- Sets how many requests of a batch run at once (at least 1). `QATKIT_BUSY` once an encoder
- uses the codec.
+ Sets how many requests run at once (at least 1) in batches, in streaming encoders and
+ decoders made after this call, and in one-shot compression of inputs over 1 MiB.
+
+ With `in_flight` n > 1 they run on a pool of n worker threads, started on first use and
+ kept for the life of the process, shared by every codec and key asking for n; with 1,
+ everything runs on the caller's thread, within the call. A batch keeps up to n requests
+ running; a stream up to 2n requests (1 MiB each for an encoder) queued and running. gzip,
+ LZ4 and zstd inputs over 1 MiB that `qatkit_compress` gets are cut into 1 MiB members or
+ frames compressed in parallel, as streams are: the output differs from in_flight 1's (it is
+ no larger than `qatkit_compress_bound`), and every decoder reads it.
 
  # Safety
  `codec` is NULL or a live handle, not used by another thread during the call.
@@ -1019,7 +1039,9 @@ qatkit_result qatkit_compress(const qatkit_codec *codec,
  Decompresses `input` into `output`, within the codec's output limit; the length written goes
  to `output_len_out`. More output than `output` holds is `QATKIT_BUFFER_TOO_SMALL` with the
  exact size needed in `output_len_out`; more than the limit is `QATKIT_LIMIT_EXCEEDED`;
- corrupt or truncated input is `QATKIT_CORRUPT_DATA`.
+ corrupt or truncated input is `QATKIT_CORRUPT_DATA`; valid data that needs something qatkit
+ does not read (an LZ4 legacy frame, a dictionary) is `QATKIT_UNSUPPORTED`. Empty input is an
+ empty LZ4 stream, as `lz4 -d` reads an empty file; in the other formats it is truncated.
 
  # Safety
  As for `qatkit_compress`.
@@ -1032,9 +1054,12 @@ qatkit_result qatkit_decompress(const qatkit_codec *codec,
                                 size_t *output_len_out);
 
 /*
- Compresses each of `count` requests into its own output buffer, several at once. Each request
- gets its own `status` and `output_len`; the call returns `QATKIT_OK` unless its arguments are
- bad (then no request is touched).
+ Compresses each of `count` requests into its own output buffer, up to the codec's in_flight
+ at once (on its worker threads; with 1, one after another on the caller's thread), and
+ returns when all are done. Each request is compressed whole, as one member, frame or stream,
+ whatever its size: the bytes `qatkit_compress` gives with in_flight 1. Each request gets its
+ own `status` and `output_len`; the call returns `QATKIT_OK` unless its arguments are bad
+ (then no request is touched).
 
  # Safety
  `codec` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
@@ -1413,9 +1438,13 @@ qatkit_result qatkit_mac_verify(const qatkit_mac_key *key,
 qatkit_result qatkit_mac_key_served(const qatkit_mac_key *key, qatkit_served *served_out);
 
 /*
- Makes a streaming compressor with `codec`'s format, level and backend. The encoder keeps the
- codec alive; the codec's settings cannot change while it does. Free it with
- `qatkit_encoder_free`.
+ Makes a streaming compressor with `codec`'s settings, which it keeps: the codec may change
+ or be freed while the encoder lives. gzip, LZ4 and zstd streams are cut into 1 MiB members or
+ frames (at the same places whatever in_flight is), compressed through the backend; with
+ in_flight n > 1 up to n at once on the worker threads while the caller writes more, with 1
+ on the caller's thread within `qatkit_encoder_write`. zlib and raw deflate streams are one
+ deflate stream, compressed on the CPU on the caller's thread whatever the settings. Free it
+ with `qatkit_encoder_free`.
 
  # Safety
  `codec` is NULL or a live handle; `encoder_out` is NULL or writable.
@@ -1464,8 +1493,13 @@ qatkit_result qatkit_encoder_finish(qatkit_encoder *encoder,
                                     bool *done_out);
 
 /*
- Makes a streaming decompressor for `codec`'s format, within its output limit. Free it with
- `qatkit_decoder_free`.
+ Makes a streaming decompressor with `codec`'s settings (format, output limit, backend, in
+ flight), which it keeps: the codec may change or be freed while the decoder lives. Units
+ whose size is known before decompressing them (gzip members that record their length, as
+ qatkit's and QATzip's do; LZ4 and zstd frames up to 8 MiB) go through the backend, up to
+ in_flight at once on the worker threads (with 1, on the decoder's thread); the rest is
+ streamed on the CPU. The decoder has a thread of its own, started here; free the decoder
+ (which ends its thread) with `qatkit_decoder_free`.
 
  # Safety
  `codec` is NULL or a live handle; `decoder_out` is NULL or writable.
@@ -1486,7 +1520,10 @@ void qatkit_decoder_free(qatkit_decoder *decoder);
  `output_len_out`). Pass `end_of_input` true once the input has no more after this; the
  stream is done (`done_out`) when the data has ended and all output is out. Corrupt or
  truncated input is `QATKIT_CORRUPT_DATA`, output past the codec's limit
- `QATKIT_LIMIT_EXCEEDED` — reported after the output before it.
+ `QATKIT_LIMIT_EXCEEDED`, data that needs something qatkit does not read (an LZ4 legacy
+ frame, a dictionary) `QATKIT_UNSUPPORTED` — reported after the output before it. With in_flight
+ over 1, the output of a unit still being decompressed when the decoder asks for more input
+ comes out in a later call, one that gives input or `end_of_input`.
 
  # Safety
  `decoder` is NULL or a live handle; the buffers are as for `qatkit_decompress`; the

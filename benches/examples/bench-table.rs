@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// The implementations compared against, in column order: compression's, then crypto's.
-const BASELINES: [&str; 8] = [
+const BASELINES: [&str; 9] = [
     "isal",
     "libdeflate",
     "flate2/zlib-ng",
     "flate2/zlib-rs",
     "qatzip",
+    "zstd",
     "aws-lc-rs",
     "ring",
     "openssl",

@@ -1,13 +1,11 @@
 //! Compression: the codec handle, one-shot calls into caller buffers, the bound, batches and the
 //! served counters.
 
-use std::sync::Arc;
-
 use qat_crypto::compress::{Backend, Codec, Format};
 
 use crate::ffi::{
-    Failure, QATKIT_BUSY, QATKIT_OK, arg, arg_mut, boundary, bytes, bytes_mut, free_handle, guard,
-    out, put, put_handle, qatkit_result, result_of,
+    Failure, QATKIT_OK, arg, arg_mut, boundary, bytes, bytes_mut, free_handle, guard, out, put,
+    put_handle, qatkit_result, result_of,
 };
 
 /// A compressed format.
@@ -20,6 +18,9 @@ pub const QATKIT_FORMAT_ZLIB: qatkit_format = 1;
 pub const QATKIT_FORMAT_RAW: qatkit_format = 2;
 /// LZ4 frames, as the `lz4` tool writes them.
 pub const QATKIT_FORMAT_LZ4: qatkit_format = 3;
+/// zstd frames, as the `zstd` tool writes them; decoders read them all. On the CPU only (QATzip
+/// has no zstd): `QATKIT_BACKEND_QAT` is `QATKIT_UNSUPPORTED` for it.
+pub const QATKIT_FORMAT_ZSTD: qatkit_format = 4;
 
 /// Who serves requests: of a codec, or of a crypto key or hasher.
 pub type qatkit_backend = u32;
@@ -33,9 +34,11 @@ pub const QATKIT_BACKEND_CPU: qatkit_backend = 1;
 pub const QATKIT_BACKEND_QAT: qatkit_backend = 2;
 
 /// A compression codec: format, level, backend, output limit and requests in flight.
-/// Thread-safe: any number of threads may use one codec at once.
+/// Thread-safe: any number of threads may use one codec at once (changing a setting excepted).
+/// Encoders and decoders made from it keep the settings it had then: a setting changed later
+/// applies to the calls, encoders and decoders that come after.
 pub struct qatkit_codec {
-    pub(crate) codec: Arc<Codec>,
+    pub(crate) codec: Codec,
     settings: Settings,
 }
 
@@ -106,6 +109,7 @@ pub(crate) fn format_of(format: qatkit_format) -> Result<Format, Failure> {
         QATKIT_FORMAT_ZLIB => Format::Zlib,
         QATKIT_FORMAT_RAW => Format::Raw,
         QATKIT_FORMAT_LZ4 => Format::Lz4,
+        QATKIT_FORMAT_ZSTD => Format::Zstd,
         other => return Err(Failure::invalid(format!("unknown format {other}"))),
     })
 }
@@ -119,27 +123,23 @@ pub(crate) fn backend_of(backend: qatkit_backend) -> Result<Backend, Failure> {
     })
 }
 
-/// Makes the codec again with one setting changed: only while no encoder shares it, and only
-/// when the new settings make a codec (else nothing changes).
+/// Makes the codec again with one setting changed, when the new settings make a codec (else
+/// nothing changes). Encoders and decoders hold codecs of their own (clones of the old one),
+/// which keep the old settings.
 fn change(codec: *mut qatkit_codec, edit: impl FnOnce(&mut Settings)) -> Result<(), Failure> {
     // SAFETY: `codec` is NULL or a live handle from qatkit_codec_new, not used by another
     // thread during this call (the header says changing settings is not thread-safe).
     let handle = unsafe { arg_mut(codec, "codec") }?;
-    if Arc::strong_count(&handle.codec) > 1 {
-        return Err(Failure::new(
-            QATKIT_BUSY,
-            "an encoder uses this codec: change its settings before making encoders",
-        ));
-    }
     let mut settings = handle.settings;
     edit(&mut settings);
-    handle.codec = Arc::new(settings.build()?);
+    handle.codec = settings.build()?;
     handle.settings = settings;
     Ok(())
 }
 
-/// Makes a codec for `format` at `level` (deflate formats 0–12, LZ4 0–2), backend auto, output
-/// limit 1 GiB. Free it with `qatkit_codec_free`.
+/// Makes a codec for `format` at `level` (deflate formats 0–12, LZ4 0–2, zstd 0–22 with 0 for
+/// zstd's default, 3), backend auto, output limit 1 GiB, one request in flight. Free it with
+/// `qatkit_codec_free`.
 ///
 /// # Safety
 /// `codec_out` is NULL or points to writable memory for a pointer.
@@ -159,7 +159,7 @@ pub unsafe extern "C" fn qatkit_codec_new(
             in_flight: 1,
         };
         let handle = qatkit_codec {
-            codec: Arc::new(settings.build()?),
+            codec: settings.build()?,
             settings,
         };
         // SAFETY: checked by `out`.
@@ -168,7 +168,8 @@ pub unsafe extern "C" fn qatkit_codec_new(
     })
 }
 
-/// Frees a codec (NULL is fine). Encoders made from it keep it alive until they are freed.
+/// Frees a codec (NULL is fine). Encoders and decoders made from it work on until they are
+/// freed.
 ///
 /// # Safety
 /// `codec` is NULL or a handle from `qatkit_codec_new` not freed before; it is not used again.
@@ -178,9 +179,10 @@ pub unsafe extern "C" fn qatkit_codec_free(codec: *mut qatkit_codec) {
     unsafe { free_handle(codec) }
 }
 
-/// Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (e.g.
-/// QAT in a build without QATzip); `QATKIT_BUSY` while an encoder uses the codec. Like every
-/// setting, it makes the codec anew: the served counters start again from 0.
+/// Chooses the backend. `QATKIT_UNSUPPORTED` when it cannot serve this format and level (QAT
+/// in a build without QATzip, QAT for zstd). Like every setting, it makes the codec anew: the
+/// served counters start again from 0, and encoders and decoders made before keep the old
+/// settings.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle, not used by another thread during the call.
@@ -195,8 +197,8 @@ pub unsafe extern "C" fn qatkit_codec_set_backend(
     })
 }
 
-/// Sets the output limit of decompression (bytes; 0 is refused). `QATKIT_BUSY` once an
-/// encoder uses the codec.
+/// Sets the output limit of decompression (bytes; 0 is refused): one-shot calls, each request of
+/// a batch, and decoders made after this call.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle, not used by another thread during the call.
@@ -213,8 +215,16 @@ pub unsafe extern "C" fn qatkit_codec_set_limit(
     })
 }
 
-/// Sets how many requests of a batch run at once (at least 1). `QATKIT_BUSY` once an encoder
-/// uses the codec.
+/// Sets how many requests run at once (at least 1) in batches, in streaming encoders and
+/// decoders made after this call, and in one-shot compression of inputs over 1 MiB.
+///
+/// With `in_flight` n > 1 they run on a pool of n worker threads, started on first use and
+/// kept for the life of the process, shared by every codec and key asking for n; with 1,
+/// everything runs on the caller's thread, within the call. A batch keeps up to n requests
+/// running; a stream up to 2n requests (1 MiB each for an encoder) queued and running. gzip,
+/// LZ4 and zstd inputs over 1 MiB that `qatkit_compress` gets are cut into 1 MiB members or
+/// frames compressed in parallel, as streams are: the output differs from in_flight 1's (it is
+/// no larger than `qatkit_compress_bound`), and every decoder reads it.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle, not used by another thread during the call.
@@ -278,7 +288,9 @@ pub unsafe extern "C" fn qatkit_compress(
 /// Decompresses `input` into `output`, within the codec's output limit; the length written goes
 /// to `output_len_out`. More output than `output` holds is `QATKIT_BUFFER_TOO_SMALL` with the
 /// exact size needed in `output_len_out`; more than the limit is `QATKIT_LIMIT_EXCEEDED`;
-/// corrupt or truncated input is `QATKIT_CORRUPT_DATA`.
+/// corrupt or truncated input is `QATKIT_CORRUPT_DATA`; valid data that needs something qatkit
+/// does not read (an LZ4 legacy frame, a dictionary) is `QATKIT_UNSUPPORTED`. Empty input is an
+/// empty LZ4 stream, as `lz4 -d` reads an empty file; in the other formats it is truncated.
 ///
 /// # Safety
 /// As for `qatkit_compress`.
@@ -433,9 +445,12 @@ fn batch(
     })
 }
 
-/// Compresses each of `count` requests into its own output buffer, several at once. Each request
-/// gets its own `status` and `output_len`; the call returns `QATKIT_OK` unless its arguments are
-/// bad (then no request is touched).
+/// Compresses each of `count` requests into its own output buffer, up to the codec's in_flight
+/// at once (on its worker threads; with 1, one after another on the caller's thread), and
+/// returns when all are done. Each request is compressed whole, as one member, frame or stream,
+/// whatever its size: the bytes `qatkit_compress` gives with in_flight 1. Each request gets its
+/// own `status` and `output_len`; the call returns `QATKIT_OK` unless its arguments are bad
+/// (then no request is touched).
 ///
 /// # Safety
 /// `codec` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)

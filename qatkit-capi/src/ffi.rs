@@ -16,11 +16,12 @@ pub const QATKIT_OK: qatkit_result = 0;
 pub const QATKIT_INVALID_INPUT: qatkit_result = 7001;
 /// Something the request names does not exist (a device, a driver, a group).
 pub const QATKIT_NOT_FOUND: qatkit_result = 7002;
-/// The device, the kernel or this build cannot do it.
+/// The device, the kernel or this build cannot do it; or compressed data needs a feature qatkit
+/// does not read (an LZ4 legacy frame, a dictionary).
 pub const QATKIT_UNSUPPORTED: qatkit_result = 7003;
 /// The operating system refused access.
 pub const QATKIT_PERMISSION_DENIED: qatkit_result = 7004;
-/// In use: a VFIO user holds a VF, another provisioner holds the lock, an encoder uses a codec.
+/// In use: a VFIO user holds a VF, another provisioner holds the lock.
 pub const QATKIT_BUSY: qatkit_result = 7005;
 /// An IOMMU group cannot be used through VFIO.
 pub const QATKIT_NOT_VIABLE: qatkit_result = 7006;

@@ -2,9 +2,14 @@
 //! it can hold and gives what output fits, so a C program can pipe data of any size in bounded
 //! memory.
 //!
-//! The encoder runs qat-crypto's `Encoder` in the caller's thread. The decoder runs
-//! qat-crypto's `Decoder` — a reader-driven state machine — on a thread of its own that asks for
-//! input when it needs it: the caller's thread and the decoder's take turns, never both running.
+//! Both run with the codec's settings, in_flight included: with more than one request in
+//! flight, qat-crypto's pipelines compress and decompress whole units (gzip members, LZ4 and
+//! zstd frames) on the worker pool while the stream goes on.
+//!
+//! The encoder drives qat-crypto's `Encoder` from the caller's thread, in the calls. The decoder
+//! runs qat-crypto's `Decoder` — a reader-driven state machine — on a thread of its own that
+//! asks for input when it needs it: the caller's thread and the decoder's take turns, never both
+//! running (the pool's workers run on their own).
 
 use std::io::{self, BufRead, Read, Write as _};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -70,9 +75,13 @@ fn stream_failure(error: io::Error) -> Failure {
     Failure::new(result, error.to_string())
 }
 
-/// Makes a streaming compressor with `codec`'s format, level and backend. The encoder keeps the
-/// codec alive; the codec's settings cannot change while it does. Free it with
-/// `qatkit_encoder_free`.
+/// Makes a streaming compressor with `codec`'s settings, which it keeps: the codec may change
+/// or be freed while the encoder lives. gzip, LZ4 and zstd streams are cut into 1 MiB members or
+/// frames (at the same places whatever in_flight is), compressed through the backend; with
+/// in_flight n > 1 up to n at once on the worker threads while the caller writes more, with 1
+/// on the caller's thread within `qatkit_encoder_write`. zlib and raw deflate streams are one
+/// deflate stream, compressed on the CPU on the caller's thread whatever the settings. Free it
+/// with `qatkit_encoder_free`.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle; `encoder_out` is NULL or writable.
@@ -357,8 +366,13 @@ impl qatkit_decoder {
     }
 }
 
-/// Makes a streaming decompressor for `codec`'s format, within its output limit. Free it with
-/// `qatkit_decoder_free`.
+/// Makes a streaming decompressor with `codec`'s settings (format, output limit, backend, in
+/// flight), which it keeps: the codec may change or be freed while the decoder lives. Units
+/// whose size is known before decompressing them (gzip members that record their length, as
+/// qatkit's and QATzip's do; LZ4 and zstd frames up to 8 MiB) go through the backend, up to
+/// in_flight at once on the worker threads (with 1, on the decoder's thread); the rest is
+/// streamed on the CPU. The decoder has a thread of its own, started here; free the decoder
+/// (which ends its thread) with `qatkit_decoder_free`.
 ///
 /// # Safety
 /// `codec` is NULL or a live handle; `decoder_out` is NULL or writable.
@@ -380,13 +394,12 @@ pub unsafe extern "C" fn qatkit_decoder_new(
             pos: 0,
             ended: false,
         };
-        // The thread takes the format and the limit, not the codec, whose settings stay free to
-        // change. It makes the decoder itself: making one reads gzip's header, which waits for
-        // input.
-        let (format, limit) = (codec.codec.format(), codec.codec.limit());
+        // The thread takes a clone of the codec (its settings as they are now) and makes the
+        // decoder there.
+        let codec = codec.codec.clone();
         let worker = std::thread::Builder::new()
             .name("qatkit-decoder".into())
-            .spawn(move || decode(Decoder::new(format, limit, feed), to_caller))
+            .spawn(move || decode(codec.decoder(feed), to_caller))
             .map_err(|e| Failure::new(QATKIT_IO, format!("cannot start a thread: {e}")))?;
         let decoder = qatkit_decoder {
             to_worker: Some(to_worker),
@@ -418,7 +431,10 @@ pub unsafe extern "C" fn qatkit_decoder_free(decoder: *mut qatkit_decoder) {
 /// `output_len_out`). Pass `end_of_input` true once the input has no more after this; the
 /// stream is done (`done_out`) when the data has ended and all output is out. Corrupt or
 /// truncated input is `QATKIT_CORRUPT_DATA`, output past the codec's limit
-/// `QATKIT_LIMIT_EXCEEDED` — reported after the output before it.
+/// `QATKIT_LIMIT_EXCEEDED`, data that needs something qatkit does not read (an LZ4 legacy
+/// frame, a dictionary) `QATKIT_UNSUPPORTED` — reported after the output before it. With in_flight
+/// over 1, the output of a unit still being decompressed when the decoder asks for more input
+/// comes out in a later call, one that gives input or `end_of_input`.
 ///
 /// # Safety
 /// `decoder` is NULL or a live handle; the buffers are as for `qatkit_decompress`; the

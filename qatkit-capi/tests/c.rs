@@ -3,7 +3,8 @@
 //! `-fsanitize=address,undefined` against libqatkit.a (with leak detection, and
 //! `QATKIT_C_TEST_BIG=1` for larger data), once built plainly against libqatkit.so and run under
 //! valgrind (errors and any definite, indirect or possible leak fail; tests/c/valgrind.supp
-//! names the one block of Rust's std that is not freed). Each program prints
+//! names what is kept to the end by design: the thread handle Rust's std gives the main thread,
+//! and what qatkit's worker threads, kept for the life of the process, hold). Each program prints
 //! `N passed, N failed` as its last line; both are printed here (run with `--nocapture`).
 //!
 //! The libraries are built from the current sources first (`common::libraries`), and the
@@ -251,7 +252,7 @@ fn c_tests_pass_under_valgrind() {
                     "--show-leak-kinds=definite,indirect,possible",
                     "-q",
                 ])
-                // One known block of Rust's std, explained in the file.
+                // What is kept to the end by design, explained in the file.
                 .arg(format!(
                     "--suppressions={}",
                     workspace().join("tests/c/valgrind.supp").display()

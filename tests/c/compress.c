@@ -7,6 +7,8 @@
  * qatkit_string_free, qatkit_codec_new, qatkit_codec_free, qatkit_codec_set_backend,
  * qatkit_codec_set_limit, qatkit_codec_set_in_flight, qatkit_compress_bound, qatkit_compress,
  * qatkit_decompress, qatkit_compress_batch, qatkit_decompress_batch, qatkit_codec_served.
+ * Every format, zstd included; batches and one-shot compression with 4 requests in flight (on
+ * the worker threads) against 1; an LZ4 legacy frame (QATKIT_UNSUPPORTED).
  */
 
 #define _XOPEN_SOURCE 700
@@ -16,9 +18,22 @@
 #include "check.h"
 
 static const qatkit_format FORMATS[] = {QATKIT_FORMAT_GZIP, QATKIT_FORMAT_ZLIB,
-                                        QATKIT_FORMAT_RAW, QATKIT_FORMAT_LZ4};
-static const char *const FORMAT_NAMES[] = {"gzip", "zlib", "raw", "lz4"};
+                                        QATKIT_FORMAT_RAW, QATKIT_FORMAT_LZ4,
+                                        QATKIT_FORMAT_ZSTD};
+static const char *const FORMAT_NAMES[] = {"gzip", "zlib", "raw", "lz4", "zstd"};
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
+
+/* The highest level of a format. */
+static uint32_t max_level_of(qatkit_format format) {
+    switch (format) {
+    case QATKIT_FORMAT_LZ4:
+        return 2;
+    case QATKIT_FORMAT_ZSTD:
+        return 22;
+    default:
+        return 12;
+    }
+}
 
 /* A codec at `level`, with the CPU backend so that the served counts are the CPU's. */
 static qatkit_codec *codec_at(qatkit_format format, uint32_t level) {
@@ -199,7 +214,7 @@ static void test_string_free(void) {
 static void test_codec_new(void) {
     check_section("qatkit_codec_new / qatkit_codec_free");
     for (size_t f = 0; f < NFORMATS; f++) {
-        uint32_t max_level = FORMATS[f] == QATKIT_FORMAT_LZ4 ? 2 : 12;
+        uint32_t max_level = max_level_of(FORMATS[f]);
         for (uint32_t level = 0; level <= max_level; level++) {
             qatkit_codec *codec = NULL;
             CHECK_OK(qatkit_codec_new(FORMATS[f], level, &codec));
@@ -217,7 +232,7 @@ static void test_codec_new(void) {
     qatkit_codec *codec = (qatkit_codec *)&codec;
     CHECK_RESULT(qatkit_codec_new(99, 1, &codec), QATKIT_INVALID_INPUT);
     CHECK(codec == (qatkit_codec *)&codec);
-    CHECK_RESULT(qatkit_codec_new(4, 1, &codec), QATKIT_INVALID_INPUT);
+    CHECK_RESULT(qatkit_codec_new(5, 1, &codec), QATKIT_INVALID_INPUT); /* one past zstd */
     CHECK_RESULT(qatkit_codec_new(UINT32_MAX, 1, &codec), QATKIT_INVALID_INPUT);
     CHECK(codec == (qatkit_codec *)&codec);
     /* NULL out-parameter, even with a bad format: NULL or invalid, never a crash. */
@@ -363,6 +378,10 @@ static void test_one_shot(size_t f) {
         CHECK(clen > 7 && comp[0] == 0x04 && comp[1] == 0x22 && comp[2] == 0x4d &&
               comp[3] == 0x18);
         break;
+    case QATKIT_FORMAT_ZSTD:
+        CHECK(clen > 9 && comp[0] == 0x28 && comp[1] == 0xb5 && comp[2] == 0x2f &&
+              comp[3] == 0xfd);
+        break;
     default:
         break;
     }
@@ -452,10 +471,17 @@ static void test_one_shot(size_t f) {
     needed = 0;
     CHECK_RESULT(qatkit_compress(codec, NULL, 0, NULL, 0, &needed), QATKIT_BUFFER_TOO_SMALL);
     CHECK_SIZE(needed, elen);
-    /* No input at all is not a stream (a truncated one). */
+    /* No input at all is not a stream (a truncated one), except in LZ4, where it is an empty
+     * one: `lz4 -d` reads an empty file so. */
     sentinel = 31337;
-    CHECK_RESULT(qatkit_decompress(codec, NULL, 0, out, n, &sentinel), QATKIT_CORRUPT_DATA);
-    CHECK_SIZE(sentinel, 31337);
+    if (FORMATS[f] == QATKIT_FORMAT_LZ4) {
+        CHECK_OK(qatkit_decompress(codec, NULL, 0, out, n, &sentinel));
+        CHECK_SIZE(sentinel, 0);
+        sentinel = 31337;
+    } else {
+        CHECK_RESULT(qatkit_decompress(codec, NULL, 0, out, n, &sentinel), QATKIT_CORRUPT_DATA);
+        CHECK_SIZE(sentinel, 31337);
+    }
 
     /* ---- Corrupt input. */
     uint8_t garbage[300];
@@ -474,7 +500,7 @@ static void test_one_shot(size_t f) {
     }
     CHECK_RESULT(qatkit_decompress(codec, bad, clen, out, n, &sentinel), QATKIT_CORRUPT_DATA);
     if (FORMATS[f] != QATKIT_FORMAT_RAW) {
-        /* The trailing checksum (gzip CRC-32, zlib Adler-32, LZ4 content checksum or end mark). */
+        /* The trailing checksum (gzip CRC-32, zlib Adler-32, LZ4 and zstd content checksums). */
         memcpy(bad, comp, clen);
         bad[clen - 1] ^= 0x55;
         CHECK_RESULT(qatkit_decompress(codec, bad, clen, out, n, &sentinel),
@@ -537,6 +563,141 @@ static void test_gzip_members(void) {
     free(ca);
     free(cb);
     free(both);
+    qatkit_codec_free(codec);
+}
+
+
+/* zstd: level 0 is zstd's default (3), every level round trips, QAT has no zstd, and damage
+ * anywhere in a frame is QATKIT_CORRUPT_DATA (its content checksum catches what decoding does
+ * not). */
+static void test_zstd(void) {
+    check_section("zstd: levels, the QAT backend, damaged frames");
+    const size_t n = 20000;
+    uint8_t *in = malloc(n);
+    uint8_t *out = malloc(n);
+    qatkit_codec *level0 = codec_at(QATKIT_FORMAT_ZSTD, 0);
+    qatkit_codec *level3 = codec_at(QATKIT_FORMAT_ZSTD, 3);
+    CHECK(in != NULL && out != NULL);
+    if (in == NULL || out == NULL || level0 == NULL || level3 == NULL) {
+        free(in);
+        free(out);
+        qatkit_codec_free(level0);
+        qatkit_codec_free(level3);
+        return;
+    }
+    check_fill(in, n, 31);
+    size_t len0 = 0, len3 = 0;
+    uint8_t *c0 = compress_all(level0, in, n, &len0);
+    uint8_t *c3 = compress_all(level3, in, n, &len3);
+    CHECK(c0 != NULL && c3 != NULL && len0 == len3 && memcmp(c0, c3, len0) == 0);
+
+    /* Every level, each read back by the level-0 codec (the level does not matter to
+     * decompression). */
+    for (uint32_t level = 1; level <= 22; level++) {
+        qatkit_codec *codec = codec_at(QATKIT_FORMAT_ZSTD, level);
+        size_t clen = 0, olen = 0;
+        uint8_t *comp = codec != NULL ? compress_all(codec, in, n, &clen) : NULL;
+        if (comp != NULL) {
+            CHECK(clen < n);
+            CHECK_OK(qatkit_decompress(level0, comp, clen, out, n, &olen));
+            CHECK(olen == n && memcmp(out, in, n) == 0);
+        }
+        free(comp);
+        qatkit_codec_free(codec);
+    }
+
+    /* QATzip has no zstd: the QAT backend is refused, and the codec stays as it was. */
+    CHECK_RESULT(qatkit_codec_set_backend(level3, QATKIT_BACKEND_QAT), QATKIT_UNSUPPORTED);
+    CHECK_CONTAINS(check_last_error(), "qat");
+    size_t olen = 0;
+    CHECK_OK(qatkit_decompress(level3, c3, len3, out, n, &olen));
+    CHECK(olen == n && memcmp(out, in, n) == 0);
+
+    /* One bit flipped in the blocks, at eight places; a byte missing in the middle; trailing
+     * garbage after the frame. */
+    uint8_t *bad = c3 != NULL ? malloc(len3 + 1) : NULL;
+    if (bad != NULL) {
+        for (size_t k = 1; k <= 8; k++) {
+            size_t at = len3 * k / 9;
+            memcpy(bad, c3, len3);
+            bad[at] ^= 0x01;
+            size_t sentinel = 31337;
+            CHECK_RESULT(qatkit_decompress(level3, bad, len3, out, n, &sentinel),
+                         QATKIT_CORRUPT_DATA);
+            CHECK_SIZE(sentinel, 31337);
+            CHECK_CONTAINS(check_last_error(), "decompressing zstd: data is corrupt");
+        }
+        memcpy(bad, c3, len3 / 2);
+        memcpy(bad + len3 / 2, c3 + len3 / 2 + 1, len3 - len3 / 2 - 1);
+        CHECK_RESULT(qatkit_decompress(level3, bad, len3 - 1, out, n, &olen),
+                     QATKIT_CORRUPT_DATA);
+        memcpy(bad, c3, len3);
+        bad[len3] = 0x28; /* the first byte of a zstd magic, and no more */
+        CHECK_RESULT(qatkit_decompress(level3, bad, len3 + 1, out, n, &olen),
+                     QATKIT_CORRUPT_DATA);
+    }
+    free(bad);
+    free(c0);
+    free(c3);
+    free(in);
+    free(out);
+    qatkit_codec_free(level0);
+    qatkit_codec_free(level3);
+}
+
+/* An LZ4 legacy frame (`lz4 -l`): its magic 0x184C2102, then one block behind its size, here
+ * 11 literals, "hello world". */
+static const uint8_t LZ4_LEGACY[] = {
+    0x02, 0x21, 0x4c, 0x18, /* magic, little-endian */
+    0x0c, 0x00, 0x00, 0x00, /* the block's size: 12 */
+    0xb0, 'h',  'e',  'l',  'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', /* token: 11 literals */
+};
+
+/* A legacy frame is valid LZ4 that qatkit does not read: QATKIT_UNSUPPORTED, with a message
+ * saying so, alone, after a frame qatkit reads, with requests in flight, and in a batch. */
+static void test_lz4_legacy(void) {
+    check_section("LZ4 legacy frames: QATKIT_UNSUPPORTED");
+    qatkit_codec *codec = codec_at(QATKIT_FORMAT_LZ4, 1);
+    if (codec == NULL) {
+        return;
+    }
+    uint8_t out[256];
+    size_t sentinel = 31337;
+    CHECK_RESULT(qatkit_decompress(codec, LZ4_LEGACY, sizeof LZ4_LEGACY, out, sizeof out,
+                                   &sentinel),
+                 QATKIT_UNSUPPORTED);
+    CHECK_SIZE(sentinel, 31337);
+    CHECK_CONTAINS(check_last_error(), "decompressing lz4: legacy frames are not supported");
+    CHECK(strcmp(qatkit_result_text(QATKIT_UNSUPPORTED), "unsupported") == 0);
+
+    /* After a frame qatkit reads. */
+    uint8_t in[100], both[256];
+    check_fill(in, sizeof in, 41);
+    size_t clen = 0;
+    CHECK_OK(qatkit_compress(codec, in, sizeof in, both, sizeof both, &clen));
+    CHECK(clen + sizeof LZ4_LEGACY <= sizeof both);
+    memcpy(both + clen, LZ4_LEGACY, sizeof LZ4_LEGACY);
+    CHECK_RESULT(qatkit_decompress(codec, both, clen + sizeof LZ4_LEGACY, out, sizeof out,
+                                   &sentinel),
+                 QATKIT_UNSUPPORTED);
+    CHECK_SIZE(sentinel, 31337);
+
+    /* With requests in flight, and as one request of a batch beside a good one. */
+    CHECK_OK(qatkit_codec_set_in_flight(codec, 4));
+    CHECK_RESULT(qatkit_decompress(codec, LZ4_LEGACY, sizeof LZ4_LEGACY, out, sizeof out,
+                                   &sentinel),
+                 QATKIT_UNSUPPORTED);
+    CHECK_CONTAINS(check_last_error(), "legacy frames are not supported");
+    uint8_t plain[2][256];
+    qatkit_request req[2] = {
+        {LZ4_LEGACY, sizeof LZ4_LEGACY, plain[0], sizeof plain[0], 999, 4444},
+        {both, clen, plain[1], sizeof plain[1], 999, 4444},
+    };
+    CHECK_OK(qatkit_decompress_batch(codec, req, 2));
+    CHECK_RESULT(req[0].status, QATKIT_UNSUPPORTED);
+    CHECK_SIZE(req[0].output_len, 0);
+    CHECK_OK(req[1].status);
+    CHECK(req[1].output_len == sizeof in && memcmp(plain[1], in, sizeof in) == 0);
     qatkit_codec_free(codec);
 }
 
@@ -695,6 +856,155 @@ static void test_batch(size_t f) {
     qatkit_codec_free(codec);
 }
 
+/* Requests of a parallel batch: a large one first, so that later, smaller ones finish before
+ * it; the last is 3 MiB with QATKIT_C_TEST_BIG (more than a stream's 1 MiB requests: a batch
+ * does not cut it). */
+#define NPAR 9
+static size_t par_size(size_t i) {
+    static const size_t sizes[NPAR - 1] = {(1 << 20) + 3, 0, 1, 17, 300000, 65536, 1000, 100000};
+    if (i < NPAR - 1) {
+        return sizes[i];
+    }
+    return check_big() ? ((size_t)3 << 20) + 5 : 40000;
+}
+
+/* Fills `req` with the inputs and output buffers of a batch (outputs of `cap(i)` bytes). */
+static void par_requests(qatkit_request *req, uint8_t *const *inputs, const size_t *in_lens,
+                         uint8_t **outputs, const size_t *caps) {
+    for (size_t i = 0; i < NPAR; i++) {
+        req[i] = (qatkit_request){
+            .input = in_lens[i] ? inputs[i] : NULL,
+            .input_len = in_lens[i],
+            .output = caps[i] ? outputs[i] : NULL,
+            .output_cap = caps[i],
+            .output_len = 999,
+            .status = 4444,
+        };
+    }
+}
+
+/* A batch with 4 requests in flight, on the worker threads, of mixed sizes: each result is what
+ * a batch with one in flight gives, byte for byte and in request order, and decompressing them
+ * with 4 in flight gives every input back. */
+static void test_parallel_batch(size_t f) {
+    char title[80];
+    snprintf(title, sizeof title, "a batch with 4 in flight against 1 (%s)", FORMAT_NAMES[f]);
+    check_section(title);
+    qatkit_codec *one = codec_at(FORMATS[f], 1);
+    qatkit_codec *four = codec_at(FORMATS[f], 1);
+    if (one == NULL || four == NULL) {
+        qatkit_codec_free(one);
+        qatkit_codec_free(four);
+        return;
+    }
+    CHECK_OK(qatkit_codec_set_in_flight(four, 4));
+    uint8_t *inputs[NPAR], *out1[NPAR], *out4[NPAR], *plain[NPAR];
+    size_t lens[NPAR], caps[NPAR];
+    for (size_t i = 0; i < NPAR; i++) {
+        lens[i] = par_size(i);
+        caps[i] = qatkit_compress_bound(four, lens[i]);
+        inputs[i] = malloc(lens[i] ? lens[i] : 1);
+        out1[i] = malloc(caps[i]);
+        out4[i] = malloc(caps[i]);
+        plain[i] = malloc(lens[i] ? lens[i] : 1);
+        check_fill(inputs[i], lens[i], (uint32_t)(200 + i));
+    }
+    qatkit_request r1[NPAR], r4[NPAR];
+    par_requests(r1, inputs, lens, out1, caps);
+    par_requests(r4, inputs, lens, out4, caps);
+    CHECK_OK(qatkit_compress_batch(one, r1, NPAR));
+    CHECK_OK(qatkit_compress_batch(four, r4, NPAR));
+    bool same = true;
+    for (size_t i = 0; i < NPAR; i++) {
+        CHECK_OK(r1[i].status);
+        CHECK_OK(r4[i].status);
+        same &= r1[i].status == QATKIT_OK && r4[i].status == QATKIT_OK &&
+                r4[i].output_len == r1[i].output_len &&
+                memcmp(out4[i], out1[i], r1[i].output_len) == 0;
+    }
+    CHECK(same);
+    qatkit_served served = {0};
+    CHECK_OK(qatkit_codec_served(four, &served));
+    CHECK(served.cpu == NPAR && served.qat_device == 0 && served.qat_software == 0);
+
+    /* Back, with 4 in flight. */
+    size_t clens[NPAR];
+    for (size_t i = 0; i < NPAR; i++) {
+        clens[i] = r4[i].output_len;
+    }
+    qatkit_request back[NPAR];
+    par_requests(back, out4, clens, plain, lens);
+    CHECK_OK(qatkit_decompress_batch(four, back, NPAR));
+    bool round_trip = true;
+    for (size_t i = 0; i < NPAR; i++) {
+        CHECK_OK(back[i].status);
+        round_trip &= back[i].status == QATKIT_OK && back[i].output_len == lens[i] &&
+                      memcmp(plain[i], inputs[i], lens[i]) == 0;
+    }
+    CHECK(round_trip);
+    CHECK_OK(qatkit_codec_served(four, &served));
+    CHECK(served.cpu == 2 * NPAR);
+
+    for (size_t i = 0; i < NPAR; i++) {
+        free(inputs[i]);
+        free(out1[i]);
+        free(out4[i]);
+        free(plain[i]);
+    }
+    qatkit_codec_free(one);
+    qatkit_codec_free(four);
+}
+
+/* With 4 in flight, qatkit_compress cuts gzip, LZ4 and zstd inputs over 1 MiB into 1 MiB
+ * members or frames compressed in parallel: on incompressible data the result still fits in
+ * exactly qatkit_compress_bound bytes, and codecs with 1 and with 4 in flight read it back. */
+static void test_parallel_one_shot(void) {
+    check_section("one-shot compression with 4 in flight, incompressible, into the bound");
+    size_t n = check_big() ? ((size_t)6 << 20) + 777 : ((size_t)2 << 20) + 777;
+    uint8_t *noise = malloc(n);
+    uint8_t *plain = malloc(n);
+    CHECK(noise != NULL && plain != NULL);
+    if (noise == NULL || plain == NULL) {
+        free(noise);
+        free(plain);
+        return;
+    }
+    uint32_t x = 777;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise[i] = (uint8_t)(x >> 11);
+    }
+    for (size_t f = 0; f < NFORMATS; f++) {
+        qatkit_codec *one = codec_at(FORMATS[f], 1);
+        qatkit_codec *four = codec_at(FORMATS[f], 1);
+        if (one == NULL || four == NULL) {
+            qatkit_codec_free(one);
+            qatkit_codec_free(four);
+            continue;
+        }
+        CHECK_OK(qatkit_codec_set_in_flight(four, 4));
+        size_t bound = qatkit_compress_bound(four, n);
+        CHECK_SIZE(bound, qatkit_compress_bound(one, n));
+        uint8_t *comp = malloc(bound);
+        size_t clen = 0, olen = 0;
+        CHECK_OK(qatkit_compress(four, noise, n, comp, bound, &clen));
+        CHECK(clen > n && clen <= bound);
+        CHECK_OK(qatkit_decompress(one, comp, clen, plain, n, &olen));
+        CHECK(olen == n && memcmp(plain, noise, n) == 0);
+        olen = 0;
+        memset(plain, 0, n);
+        CHECK_OK(qatkit_decompress(four, comp, clen, plain, n, &olen));
+        CHECK(olen == n && memcmp(plain, noise, n) == 0);
+        free(comp);
+        qatkit_codec_free(one);
+        qatkit_codec_free(four);
+    }
+    free(noise);
+    free(plain);
+}
+
 static void test_served(void) {
     check_section("qatkit_codec_served");
     qatkit_codec *codec = codec_at(QATKIT_FORMAT_ZLIB, 1);
@@ -790,9 +1100,15 @@ int main(void) {
         test_one_shot(f);
     }
     test_gzip_members();
+    test_zstd();
+    test_lz4_legacy();
     for (size_t f = 0; f < NFORMATS; f++) {
         test_batch(f);
     }
+    for (size_t f = 0; f < NFORMATS; f++) {
+        test_parallel_batch(f);
+    }
+    test_parallel_one_shot();
     test_served();
     test_threads();
     return check_report();

@@ -1,8 +1,9 @@
 /*
  * stream.c: the streaming encoder and decoder, driven the way a C program drives z_stream:
  * one byte at a time in and out for every format, several MB in larger and odd-sized pieces,
- * zero-length input, corrupt and truncated streams, the output limit, NULL arguments, and the
- * codec's settings refused with QATKIT_BUSY while an encoder holds it.
+ * zero-length input, corrupt and truncated streams, the output limit, NULL arguments, settings
+ * that change while streams live, zstd, an LZ4 legacy frame (QATKIT_UNSUPPORTED), and streams
+ * with 4 requests in flight against 1.
  *
  * Functions covered here: qatkit_encoder_new, qatkit_encoder_free, qatkit_encoder_write,
  * qatkit_encoder_finish, qatkit_decoder_new, qatkit_decoder_free, qatkit_decoder_read (and
@@ -13,11 +14,14 @@
 
 #define _XOPEN_SOURCE 700
 
+#include <dirent.h>
+
 #include "check.h"
 
 static const qatkit_format FORMATS[] = {QATKIT_FORMAT_GZIP, QATKIT_FORMAT_ZLIB,
-                                        QATKIT_FORMAT_RAW, QATKIT_FORMAT_LZ4};
-static const char *const FORMAT_NAMES[] = {"gzip", "zlib", "raw", "lz4"};
+                                        QATKIT_FORMAT_RAW, QATKIT_FORMAT_LZ4,
+                                        QATKIT_FORMAT_ZSTD};
+static const char *const FORMAT_NAMES[] = {"gzip", "zlib", "raw", "lz4", "zstd"};
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
 
 /* Calls without progress after which a loop counts as stuck. */
@@ -66,18 +70,21 @@ static qatkit_codec *new_codec(qatkit_format format, uint32_t level) {
     return codec;
 }
 
+/* Whether a format's streams are units (gzip members, LZ4 and zstd frames) that the decoder
+ * reads whole before it decompresses them. */
+static bool has_units(qatkit_format format) {
+    return format == QATKIT_FORMAT_GZIP || format == QATKIT_FORMAT_LZ4 ||
+           format == QATKIT_FORMAT_ZSTD;
+}
+
 /*
- * Compresses `in` through an encoder, `in_step` input bytes and `out_cap` output bytes per
- * call. Returns the result of the first failing call (QATKIT_OK when all went well).
+ * Compresses `in` through `enc`, `in_step` input bytes and `out_cap` output bytes per call,
+ * then finishes; frees the encoder. Returns the result of the first failing call (QATKIT_OK
+ * when all went well).
  */
-static qatkit_result encode(const qatkit_codec *codec, const uint8_t *in, size_t len,
-                            size_t in_step, size_t out_cap, struct buf *compressed) {
-    qatkit_encoder *enc = NULL;
-    qatkit_result r = qatkit_encoder_new(codec, &enc);
-    CHECK_OK(r);
-    if (r != QATKIT_OK) {
-        return r;
-    }
+static qatkit_result drive_encoder(qatkit_encoder *enc, const uint8_t *in, size_t len,
+                                   size_t in_step, size_t out_cap, struct buf *compressed) {
+    qatkit_result r = QATKIT_OK;
     uint8_t *out = malloc(out_cap);
     size_t pos = 0, idle = 0;
     bool sane = true; /* every call's counts within its buffers (one CHECK, not millions) */
@@ -126,20 +133,27 @@ static qatkit_result encode(const qatkit_codec *codec, const uint8_t *in, size_t
     return r;
 }
 
-/*
- * Decompresses `in` through a decoder, `in_step` input bytes and `out_cap` output bytes per
- * call, with end_of_input on the call that passes the last byte (or on an empty call when
- * `in` is empty). Returns the result of the first failing call; the output before it is in
- * `plain`.
- */
-static qatkit_result decode(const qatkit_codec *codec, const uint8_t *in, size_t len,
-                            size_t in_step, size_t out_cap, struct buf *plain) {
-    qatkit_decoder *dec = NULL;
-    qatkit_result r = qatkit_decoder_new(codec, &dec);
+/* Compresses `in` through a new encoder of `codec`, as drive_encoder does. */
+static qatkit_result encode(const qatkit_codec *codec, const uint8_t *in, size_t len,
+                            size_t in_step, size_t out_cap, struct buf *compressed) {
+    qatkit_encoder *enc = NULL;
+    qatkit_result r = qatkit_encoder_new(codec, &enc);
     CHECK_OK(r);
     if (r != QATKIT_OK) {
         return r;
     }
+    return drive_encoder(enc, in, len, in_step, out_cap, compressed);
+}
+
+/*
+ * Decompresses `in` through `dec`, `in_step` input bytes and `out_cap` output bytes per call,
+ * with end_of_input on the call that passes the last byte (or on an empty call when `in` is
+ * empty); frees the decoder. Returns the result of the first failing call; the output before
+ * it is in `plain`.
+ */
+static qatkit_result drive_decoder(qatkit_decoder *dec, const uint8_t *in, size_t len,
+                                   size_t in_step, size_t out_cap, struct buf *plain) {
+    qatkit_result r = QATKIT_OK;
     uint8_t *out = malloc(out_cap);
     size_t pos = 0, idle = 0;
     bool done = false, sane = true;
@@ -182,6 +196,18 @@ static qatkit_result decode(const qatkit_codec *codec, const uint8_t *in, size_t
     free(out);
     qatkit_decoder_free(dec);
     return r;
+}
+
+/* Decompresses `in` through a new decoder of `codec`, as drive_decoder does. */
+static qatkit_result decode(const qatkit_codec *codec, const uint8_t *in, size_t len,
+                            size_t in_step, size_t out_cap, struct buf *plain) {
+    qatkit_decoder *dec = NULL;
+    qatkit_result r = qatkit_decoder_new(codec, &dec);
+    CHECK_OK(r);
+    if (r != QATKIT_OK) {
+        return r;
+    }
+    return drive_decoder(dec, in, len, in_step, out_cap, plain);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -302,81 +328,76 @@ static void test_null_arguments(void) {
     qatkit_codec_free(codec);
 }
 
-/* Settings are refused with QATKIT_BUSY while an encoder holds the codec; the encoder keeps the
- * codec alive after qatkit_codec_free. */
-static void test_busy(void) {
-    check_section("QATKIT_BUSY while an encoder holds the codec");
-    qatkit_codec *codec = new_codec(QATKIT_FORMAT_ZLIB, 3);
+/* A codec's settings change freely while encoders and decoders made from it live: each keeps the
+ * settings the codec had when it was made, counts what it serves in the codec's counters (until
+ * a setting makes the codec anew), and works on after the codec is freed. */
+static void test_settings_while_streaming(void) {
+    check_section("settings change while streams live; each stream keeps its codec's");
+    uint8_t in[5000], out[5000];
+    check_fill(in, sizeof in, 21);
+    qatkit_codec *codec = new_codec(QATKIT_FORMAT_GZIP, 3);
     if (codec == NULL) {
         return;
     }
-    qatkit_encoder *enc = NULL;
-    CHECK_OK(qatkit_encoder_new(codec, &enc));
-    CHECK_RESULT(qatkit_codec_set_backend(codec, QATKIT_BACKEND_CPU), QATKIT_BUSY);
-    CHECK_CONTAINS(check_last_error(), "encoder");
-    CHECK_RESULT(qatkit_codec_set_limit(codec, 1000), QATKIT_BUSY);
-    CHECK_RESULT(qatkit_codec_set_in_flight(codec, 2), QATKIT_BUSY);
-    /* Bad values are still bad (the value is checked first, or BUSY: either refuses). */
-    qatkit_result r = qatkit_codec_set_limit(codec, 0);
-    CHECK(r == QATKIT_INVALID_INPUT || r == QATKIT_BUSY);
-    /* A second encoder: still busy after the first is gone. */
-    qatkit_encoder *enc2 = NULL;
-    CHECK_OK(qatkit_encoder_new(codec, &enc2));
-    qatkit_encoder_free(enc);
-    CHECK_RESULT(qatkit_codec_set_limit(codec, 1000), QATKIT_BUSY);
-
-    /* One-shot calls still work while busy, with the old settings (limit 1 GiB). */
-    uint8_t in[5000], comp[6000], out[5000];
-    check_fill(in, sizeof in, 21);
-    size_t clen = 0, olen = 0;
-    CHECK_OK(qatkit_compress(codec, in, sizeof in, comp, sizeof comp, &clen));
-    CHECK_OK(qatkit_decompress(codec, comp, clen, out, sizeof out, &olen));
-    CHECK_SIZE(olen, sizeof in);
-    qatkit_encoder_free(enc2);
-
-    /* Free again: settings change. */
-    CHECK_OK(qatkit_codec_set_limit(codec, 1000));
-    CHECK_RESULT(qatkit_decompress(codec, comp, clen, out, sizeof out, &olen),
-                 QATKIT_LIMIT_EXCEEDED);
     CHECK_OK(qatkit_codec_set_backend(codec, QATKIT_BACKEND_CPU));
-    CHECK_OK(qatkit_codec_set_in_flight(codec, 2));
-    CHECK_OK(qatkit_codec_set_limit(codec, 1 << 20));
 
-    /* The encoder outlives its codec. */
+    /* Streams count in their codec's counters: the encoder's one member, then the decoder's. */
+    struct buf compressed = {0}, plain = {0};
+    CHECK_OK(encode(codec, in, sizeof in, 1000, 1000, &compressed));
+    qatkit_served served = {0};
+    CHECK_OK(qatkit_codec_served(codec, &served));
+    CHECK(served.cpu == 1 && served.qat_device == 0 && served.qat_software == 0);
+    CHECK_OK(decode(codec, compressed.data, compressed.len, 1000, 1000, &plain));
+    CHECK(plain.len == sizeof in && memcmp(plain.data, in, sizeof in) == 0);
+    CHECK_OK(qatkit_codec_served(codec, &served));
+    CHECK(served.cpu == 2);
+    buf_free(&plain);
+
+    /* An encoder and a decoder made now, with the output limit at 1 GiB; then every setting
+     * changes, with them alive. */
+    qatkit_encoder *enc = NULL;
+    qatkit_decoder *before = NULL;
     CHECK_OK(qatkit_encoder_new(codec, &enc));
-    qatkit_codec_free(codec);
-    struct buf compressed = {0};
-    size_t used = 0, written = 0;
-    bool done = false;
-    CHECK_OK(qatkit_encoder_write(enc, in, sizeof in, comp, sizeof comp, &used, &written));
-    CHECK_SIZE(used, sizeof in);
-    buf_append(&compressed, comp, written);
-    while (!done) {
-        r = qatkit_encoder_finish(enc, comp, sizeof comp, &written, &done);
-        CHECK_OK(r);
-        if (r != QATKIT_OK) {
-            break;
-        }
-        buf_append(&compressed, comp, written);
-    }
-    qatkit_encoder_free(enc);
-    qatkit_codec *check = new_codec(QATKIT_FORMAT_ZLIB, 3);
-    olen = 0;
-    CHECK_OK(qatkit_decompress(check, compressed.data, compressed.len, out, sizeof out, &olen));
-    CHECK(olen == sizeof in && memcmp(out, in, sizeof in) == 0);
-    qatkit_codec_free(check);
-    buf_free(&compressed);
+    CHECK_OK(qatkit_decoder_new(codec, &before));
+    CHECK_OK(qatkit_codec_set_limit(codec, 1000));
+    CHECK_OK(qatkit_codec_set_in_flight(codec, 2));
+    CHECK_OK(qatkit_codec_set_backend(codec, QATKIT_BACKEND_AUTO));
+    CHECK_RESULT(qatkit_codec_set_limit(codec, 0), QATKIT_INVALID_INPUT); /* still refused */
+    CHECK_OK(qatkit_codec_served(codec, &served));
+    CHECK(served.cpu == 0); /* a codec made anew */
 
-    /* A decoder does not hold its codec: settings may change while it lives. */
-    {
-        qatkit_codec *free_codec = NULL;
-        qatkit_decoder *dec = NULL;
-        CHECK_RESULT(qatkit_codec_new(QATKIT_FORMAT_GZIP, 1, &free_codec), QATKIT_OK);
-        CHECK_RESULT(qatkit_decoder_new(free_codec, &dec), QATKIT_OK);
-        CHECK_RESULT(qatkit_codec_set_limit(free_codec, 5000), QATKIT_OK);
-        qatkit_decoder_free(dec);
-        qatkit_codec_free(free_codec);
-    }
+    /* The decoder made before keeps the 1 GiB limit; one-shot calls and a decoder made now
+     * have the new one. */
+    CHECK_OK(drive_decoder(before, compressed.data, compressed.len, 777, 1000, &plain));
+    CHECK(plain.len == sizeof in && memcmp(plain.data, in, sizeof in) == 0);
+    buf_free(&plain);
+    size_t olen = 0;
+    CHECK_RESULT(qatkit_decompress(codec, compressed.data, compressed.len, out, sizeof out,
+                                   &olen),
+                 QATKIT_LIMIT_EXCEEDED);
+    CHECK_RESULT(decode(codec, compressed.data, compressed.len, 777, 1000, &plain),
+                 QATKIT_LIMIT_EXCEEDED);
+    CHECK(plain.len <= 1000 && buf_is_prefix(&plain, in, sizeof in));
+    buf_free(&plain);
+
+    /* The encoder made before compresses as it would have: the same member. */
+    struct buf again = {0};
+    CHECK_OK(drive_encoder(enc, in, sizeof in, 1000, 1000, &again));
+    CHECK(again.len == compressed.len && memcmp(again.data, compressed.data, again.len) == 0);
+    buf_free(&again);
+
+    /* An encoder and a decoder outlive their codec. */
+    CHECK_OK(qatkit_codec_set_limit(codec, 1 << 20));
+    CHECK_OK(qatkit_encoder_new(codec, &enc));
+    CHECK_OK(qatkit_decoder_new(codec, &before));
+    qatkit_codec_free(codec);
+    CHECK_OK(drive_encoder(enc, in, sizeof in, 4096, 4096, &again));
+    CHECK(again.len == compressed.len && memcmp(again.data, compressed.data, again.len) == 0);
+    CHECK_OK(drive_decoder(before, again.data, again.len, 4096, 4096, &plain));
+    CHECK(plain.len == sizeof in && memcmp(plain.data, in, sizeof in) == 0);
+    buf_free(&again);
+    buf_free(&plain);
+    buf_free(&compressed);
 }
 
 /* One byte at a time in and out, for every format: the encoder takes one input byte and
@@ -499,9 +520,11 @@ static void test_empty(size_t f) {
     CHECK_SIZE(used, 99);
     qatkit_encoder_free(enc);
 
-    /* No stream at all (end of input at once) is a truncated stream. */
+    /* No stream at all (end of input at once) is a truncated stream; in LZ4 an empty one, as
+     * `lz4 -d` reads an empty file. */
     buf_free(&plain);
-    CHECK_RESULT(decode(codec, NULL, 0, 1, 1, &plain), QATKIT_CORRUPT_DATA);
+    CHECK_RESULT(decode(codec, NULL, 0, 1, 1, &plain),
+                 FORMATS[f] == QATKIT_FORMAT_LZ4 ? QATKIT_OK : QATKIT_CORRUPT_DATA);
     CHECK_SIZE(plain.len, 0);
 
     buf_free(&plain);
@@ -561,6 +584,15 @@ static void test_corrupt(size_t f) {
         buf_free(&plain);
     }
 
+    /* The whole stream, then garbage: all of the stream's output first, then the failure. */
+    uint8_t *tail = malloc(clen + 64);
+    memcpy(tail, compressed.data, clen);
+    memset(tail + clen, 0xFF, 64);
+    CHECK_RESULT(decode(codec, tail, clen + 64, 4096, 4096, &plain), QATKIT_CORRUPT_DATA);
+    CHECK(plain.len == n && memcmp(plain.data, in, n) == 0);
+    buf_free(&plain);
+    free(tail);
+
     /* Truncated: the last byte missing, and half the stream; end_of_input on the last call.
      * What comes out before the failure is a prefix of the data. */
     static const size_t steps[] = {1, 777, 1 << 20};
@@ -572,8 +604,9 @@ static void test_corrupt(size_t f) {
         CHECK_RESULT(decode(codec, compressed.data, clen / 2, steps[s], 3000, &plain),
                      QATKIT_CORRUPT_DATA);
         CHECK(plain.len < n && buf_is_prefix(&plain, in, n));
-        if (FORMATS[f] != QATKIT_FORMAT_LZ4) {
-            /* Half a deflate stream holds some of the data (LZ4's one block here does not). */
+        if (!has_units(FORMATS[f])) {
+            /* Half a zlib or raw deflate stream gives some of the data; half a gzip member or
+             * an LZ4 or zstd frame, which the decoder reads whole, gives none. */
             CHECK(plain.len > 0);
         }
         buf_free(&plain);
@@ -599,7 +632,7 @@ static void test_corrupt(size_t f) {
     CHECK(!done);
     CHECK_SIZE(pos, clen / 2);
     CHECK(total < n && (total == 0 || memcmp(out, in, total) == 0));
-    CHECK(total > 0 || FORMATS[f] == QATKIT_FORMAT_LZ4);
+    CHECK(total > 0 || has_units(FORMATS[f])); /* a zlib or raw stream's output follows */
     /* Freed mid-stream, with its thread waiting for input. */
     qatkit_decoder_free(dec);
 
@@ -648,7 +681,173 @@ static void test_limit(size_t f) {
     qatkit_codec_free(codec);
 }
 
-/* An encoder freed before it finished, and one freed with output still held: no leak. */
+/* Streams with 4 requests in flight, on the worker threads, of 1.3 MiB (12 MiB with
+ * QATKIT_C_TEST_BIG): the encoder gives
+ * the bytes an encoder with 1 in flight gives (gzip, LZ4 and zstd are cut into 1 MiB units
+ * either way), which for those formats is also what qatkit_compress gives with 4 in flight;
+ * decoders with 4 and with 1 in flight give the same output, the input; and the codec counts
+ * each unit the streams served. */
+static void test_parallel_stream(size_t f) {
+    char title[80];
+    snprintf(title, sizeof title, "streams with 4 in flight against 1 (%s)", FORMAT_NAMES[f]);
+    check_section(title);
+    size_t n = check_big() ? ((size_t)12 << 20) + 12345 : ((size_t)1 << 20) + 300000;
+    size_t units = (n + ((size_t)1 << 20) - 1) >> 20;
+    uint8_t *in = malloc(n);
+    qatkit_codec *one = new_codec(FORMATS[f], 1);
+    qatkit_codec *four = new_codec(FORMATS[f], 1);
+    if (in == NULL || one == NULL || four == NULL) {
+        free(in);
+        qatkit_codec_free(one);
+        qatkit_codec_free(four);
+        return;
+    }
+    check_fill(in, n, (uint32_t)(300 + f));
+    CHECK_OK(qatkit_codec_set_backend(one, QATKIT_BACKEND_CPU));
+    CHECK_OK(qatkit_codec_set_backend(four, QATKIT_BACKEND_CPU));
+    CHECK_OK(qatkit_codec_set_in_flight(four, 4));
+
+    /* The same calls to both encoders: only in_flight differs. */
+    struct buf s1 = {0}, s4 = {0};
+    CHECK_OK(encode(one, in, n, 100003, 65536, &s1));
+    CHECK_OK(encode(four, in, n, 100003, 65536, &s4));
+    CHECK(s4.len > 0 && s4.len < n);
+    CHECK(s4.len == s1.len && memcmp(s4.data, s1.data, s1.len) == 0);
+    qatkit_served served = {0};
+    CHECK_OK(qatkit_codec_served(four, &served));
+    if (has_units(FORMATS[f])) {
+        CHECK_SIZE(served.cpu, units);
+        size_t bound = qatkit_compress_bound(four, n), clen = 0;
+        uint8_t *comp = malloc(bound);
+        CHECK_OK(qatkit_compress(four, in, n, comp, bound, &clen));
+        CHECK(clen == s4.len && memcmp(comp, s4.data, clen) == 0);
+        free(comp);
+        CHECK_OK(qatkit_codec_served(four, &served));
+        CHECK_SIZE(served.cpu, 2 * units);
+    }
+
+    struct buf p4 = {0}, p1 = {0};
+    CHECK_OK(decode(four, s4.data, s4.len, 65537, 100003, &p4));
+    CHECK(p4.len == n && memcmp(p4.data, in, n) == 0);
+    CHECK_OK(decode(one, s4.data, s4.len, 65537, 100003, &p1));
+    CHECK(p1.len == p4.len && memcmp(p1.data, p4.data, p4.len) == 0);
+    if (has_units(FORMATS[f])) {
+        /* The decoder with 4 in flight is the codec's: it counted the units it decompressed. */
+        CHECK_OK(qatkit_codec_served(four, &served));
+        CHECK_SIZE(served.cpu, 3 * units);
+    }
+    if (check_big()) {
+        /* The whole stream in one call, into a large buffer. */
+        buf_free(&p4);
+        CHECK_OK(decode(four, s4.data, s4.len, s4.len, 1 << 20, &p4));
+        CHECK(p4.len == n && memcmp(p4.data, in, n) == 0);
+    }
+
+    buf_free(&s1);
+    buf_free(&s4);
+    buf_free(&p1);
+    buf_free(&p4);
+    free(in);
+    qatkit_codec_free(one);
+    qatkit_codec_free(four);
+}
+
+/* The threads of this process, from /proc/self/task (Linux); -1 when it cannot be read. */
+static int count_threads(void) {
+    DIR *dir = opendir("/proc/self/task");
+    if (dir == NULL) {
+        return -1;
+    }
+    int count = 0;
+    const struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        count += entry->d_name[0] != '.';
+    }
+    closedir(dir);
+    return count;
+}
+
+/* A decoder decompresses with its codec's in_flight: decoding with 3 in flight (a number no
+ * other test here asks for) starts the pool of 3 worker threads, which stays when the decoder
+ * is freed (its own thread does not). */
+static void test_decoder_in_flight(void) {
+    check_section("a decoder with 3 in flight starts 3 worker threads");
+    const size_t n = (size_t)3 << 20;
+    uint8_t *in = malloc(n);
+    qatkit_codec *codec = new_codec(QATKIT_FORMAT_ZSTD, 1);
+    if (in == NULL || codec == NULL) {
+        free(in);
+        qatkit_codec_free(codec);
+        return;
+    }
+    check_fill(in, n, 333);
+    struct buf compressed = {0}, plain = {0};
+    CHECK_OK(encode(codec, in, n, 1 << 20, 1 << 20, &compressed));
+    int before = count_threads();
+    CHECK(before > 0);
+    CHECK_OK(qatkit_codec_set_in_flight(codec, 3));
+    CHECK_OK(decode(codec, compressed.data, compressed.len, 1 << 16, 1 << 16, &plain));
+    CHECK(plain.len == n && memcmp(plain.data, in, n) == 0);
+    int after = count_threads();
+    if (after != before + 3) {
+        printf("    %d threads before, %d after\n", before, after);
+    }
+    CHECK(after == before + 3);
+    buf_free(&compressed);
+    buf_free(&plain);
+    free(in);
+    qatkit_codec_free(codec);
+}
+
+/* An LZ4 legacy frame (`lz4 -l`): its magic 0x184C2102, then one block behind its size, here
+ * 11 literals, "hello world". */
+static const uint8_t LZ4_LEGACY[] = {
+    0x02, 0x21, 0x4c, 0x18, /* magic, little-endian */
+    0x0c, 0x00, 0x00, 0x00, /* the block's size: 12 */
+    0xb0, 'h',  'e',  'l',  'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', /* token: 11 literals */
+};
+
+/* A legacy frame is valid LZ4 that the decoder does not read: QATKIT_UNSUPPORTED, saying so,
+ * fed whole or a byte at a time, with 1 or 4 in flight, alone or after a frame it reads (whose
+ * output comes first). */
+static void test_lz4_legacy(void) {
+    check_section("an LZ4 legacy frame through the decoder: QATKIT_UNSUPPORTED");
+    qatkit_codec *codec = new_codec(QATKIT_FORMAT_LZ4, 1);
+    if (codec == NULL) {
+        return;
+    }
+    uint8_t in[1000], both[1200];
+    check_fill(in, sizeof in, 44);
+    size_t clen = 0;
+    CHECK_OK(qatkit_compress(codec, in, sizeof in, both, sizeof both, &clen));
+    CHECK(clen + sizeof LZ4_LEGACY <= sizeof both);
+    memcpy(both + clen, LZ4_LEGACY, sizeof LZ4_LEGACY);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            CHECK_OK(qatkit_codec_set_in_flight(codec, 4));
+        }
+        struct buf plain = {0};
+        CHECK_RESULT(decode(codec, LZ4_LEGACY, sizeof LZ4_LEGACY, sizeof LZ4_LEGACY, 4096,
+                            &plain),
+                     QATKIT_UNSUPPORTED);
+        CHECK_CONTAINS(check_last_error(), "decompressing lz4: legacy frames are not supported");
+        CHECK_SIZE(plain.len, 0);
+        buf_free(&plain);
+        CHECK_RESULT(decode(codec, LZ4_LEGACY, sizeof LZ4_LEGACY, 1, 1, &plain),
+                     QATKIT_UNSUPPORTED);
+        CHECK_SIZE(plain.len, 0);
+        buf_free(&plain);
+        CHECK_RESULT(decode(codec, both, clen + sizeof LZ4_LEGACY, 4096, 4096, &plain),
+                     QATKIT_UNSUPPORTED);
+        CHECK_CONTAINS(check_last_error(), "legacy frames are not supported");
+        CHECK(plain.len == sizeof in && memcmp(plain.data, in, sizeof in) == 0);
+        buf_free(&plain);
+    }
+    qatkit_codec_free(codec);
+}
+
+/* An encoder freed before it finished, and a decoder freed with output still held, with 1 and
+ * with 4 in flight: no leak. */
 static void test_abandoned(void) {
     check_section("streams freed before the end");
     qatkit_codec *codec = new_codec(QATKIT_FORMAT_GZIP, 1);
@@ -679,11 +878,36 @@ static void test_abandoned(void) {
     CHECK(written == sizeof out && !done && memcmp(out, in, sizeof out) == 0);
     qatkit_decoder_free(dec);
     qatkit_codec_free(codec);
+
+    /* With 4 in flight: an encoder freed with requests on the workers, a decoder freed with
+     * units on them. */
+    codec = new_codec(QATKIT_FORMAT_ZSTD, 1);
+    if (codec == NULL) {
+        return;
+    }
+    CHECK_OK(qatkit_codec_set_in_flight(codec, 4));
+    const size_t n = (size_t)5 << 20;
+    uint8_t *big = malloc(n);
+    check_fill(big, n, 98);
+    struct buf compressed = {0};
+    CHECK_OK(encode(codec, big, n, 1 << 20, 1 << 20, &compressed));
+    CHECK_OK(qatkit_encoder_new(codec, &enc));
+    CHECK_OK(qatkit_encoder_write(enc, big, n, out, sizeof out, &used, &written));
+    CHECK(used > 0);
+    qatkit_encoder_free(enc);
+    CHECK_OK(qatkit_decoder_new(codec, &dec));
+    CHECK_OK(qatkit_decoder_read(dec, compressed.data, compressed.len, true, out, sizeof out,
+                                 &used, &written, &done));
+    CHECK(written == sizeof out && !done && memcmp(out, big, sizeof out) == 0);
+    qatkit_decoder_free(dec);
+    buf_free(&compressed);
+    free(big);
+    qatkit_codec_free(codec);
 }
 
 int main(void) {
     test_null_arguments();
-    test_busy();
+    test_settings_while_streaming();
     for (size_t f = 0; f < NFORMATS; f++) {
         test_one_byte_at_a_time(f);
     }
@@ -693,11 +917,17 @@ int main(void) {
     if (check_big()) {
         test_large(0, 6);
         test_large(3, 2);
+        test_large(4, 0);
     }
     for (size_t f = 0; f < NFORMATS; f++) {
         test_empty(f);
         test_corrupt(f);
         test_limit(f);
+    }
+    test_lz4_legacy();
+    test_decoder_in_flight(); /* before anything asks for 3 in flight */
+    for (size_t f = 0; f < NFORMATS; f++) {
+        test_parallel_stream(f);
     }
     test_abandoned();
     return check_report();
