@@ -1,7 +1,7 @@
 /*
  * qgzip: a gzip-compatible compressor and decompressor on qatkit's streaming API.
  *
- *     qgzip [-d] [-1..-9] [-f gzip|zlib|raw|lz4] [FILE]
+ *     qgzip [-d] [-1..-9] [-f gzip|zlib|raw|lz4|zstd] [FILE]
  *
  * Reads FILE (or standard input when there is none, or it is "-") and writes the result to
  * standard output, as `gzip -c` does. -d decompresses; -1 (fastest) to -9 (best) choose the
@@ -39,10 +39,10 @@ static uint8_t out_buf[OUT_SIZE];
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *to) {
-    fputs("usage: qgzip [-d] [-1..-9] [-f gzip|zlib|raw|lz4] [FILE]\n"
+    fputs("usage: qgzip [-d] [-1..-9] [-f gzip|zlib|raw|lz4|zstd] [FILE]\n"
           "  -d         decompress\n"
           "  -1 .. -9   compression level (default 6; lz4: 0-2, default 1)\n"
-          "  -f FORMAT  gzip (default), zlib, raw or lz4\n"
+          "  -f FORMAT  gzip (default), zlib, raw, lz4 or zstd\n"
           "Reads FILE (or standard input) and writes standard output.\n",
           to);
 }
@@ -209,6 +209,7 @@ static bool parse_format(const char *name, qatkit_format *format) {
         {"zlib", QATKIT_FORMAT_ZLIB},
         {"raw", QATKIT_FORMAT_RAW},
         {"lz4", QATKIT_FORMAT_LZ4},
+        {"zstd", QATKIT_FORMAT_ZSTD},
     };
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
         if (strcmp(name, formats[i].name) == 0) {
@@ -260,7 +261,7 @@ int main(int argc, char **argv) {
                 /* The format is the rest of this argument, or the next one. */
                 const char *name = c[1] != '\0' ? c + 1 : (i + 1 < argc ? argv[++i] : NULL);
                 if (name == NULL || !parse_format(name, &format)) {
-                    fprintf(stderr, "qgzip: -f takes gzip, zlib, raw or lz4\n");
+                    fprintf(stderr, "qgzip: -f takes gzip, zlib, raw, lz4 or zstd\n");
                     usage(stderr);
                     return EXIT_USAGE;
                 }
