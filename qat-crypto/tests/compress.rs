@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 
 use common::{
-    Broken, backends, check_bad_input, check_round_trips, check_tool_reads, codec, noise,
-    read_stream, sample, tool, try_codec,
+    backends, check_bad_input, check_exact_slice, check_round_trips, check_small_bomb,
+    check_tool_reads, codec, noise, read_broken, read_stream, sample, tool, try_codec,
 };
 use proptest::prelude::*;
 use qat_crypto::ErrorKind;
@@ -229,27 +229,9 @@ fn the_output_limit_is_respected_exactly() {
             );
             let stream_error = read_stream(&short, &packed).unwrap_err();
             assert_eq!(stream_error.kind(), std::io::ErrorKind::InvalidData);
-            let mut buf = vec![0u8; data.len() - 1];
-            assert!(matches!(
-                c.decompress_to_slice(&packed, &mut buf),
-                Err(Error::OutputTooSmall { .. })
-            ));
-            buf.push(0);
-            assert_eq!(
-                c.decompress_to_slice(&packed, &mut buf).unwrap(),
-                data.len()
-            );
-            assert_eq!(buf, data);
+            check_exact_slice(&c, &packed, &data);
         }
-        // A small bomb: 64 MiB of zeros in a few KiB stops at 1 MiB.
-        let zeros = vec![0u8; 64 << 20];
-        let c = codec(Format::Gzip, 1, backend).with_limit(1 << 20);
-        let bomb = c.compress(&zeros).unwrap();
-        assert!(bomb.len() < 1 << 20);
-        assert!(matches!(
-            c.decompress(&bomb),
-            Err(Error::LimitExceeded { .. })
-        ));
+        check_small_bomb(codec(Format::Gzip, 1, backend));
     }
 }
 
@@ -544,15 +526,7 @@ fn the_readers_own_errors_come_through_the_decoder() {
     for format in FORMATS {
         let c = codec(format, 1, Backend::Cpu);
         let packed = c.compress(&data).unwrap();
-        let broken = Broken {
-            data: &packed,
-            ok: packed.len() / 2,
-        };
-        let mut out = Vec::new();
-        let e = c
-            .decoder(BufReader::with_capacity(4096, broken))
-            .read_to_end(&mut out)
-            .unwrap_err();
+        let e = read_broken(&c, &packed);
         assert_eq!(
             e.kind(),
             std::io::ErrorKind::ConnectionReset,

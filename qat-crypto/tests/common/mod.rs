@@ -117,6 +117,35 @@ pub(crate) fn read_stream(codec: &Codec, packed: &[u8]) -> std::io::Result<Vec<u
     Ok(out)
 }
 
+/// Checks that `codec` decompresses `packed` (a stream of `data`) into a slice of exactly
+/// `data.len()` bytes, and that one a byte shorter is `OutputTooSmall`.
+pub(crate) fn check_exact_slice(codec: &Codec, packed: &[u8], data: &[u8]) {
+    let mut buf = vec![0u8; data.len() - 1];
+    assert!(matches!(
+        codec.decompress_to_slice(packed, &mut buf),
+        Err(Error::OutputTooSmall { .. })
+    ));
+    buf.push(0);
+    assert_eq!(
+        codec.decompress_to_slice(packed, &mut buf).unwrap(),
+        data.len()
+    );
+    assert_eq!(buf, data);
+}
+
+/// Checks that `codec`, given a limit of 1 MiB, stops there on a small bomb: 64 MiB of zeros
+/// in a few KiB.
+pub(crate) fn check_small_bomb(codec: Codec) {
+    let zeros = vec![0u8; 64 << 20];
+    let c = codec.with_limit(1 << 20);
+    let bomb = c.compress(&zeros).unwrap();
+    assert!(bomb.len() < 1 << 20);
+    assert!(matches!(
+        c.decompress(&bomb),
+        Err(Error::LimitExceeded { .. })
+    ));
+}
+
 /// Checks, in a property test, that `codec` gives `data` back: compressed one-shot and read
 /// one-shot, and written through its streaming encoder and read both ways.
 pub(crate) fn check_round_trips(codec: &Codec, data: &[u8]) -> Result<(), TestCaseError> {
@@ -182,6 +211,20 @@ impl std::io::Read for Broken<'_> {
         self.ok -= n;
         Ok(n)
     }
+}
+
+/// The error reading `packed` through `codec`'s streaming decoder from a reader that fails
+/// half way ([`Broken`]).
+pub(crate) fn read_broken(codec: &Codec, packed: &[u8]) -> std::io::Error {
+    let broken = Broken {
+        data: packed,
+        ok: packed.len() / 2,
+    };
+    let mut out = Vec::new();
+    codec
+        .decoder(BufReader::with_capacity(4096, broken))
+        .read_to_end(&mut out)
+        .unwrap_err()
 }
 
 /// Runs `program ARGS` with `input` on its stdin, written from a thread of its own: how it
