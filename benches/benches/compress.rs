@@ -179,59 +179,83 @@ fn qatkit_entries<'a>(
         .collect()
 }
 
-fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
-    for level in LEVELS {
-        let name = format!("gzip_compress_level{level}");
+/// The baselines of a group at one level, for requests of at most `largest` bytes.
+type Baselines = Vec<(&'static str, Work<'static>)>;
+
+/// `data` cut into requests, compressed by a baseline at a level.
+type Pack = fn(u32, std::slice::Chunks<'_, u8>) -> Vec<Vec<u8>>;
+
+/// The groups of one kind, one a level: `{name}_level{level}`, each with every request size.
+struct Groups {
+    name: &'static str,
+    format: Format,
+    levels: &'static [u32],
+    /// For decompression, the requests for everyone: `data` cut into requests, compressed by
+    /// a baseline at the group's level. Compression takes `data` cut into requests.
+    pack: Option<Pack>,
+    /// The baselines at `level` for requests of at most `largest` bytes.
+    baselines: fn(u32, usize) -> Baselines,
+}
+
+const GZIP_COMPRESS: Groups = Groups {
+    name: "gzip_compress",
+    format: Format::Gzip,
+    levels: &LEVELS,
+    pack: None,
+    baselines: gzip_compressors,
+};
+
+const GZIP_DECOMPRESS: Groups = Groups {
+    name: "gzip_decompress",
+    format: Format::Gzip,
+    levels: &LEVELS,
+    pack: Some(libdeflate_gzip),
+    baselines: gzip_decompressors,
+};
+
+const ZSTD_COMPRESS: Groups = Groups {
+    name: "zstd_compress",
+    format: Format::Zstd,
+    levels: &ZSTD_LEVELS,
+    pack: None,
+    baselines: zstd_compressors,
+};
+
+const ZSTD_DECOMPRESS: Groups = Groups {
+    name: "zstd_decompress",
+    format: Format::Zstd,
+    levels: &ZSTD_LEVELS,
+    pack: Some(zstd_frames),
+    baselines: zstd_decompressors,
+};
+
+/// Benches `groups` on `data`: qatkit's entries, then the baselines.
+fn bench_groups(c: &mut Criterion, bench: &mut Bench, data: &[u8], groups: &Groups) {
+    for &level in groups.levels {
+        let name = format!("{}_level{level}", groups.name);
         let mut group = c.benchmark_group(&name);
         group.throughput(Throughput::Bytes(data.len() as u64));
         // Whole-corpus iterations take up to a second: the same count per sample.
         group.sampling_mode(SamplingMode::Flat);
         for (label, size) in SIZES {
             let largest = size.min(data.len());
-            let ours = qatkit_entries(Format::Gzip, level, Codec::compress_into);
-            let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
-            #[cfg(feature = "qatzip")]
-            {
-                let mut direct = qatzip::Direct::new(level, largest);
-                baselines.push(("qatzip", Box::new(move |r| direct.compress(r))));
-            }
-            #[cfg(feature = "isal")]
-            if level == 1 {
-                let mut out = vec![0u8; largest + largest / 4 + 1024];
-                baselines.push((
-                    "isal",
-                    Box::new(move |r| {
-                        let (level, codec) = (isal::CompressionLevel::One, isal::Codec::Gzip);
-                        isal::compress_into(r, &mut out, level, codec).unwrap()
-                    }),
-                ));
-            }
-            let mut compressor = libdeflater::Compressor::new(
-                libdeflater::CompressionLvl::new(level as i32).unwrap(),
-            );
-            let mut out = vec![0u8; compressor.gzip_compress_bound(largest)];
-            baselines.push((
-                "libdeflate",
-                Box::new(move |r| compressor.gzip_compress(r, &mut out).unwrap()),
-            ));
-            let mut out = Vec::with_capacity(largest + 1024);
-            baselines.push((
-                FLATE2,
-                Box::new(move |r| {
-                    out.clear();
-                    let level = flate2::Compression::new(level);
-                    let mut e = flate2::write::GzEncoder::new(&mut out, level);
-                    e.write_all(r).unwrap();
-                    e.finish().unwrap().len()
-                }),
-            ));
+            let packed = groups.pack.map(|pack| pack(level, data.chunks(largest)));
+            let (requests, ratio, call): (_, _, CodecCall) = match &packed {
+                None => (data.chunks(largest).collect(), None, Codec::compress_into),
+                Some(packed) => {
+                    let output = packed.iter().map(Vec::len).sum::<usize>();
+                    let ratio = data.len() as f64 / output as f64;
+                    let requests = packed.iter().map(Vec::as_slice).collect();
+                    (requests, Some(ratio), Codec::decompress_into)
+                }
+            };
             let size = Size {
                 group: name.clone(),
                 label,
-                requests: data.chunks(largest).collect(),
-                ratio: None,
-                ours,
-                baselines,
+                requests,
+                ratio,
+                ours: qatkit_entries(groups.format, level, call),
+                baselines: (groups.baselines)(level, largest),
             };
             bench.measure(&mut group, size);
         }
@@ -239,74 +263,94 @@ fn compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
     }
 }
 
-fn decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
-    for level in LEVELS {
-        let name = format!("gzip_decompress_level{level}");
-        let mut group = c.benchmark_group(&name);
-        group.throughput(Throughput::Bytes(data.len() as u64));
-        group.sampling_mode(SamplingMode::Flat);
-        for (label, size) in SIZES {
-            let largest = size.min(data.len());
-            // The same gzip for everyone, written by libdeflate at this level.
-            let mut compressor = libdeflater::Compressor::new(
-                libdeflater::CompressionLvl::new(level as i32).unwrap(),
-            );
-            let packed: Vec<Vec<u8>> = data
-                .chunks(largest)
-                .map(|r| {
-                    let mut out = vec![0u8; compressor.gzip_compress_bound(r.len())];
-                    let n = compressor.gzip_compress(r, &mut out).unwrap();
-                    out.truncate(n);
-                    out
-                })
-                .collect();
-            let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
-            let ours = qatkit_entries(Format::Gzip, level, Codec::decompress_into);
-            let mut baselines: Vec<(&'static str, Work<'_>)> = Vec::new();
-            #[cfg(feature = "qatzip")]
-            {
-                let mut direct = qatzip::Direct::new(level, largest);
-                baselines.push(("qatzip", Box::new(move |p| direct.decompress(p))));
-            }
-            #[cfg(feature = "isal")]
-            {
-                let mut out = vec![0u8; largest];
-                baselines.push((
-                    "isal",
-                    Box::new(move |p| {
-                        isal::decompress_into(p, &mut out, isal::Codec::Gzip).unwrap()
-                    }),
-                ));
-            }
-            let mut decompressor = libdeflater::Decompressor::new();
-            let mut out = vec![0u8; largest];
-            baselines.push((
-                "libdeflate",
-                Box::new(move |p| decompressor.gzip_decompress(p, &mut out).unwrap()),
-            ));
-            let mut out = Vec::with_capacity(largest);
-            baselines.push((
-                FLATE2,
-                Box::new(move |p| {
-                    use std::io::Read as _;
-                    out.clear();
-                    flate2::read::GzDecoder::new(p)
-                        .read_to_end(&mut out)
-                        .unwrap()
-                }),
-            ));
-            let size = Size {
-                group: name.clone(),
-                label,
-                requests: packed.iter().map(Vec::as_slice).collect(),
-                ratio: Some(ratio),
-                ours,
-                baselines,
-            };
-            bench.measure(&mut group, size);
-        }
-        group.finish();
+fn gzip_compressors(level: u32, largest: usize) -> Baselines {
+    let mut baselines: Baselines = Vec::new();
+    #[cfg(feature = "qatzip")]
+    {
+        let mut direct = qatzip::Direct::new(level, largest);
+        baselines.push(("qatzip", Box::new(move |r| direct.compress(r))));
     }
+    #[cfg(feature = "isal")]
+    if level == 1 {
+        let mut out = vec![0u8; largest + largest / 4 + 1024];
+        baselines.push((
+            "isal",
+            Box::new(move |r| {
+                let (level, codec) = (isal::CompressionLevel::One, isal::Codec::Gzip);
+                isal::compress_into(r, &mut out, level, codec).unwrap()
+            }),
+        ));
+    }
+    let mut compressor =
+        libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level as i32).unwrap());
+    let mut out = vec![0u8; compressor.gzip_compress_bound(largest)];
+    baselines.push((
+        "libdeflate",
+        Box::new(move |r| compressor.gzip_compress(r, &mut out).unwrap()),
+    ));
+    let mut out = Vec::with_capacity(largest + 1024);
+    baselines.push((
+        FLATE2,
+        Box::new(move |r| {
+            out.clear();
+            let level = flate2::Compression::new(level);
+            let mut e = flate2::write::GzEncoder::new(&mut out, level);
+            e.write_all(r).unwrap();
+            e.finish().unwrap().len()
+        }),
+    ));
+    baselines
+}
+
+/// The same gzip for everyone, written by libdeflate at `level`.
+fn libdeflate_gzip(level: u32, requests: std::slice::Chunks<'_, u8>) -> Vec<Vec<u8>> {
+    let mut compressor =
+        libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level as i32).unwrap());
+    requests
+        .map(|r| {
+            let mut out = vec![0u8; compressor.gzip_compress_bound(r.len())];
+            let n = compressor.gzip_compress(r, &mut out).unwrap();
+            out.truncate(n);
+            out
+        })
+        .collect()
+}
+
+// Only QATzip's session takes the level.
+#[cfg_attr(not(feature = "qatzip"), expect(unused_variables))]
+fn gzip_decompressors(level: u32, largest: usize) -> Baselines {
+    let mut baselines: Baselines = Vec::new();
+    #[cfg(feature = "qatzip")]
+    {
+        let mut direct = qatzip::Direct::new(level, largest);
+        baselines.push(("qatzip", Box::new(move |p| direct.decompress(p))));
+    }
+    #[cfg(feature = "isal")]
+    {
+        let mut out = vec![0u8; largest];
+        baselines.push((
+            "isal",
+            Box::new(move |p| isal::decompress_into(p, &mut out, isal::Codec::Gzip).unwrap()),
+        ));
+    }
+    let mut decompressor = libdeflater::Decompressor::new();
+    let mut out = vec![0u8; largest];
+    baselines.push((
+        "libdeflate",
+        Box::new(move |p| decompressor.gzip_decompress(p, &mut out).unwrap()),
+    ));
+    let mut out = Vec::with_capacity(largest);
+    baselines.push((
+        FLATE2,
+        Box::new(move |p| {
+            use std::io::Read as _;
+            out.clear();
+            flate2::read::GzDecoder::new(p)
+                .read_to_end(&mut out)
+                .unwrap()
+        }),
+    ));
+    baselines
 }
 
 /// libzstd through the `zstd` crate's bulk compressor at `level`, writing what qatkit writes:
@@ -319,75 +363,34 @@ fn zstd_compressor(level: u32) -> zstd::bulk::Compressor<'static> {
     compressor
 }
 
-fn zstd_compress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
-    for level in ZSTD_LEVELS {
-        let name = format!("zstd_compress_level{level}");
-        let mut group = c.benchmark_group(&name);
-        group.throughput(Throughput::Bytes(data.len() as u64));
-        group.sampling_mode(SamplingMode::Flat);
-        for (label, size) in SIZES {
-            let largest = size.min(data.len());
-            let ours = qatkit_entries(Format::Zstd, level, Codec::compress_into);
-            let mut compressor = zstd_compressor(level);
-            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(largest));
-            let baselines: Vec<(&'static str, Work<'_>)> = vec![(
-                "zstd",
-                Box::new(move |r| {
-                    out.clear();
-                    compressor.compress_to_buffer(r, &mut out).unwrap()
-                }),
-            )];
-            let size = Size {
-                group: name.clone(),
-                label,
-                requests: data.chunks(largest).collect(),
-                ratio: None,
-                ours,
-                baselines,
-            };
-            bench.measure(&mut group, size);
-        }
-        group.finish();
-    }
+fn zstd_compressors(level: u32, largest: usize) -> Baselines {
+    let mut compressor = zstd_compressor(level);
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(largest));
+    vec![(
+        "zstd",
+        Box::new(move |r| {
+            out.clear();
+            compressor.compress_to_buffer(r, &mut out).unwrap()
+        }),
+    )]
 }
 
-fn zstd_decompress_benches(c: &mut Criterion, bench: &mut Bench, data: &[u8]) {
-    for level in ZSTD_LEVELS {
-        let name = format!("zstd_decompress_level{level}");
-        let mut group = c.benchmark_group(&name);
-        group.throughput(Throughput::Bytes(data.len() as u64));
-        group.sampling_mode(SamplingMode::Flat);
-        for (label, size) in SIZES {
-            let largest = size.min(data.len());
-            // The same frames for everyone, written by zstd at this level.
-            let mut compressor = zstd_compressor(level);
-            let packed: Vec<Vec<u8>> = data
-                .chunks(largest)
-                .map(|r| compressor.compress(r).unwrap())
-                .collect();
-            let ratio = data.len() as f64 / packed.iter().map(Vec::len).sum::<usize>() as f64;
-            let ours = qatkit_entries(Format::Zstd, level, Codec::decompress_into);
-            let mut decompressor = zstd::bulk::Decompressor::new().expect("zstd decompressor");
-            let mut out = Vec::with_capacity(largest);
-            let baselines: Vec<(&'static str, Work<'_>)> = vec![(
-                "zstd",
-                Box::new(move |p| {
-                    out.clear();
-                    decompressor.decompress_to_buffer(p, &mut out).unwrap()
-                }),
-            )];
-            let size = Size {
-                group: name.clone(),
-                label,
-                requests: packed.iter().map(Vec::as_slice).collect(),
-                ratio: Some(ratio),
-                ours,
-                baselines,
-            };
-            bench.measure(&mut group, size);
-        }
-        group.finish();
-    }
+/// The same frames for everyone, written by zstd at `level`.
+fn zstd_frames(level: u32, requests: std::slice::Chunks<'_, u8>) -> Vec<Vec<u8>> {
+    let mut compressor = zstd_compressor(level);
+    requests.map(|r| compressor.compress(r).unwrap()).collect()
+}
+
+fn zstd_decompressors(_level: u32, largest: usize) -> Baselines {
+    let mut decompressor = zstd::bulk::Decompressor::new().expect("zstd decompressor");
+    let mut out = Vec::with_capacity(largest);
+    vec![(
+        "zstd",
+        Box::new(move |p| {
+            out.clear();
+            decompressor.decompress_to_buffer(p, &mut out).unwrap()
+        }),
+    )]
 }
 
 /// QATzip called directly through qat-sys, as a C program would: one session, the caller's
@@ -479,9 +482,13 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    compress_benches(&mut c, &mut bench, &data);
-    decompress_benches(&mut c, &mut bench, &data);
-    zstd_compress_benches(&mut c, &mut bench, &data);
-    zstd_decompress_benches(&mut c, &mut bench, &data);
+    for groups in [
+        GZIP_COMPRESS,
+        GZIP_DECOMPRESS,
+        ZSTD_COMPRESS,
+        ZSTD_DECOMPRESS,
+    ] {
+        bench_groups(&mut c, &mut bench, &data, &groups);
+    }
     c.final_summary();
 }

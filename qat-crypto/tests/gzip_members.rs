@@ -3,25 +3,17 @@
 //! sizes, read in one call; padding, garbage and header checksums; and the gzip tool reading
 //! what qatkit writes.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+mod common;
 
+use std::io::Write as _;
+
+use common::{codec, mixed, run, sample, tool_on_file};
 use proptest::prelude::*;
 use qat_crypto::compress::{Backend, Codec, Error, Format};
 
+/// gzip at `level` on the CPU.
 fn cpu(level: u32) -> Codec {
-    Codec::new(Format::Gzip, level)
-        .unwrap()
-        .with_backend(Backend::Cpu)
-        .unwrap()
-}
-
-fn text(len: usize, seed: usize) -> Vec<u8> {
-    let words = ["member ", "header ", "trailer ", "qat ", "deflate\n"];
-    (0..)
-        .flat_map(|i: usize| words[(i * 7 + i / 11 + seed) % words.len()].bytes())
-        .take(len)
-        .collect()
+    codec(Format::Gzip, level, Backend::Cpu)
 }
 
 fn qatkit(data: &[u8], level: u32) -> Vec<u8> {
@@ -75,7 +67,7 @@ fn members_of_every_kind_and_size_read_in_one_call() {
     let parts: Vec<Vec<u8>> = [200_000, 0, 17, 60_000, 1, 500_000, 3000, 40_000]
         .iter()
         .enumerate()
-        .map(|(i, &len)| text(len, i))
+        .map(|(i, &len)| sample(len, i))
         .collect();
     for level in [0, 1, 6, 9, 12] {
         let mut input = Vec::new();
@@ -100,8 +92,8 @@ fn members_of_every_kind_and_size_read_in_one_call() {
 #[test]
 fn members_smaller_and_larger_than_the_last_one_read_right() {
     // The last member's size is the only one the end of the input tells; the rest differ.
-    let small = text(10, 1);
-    let big = text(2_000_000, 2);
+    let small = sample(10, 1);
+    let big = sample(2_000_000, 2);
     for (first, last) in [(&big, &small), (&small, &big)] {
         for make in [qatkit as fn(&[u8], u32) -> Vec<u8>, |d: &[u8], _| plain(d)] {
             let input = [make(first, 6), make(last, 6), make(first, 1)].concat();
@@ -113,7 +105,7 @@ fn members_smaller_and_larger_than_the_last_one_read_right() {
 
 #[test]
 fn zero_padding_after_the_last_member_is_accepted_and_other_bytes_are_not() {
-    let data = text(30_000, 3);
+    let data = sample(30_000, 3);
     for member in [qatkit(&data, 1), plain(&data)] {
         for padding in [1, 7, 512] {
             let padded = [&member[..], &vec![0; padding]].concat();
@@ -137,7 +129,7 @@ fn zero_padding_after_the_last_member_is_accepted_and_other_bytes_are_not() {
 
 #[test]
 fn a_header_crc_is_checked() {
-    let data = text(5000, 4);
+    let data = sample(5000, 4);
     let good = with_header_crc(&data, None);
     assert!(cpu(1).decompress(&good).unwrap() == data);
     let wrong = with_header_crc(&data, Some(0x1234));
@@ -158,7 +150,7 @@ fn a_header_crc_is_checked() {
 
 #[test]
 fn a_recorded_length_that_is_not_the_members_is_corrupt() {
-    let data = text(20_000, 5);
+    let data = sample(20_000, 5);
     let member = qatkit(&data, 6);
     // qatkit's header: QK's length at bytes 16-19.
     assert_eq!(&member[12..16], b"QK\x04\x00");
@@ -179,89 +171,44 @@ fn a_recorded_length_that_is_not_the_members_is_corrupt() {
     ));
 }
 
-/// Runs a standard tool on `input` (stdin → stdout); its output and whether it succeeded.
-/// `None` when the tool is not installed: the caller skips that check, unless
-/// `QATKIT_REQUIRE_TOOLS` is set (CI sets it), where a missing tool fails the test.
-fn tool(program: &str, args: &[&str], input: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let mut child = match Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            let why = format!("{program}: {e} (Debian package gzip)");
-            assert!(std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(), "{why}");
-            eprintln!("skipped a check: {why}");
-            return None;
-        }
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    // gzip may stop reading at an error: a broken pipe is then no failure of the test.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    Some((out.status.success(), out.stdout))
-}
-
 #[test]
 fn the_gzip_tool_reads_what_qatkit_writes() {
-    let parts = [text(100_000, 6), Vec::new(), text(1, 7), text(70_000, 8)];
+    let parts = [
+        sample(100_000, 6),
+        Vec::new(),
+        sample(1, 7),
+        sample(70_000, 8),
+    ];
     for level in [0, 1, 3, 6, 9, 12] {
         let members: Vec<u8> = parts.iter().flat_map(|p| qatkit(p, level)).collect();
-        let Some((ok, out)) = tool("gzip", &["-dc"], &members) else {
+        let Some((ok, out)) = run("gzip", &["-dc"], &members) else {
             return;
         };
         assert!(ok, "level {level}");
         assert!(out == parts.concat(), "level {level}");
-        let (ok, _) = tool("gzip", &["-t"], &members).unwrap();
+        let (ok, _) = run("gzip", &["-t"], &members).unwrap();
         assert!(ok, "level {level}");
         // The streaming encoder writes the same members.
         let codec = cpu(level).with_request_size(30_000);
         let mut encoder = codec.encoder(Vec::new());
         encoder.write_all(&parts.concat()).unwrap();
         let streamed = encoder.finish().unwrap();
-        let (ok, out) = tool("gzip", &["-dc"], &streamed).unwrap();
+        let (ok, out) = run("gzip", &["-dc"], &streamed).unwrap();
         assert!(ok && out == parts.concat(), "level {level} streamed");
     }
     // And refuses what qatkit refuses: a wrong header CRC.
-    let (ok, _) = tool("gzip", &["-t"], &with_header_crc(b"x", Some(1))).unwrap();
+    let (ok, _) = run("gzip", &["-t"], &with_header_crc(b"x", Some(1))).unwrap();
     assert!(!ok);
-    let (ok, _) = tool("gzip", &["-t"], &with_header_crc(b"x", None)).unwrap();
+    let (ok, _) = run("gzip", &["-t"], &with_header_crc(b"x", None)).unwrap();
     assert!(ok);
 }
 
 #[test]
 fn qatkit_reads_what_the_gzip_tool_writes_with_a_name() {
-    let data = text(80_000, 9);
-    let dir = std::env::temp_dir().join(format!("qatkit-gzip-members-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("named.txt");
-    std::fs::write(&file, &data).unwrap();
+    let data = sample(80_000, 9);
     // A file argument: gzip records its name (FNAME).
-    let result = Command::new("gzip")
-        .args(["-c", "-9"])
-        .arg(&file)
-        .stderr(Stdio::null())
-        .output();
-    std::fs::remove_dir_all(&dir).unwrap();
-    let packed = match result {
-        Ok(out) => {
-            assert!(out.status.success());
-            out.stdout
-        }
-        Err(e) => {
-            assert!(
-                std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(),
-                "gzip: {e}"
-            );
-            return;
-        }
+    let Some(packed) = tool_on_file("gzip", &["-9"], &data) else {
+        return;
     };
     assert_ne!(packed[3] & 0x08, 0, "FNAME");
     let twice = [&packed[..], &qatkit(&data, 1), &packed].concat();
@@ -271,11 +218,8 @@ fn qatkit_reads_what_the_gzip_tool_writes_with_a_name() {
 #[cfg(feature = "qatzip")]
 #[test]
 fn qatzip_and_qatkit_read_each_others_members() {
-    let qat = Codec::new(Format::Gzip, 1)
-        .unwrap()
-        .with_backend(Backend::Qat)
-        .unwrap();
-    let parts = [text(300_000, 10), text(5, 11), Vec::new()];
+    let qat = codec(Format::Gzip, 1, Backend::Qat);
+    let parts = [sample(300_000, 10), sample(5, 11), Vec::new()];
     let mut mixed = Vec::new();
     for part in &parts {
         mixed.extend(qat.compress(part).unwrap());
@@ -292,23 +236,6 @@ enum Writer {
     Qatkit(u32),
     Plain,
     Bgzf,
-}
-
-/// Pseudo-random bytes from `seed`, in runs of text and of noise (compressible and not).
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if (i / 3000) % 2 == 0 {
-                b"qat member "[i % 11]
-            } else {
-                (x >> 24) as u8
-            }
-        })
-        .collect()
 }
 
 fn writer() -> impl Strategy<Value = Writer> {
@@ -331,7 +258,7 @@ proptest! {
         ),
         padding in prop_oneof![Just(0usize), 1usize..64],
     ) {
-        let data = bytes(cuts.iter().map(|(len, _)| len).sum(), seed);
+        let data = mixed(cuts.iter().map(|(len, _)| len).sum(), seed);
         let mut input = Vec::new();
         let mut at = 0;
         for (len, writer) in &cuts {

@@ -3,93 +3,19 @@
 //! interop with the `lz4` tool both ways. The frame walker's own tests, on literal bytes and
 //! against decompression on random frames, are unit tests in `src/compress/lz4.rs`.
 
-use std::io::{Read as _, Write as _};
-use std::process::{Command, Stdio};
+mod common;
 
+use std::io::Read as _;
+
+use common::{
+    CPU_BACKENDS, backends, check_tool_reads, encode, run, sample, skippable, tool_on_file,
+};
 use qat_crypto::ErrorKind;
 use qat_crypto::compress::{Backend, Codec, Error, Format};
 
-/// Every backend built in: `qat` (QATzip) with feature `qatzip`.
-fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Cpu, Backend::Auto];
-    if cfg!(feature = "qatzip") {
-        all.push(Backend::Qat);
-    }
-    all
-}
-
-/// The backends that read empty input and legacy frames as `lz4 -d` does: QATzip (backend
-/// `qat`) still takes both as corrupt.
-const CPU_BACKENDS: [Backend; 2] = [Backend::Cpu, Backend::Auto];
-
+/// LZ4 (level 1) on `backend`.
 fn codec(backend: Backend) -> Codec {
-    Codec::new(Format::Lz4, 1)
-        .and_then(|c| c.with_backend(backend))
-        .unwrap()
-}
-
-fn sample(len: usize, salt: u8) -> Vec<u8> {
-    let words: [&[u8]; 5] = [b"frame ", b"block ", b"skippable ", b"legacy ", b"lz4\n"];
-    let mut text = Vec::with_capacity(len + 16);
-    let mut i = usize::from(salt);
-    while text.len() < len {
-        text.extend_from_slice(words[(i * 7 + i / 11) % words.len()]);
-        i += 1;
-    }
-    text.truncate(len);
-    text
-}
-
-/// A skippable frame with magic 0x184D2A5`nibble` holding `data`.
-fn skippable(nibble: u8, data: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x50 | nibble, 0x2a, 0x4d, 0x18];
-    frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    frame.extend_from_slice(data);
-    frame
-}
-
-/// Runs `lz4 ARGS` on `input` (stdin to stdout): whether it succeeded, and its output. `None`
-/// when lz4 is not installed: the caller skips that check, unless `QATKIT_REQUIRE_TOOLS` is
-/// set (CI sets it).
-fn lz4(args: &[&str], input: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let mut child = match Command::new("lz4")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            let why = format!("lz4: {e} (Debian package lz4)");
-            assert!(std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(), "{why}");
-            eprintln!("skipped a check: {why}");
-            return None;
-        }
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    // lz4 may stop reading at an error: a broken pipe is no failure of the test.
-    let _ = writer.join().unwrap();
-    Some((out.status.success(), out.stdout))
-}
-
-/// `lz4 ARGS -c FILE` on a file holding `data` (options such as `--content-size` need one).
-fn lz4_file(args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
-    let path = std::env::temp_dir().join(format!(
-        "qatkit-lz4-frames-{}-{}",
-        std::process::id(),
-        args.concat()
-    ));
-    std::fs::write(&path, data).unwrap();
-    let path_arg = path.to_str().unwrap().to_owned();
-    let result = lz4(&[args, &["-c", &path_arg]].concat(), b"");
-    std::fs::remove_file(&path).unwrap();
-    let (ok, out) = result?;
-    assert!(ok, "lz4 {args:?} failed");
-    Some(out)
+    common::codec(Format::Lz4, 1, backend)
 }
 
 #[test]
@@ -127,9 +53,7 @@ fn skippable_frames_are_skipped_alone_first_between_and_last() {
             assert!(out[4..] == *expected, "{backend} into: {what}");
         }
         // As the lz4 tool reads them.
-        if let Some((ok, out)) = lz4(&["-dc"], &input) {
-            assert!(ok && out == expected, "lz4 -d: {what}");
-        }
+        check_tool_reads("lz4", &input, expected, what);
     }
 }
 
@@ -148,7 +72,7 @@ fn a_skippable_frame_cut_short_is_corrupt() {
             );
             assert_eq!(e.kind(), ErrorKind::CorruptData);
         }
-        if let Some((ok, _)) = lz4(&["-dc"], &input) {
+        if let Some((ok, _)) = run("lz4", &["-dc"], &input) {
             assert!(!ok, "lz4 -d took a skippable frame cut at {cut}");
         }
     }
@@ -166,9 +90,7 @@ fn empty_input_is_no_frames() {
         c.decoder(&b""[..]).read_to_end(&mut streamed).unwrap();
         assert!(streamed.is_empty(), "{backend} stream");
     }
-    if let Some((ok, out)) = lz4(&["-dc"], b"") {
-        assert!(ok && out.is_empty(), "lz4 -d reads an empty file as empty");
-    }
+    check_tool_reads("lz4", b"", b"", "an empty file, as empty");
     // Not to be confused with the empty frame qatkit writes for empty data.
     let packed = codec(Backend::Cpu).compress(b"").unwrap();
     assert!(!packed.is_empty());
@@ -183,7 +105,7 @@ fn legacy_frames_are_unsupported_not_corrupt() {
     ];
     let a = codec(Backend::Cpu).compress(b"hello").unwrap();
     let mut inputs = vec![legacy.to_vec(), [&a[..], &legacy].concat()];
-    if let Some(out) = lz4_file(&["-l"], &sample(300_000, 4)) {
+    if let Some(out) = tool_on_file("lz4", &["-l"], &sample(300_000, 4)) {
         inputs.push(out);
     }
     for input in &inputs {
@@ -220,9 +142,7 @@ fn qatkits_frames_record_their_content_size_and_lz4_reads_them() {
         // FLG's content-size flag, and the size after FLG and BD.
         assert_ne!(packed[4] & 0x08, 0, "{backend}");
         assert_eq!(packed[6..14], (data.len() as u64).to_le_bytes());
-        let mut encoder = c.encoder(Vec::new());
-        encoder.write_all(&data).unwrap();
-        let streamed = encoder.finish().unwrap();
+        let streamed = encode(&c, &data, data.len());
         let twice = [&packed[..], &packed].concat();
         for (what, input, expected) in [
             ("one frame", &packed, &data),
@@ -233,9 +153,7 @@ fn qatkits_frames_record_their_content_size_and_lz4_reads_them() {
                 c.decompress(input).unwrap() == *expected,
                 "{backend}: {what}"
             );
-            if let Some((ok, out)) = lz4(&["-dc"], input) {
-                assert!(ok && out == *expected, "lz4 -d, {backend}: {what}");
-            }
+            check_tool_reads("lz4", input, expected, &format!("{backend}: {what}"));
         }
         // Over the limit by the recorded size.
         let short = codec(backend).with_limit(data.len() - 1);
@@ -262,8 +180,8 @@ fn qatkit_reads_what_the_lz4_tool_writes() {
     .into_iter()
     .enumerate()
     {
-        let data = sample(200_000 + i * 70_001, i as u8);
-        let Some(packed) = lz4_file(args, &data) else {
+        let data = sample(200_000 + i * 70_001, i);
+        let Some(packed) = tool_on_file("lz4", args, &data) else {
             return;
         };
         for backend in backends() {

@@ -3,48 +3,23 @@
 //! compressing, the same output in the same order when decompressing — whatever the unit
 //! sizes, the reads' sizes, the limit, or where the input goes bad.
 
+mod common;
+
 use std::io::{BufRead, Read, Write};
 
+use common::{Broken, encode, mixed};
 use proptest::prelude::*;
 use qat_crypto::compress::{Backend, Codec, Error, Format};
 
 /// The formats whose streams are units that workers take apart.
 const UNIT_FORMATS: [Format; 3] = [Format::Gzip, Format::Lz4, Format::Zstd];
 
+/// `format` (level 1) on the CPU, in requests of `request_size` bytes, `in_flight` at a time.
 fn codec(format: Format, request_size: usize, in_flight: usize) -> Codec {
-    Codec::new(format, 1)
-        .and_then(|c| c.with_backend(Backend::Cpu))
-        .unwrap()
+    common::codec(format, 1, Backend::Cpu)
         .with_request_size(request_size)
         .with_in_flight(in_flight)
         .with_limit(usize::MAX)
-}
-
-/// Data that compresses in places and not in others.
-fn mixed(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut data = Vec::with_capacity(len);
-    while data.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let run = (x % 300) as usize + 1;
-        if x & 1 == 0 {
-            data.extend(std::iter::repeat_n((x >> 8) as u8, run));
-        } else {
-            data.extend((0..run).map(|i| (x >> (i % 56)) as u8));
-        }
-    }
-    data.truncate(len);
-    data
-}
-
-fn encode(codec: &Codec, data: &[u8], write_size: usize) -> Vec<u8> {
-    let mut encoder = codec.encoder(Vec::new());
-    for piece in data.chunks(write_size.max(1)) {
-        encoder.write_all(piece).unwrap();
-    }
-    encoder.finish().unwrap()
 }
 
 /// A reader giving at most `step` bytes a read, as a pipe does.
@@ -222,25 +197,20 @@ fn what_comes_before_bad_input_or_a_failed_read_comes_out_first() {
                 ))
             );
             // A reader failing after the whole units: their output, then its error.
-            let failing = std::io::BufReader::new(packed.chain(Failing));
-            let mut decoder = c.decoder(failing);
+            let failing = Broken {
+                data: &packed,
+                ok: packed.len(),
+            };
+            let mut decoder = c.decoder(std::io::BufReader::new(failing));
             let mut out = Vec::new();
             let e = decoder.read_to_end(&mut out).unwrap_err();
-            assert_eq!(e.to_string(), "the disk went away");
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+            assert_eq!(e.to_string(), "the network went away");
             assert!(
                 out == data,
                 "{format} in flight {in_flight}: {} bytes",
                 out.len()
             );
         }
-    }
-}
-
-/// A reader that fails.
-struct Failing;
-
-impl Read for Failing {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        Err(std::io::Error::other("the disk went away"))
     }
 }

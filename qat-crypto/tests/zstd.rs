@@ -4,122 +4,22 @@
 //! The frame walker's own tests, on literal bytes and against libzstd on random frames, are
 //! unit tests in `src/compress/zstd.rs`.
 
-use std::io::{BufReader, Read as _, Write as _};
-use std::process::{Command, Stdio};
+mod common;
 
+use common::{
+    CPU_BACKENDS, check_bad_input, check_exact_slice, check_round_trips, check_small_bomb,
+    check_tool_reads, encode, noise, read_broken, read_stream, run, sample, skippable, tool,
+    tool_on_file,
+};
 use proptest::prelude::*;
 use qat_crypto::ErrorKind;
 use qat_crypto::compress::{Backend, Codec, Error, Format};
 
-/// The backends that serve zstd: QATzip has none.
-const BACKENDS: [Backend; 2] = [Backend::Cpu, Backend::Auto];
-
 const LEVELS: [u32; 6] = [0, 1, 3, 9, 19, 22];
 
+/// zstd at `level` on `backend`.
 fn codec(level: u32, backend: Backend) -> Codec {
-    Codec::new(Format::Zstd, level)
-        .and_then(|c| c.with_backend(backend))
-        .unwrap()
-}
-
-fn sample(len: usize, salt: usize) -> Vec<u8> {
-    let words: [&[u8]; 6] = [
-        b"zstd ",
-        b"frame ",
-        b"window ",
-        b"block ",
-        b"checksum ",
-        b"qat\n",
-    ];
-    let mut text = Vec::with_capacity(len + 16);
-    let mut i = salt;
-    while text.len() < len {
-        text.extend_from_slice(words[(i * 7 + i / 13) % words.len()]);
-        i += 1;
-    }
-    text.truncate(len);
-    text
-}
-
-/// Pseudo-random bytes: incompressible.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn read_stream(codec: &Codec, packed: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    codec
-        .decoder(BufReader::with_capacity(1000, packed))
-        .read_to_end(&mut out)?;
-    Ok(out)
-}
-
-/// Runs `zstd ARGS` on `input` (stdin to stdout): whether it succeeded, and its output. `None`
-/// when zstd is not installed: the caller skips that check, unless `QATKIT_REQUIRE_TOOLS` is
-/// set (CI sets it).
-fn zstd(args: &[&str], input: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let mut child = match Command::new("zstd")
-        .args(args)
-        .arg("-q")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            let why = format!("zstd: {e} (Debian package zstd)");
-            assert!(std::env::var_os("QATKIT_REQUIRE_TOOLS").is_none(), "{why}");
-            eprintln!("skipped a check: {why}");
-            return None;
-        }
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    // zstd may stop reading at an error: a broken pipe is no failure of the test.
-    let _ = writer.join().unwrap();
-    Some((out.status.success(), out.stdout))
-}
-
-/// `zstd -d` on `packed` must give `expected`.
-fn check_zstd_reads(packed: &[u8], expected: &[u8], what: &str) {
-    if let Some((ok, out)) = zstd(&["-dc"], packed) {
-        assert!(ok && out == expected, "zstd -d on {what}");
-    }
-}
-
-/// `zstd ARGS -c FILE` on a file holding `data` (the content size is known only for a file).
-fn zstd_file(args: &[&str], data: &[u8]) -> Option<Vec<u8>> {
-    let path = std::env::temp_dir().join(format!(
-        "qatkit-zstd-{}-{}",
-        std::process::id(),
-        args.concat()
-    ));
-    std::fs::write(&path, data).unwrap();
-    let path_arg = path.to_str().unwrap().to_owned();
-    let result = zstd(&[args, &["-c", &path_arg]].concat(), b"");
-    std::fs::remove_file(&path).unwrap();
-    let (ok, out) = result?;
-    assert!(ok, "zstd {args:?} failed");
-    Some(out)
-}
-
-/// A skippable frame holding `data`.
-fn skippable(data: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x53, 0x2a, 0x4d, 0x18];
-    frame.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    frame.extend_from_slice(data);
-    frame
+    common::codec(Format::Zstd, level, backend)
 }
 
 #[test]
@@ -166,7 +66,7 @@ fn qatzip_has_no_zstd_and_auto_keeps_it_on_the_cpu() {
 fn every_level_round_trips_on_every_backend() {
     let data = sample(300_000, 1);
     let incompressible = noise(200_000);
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         for level in LEVELS {
             let c = codec(level, backend);
             let packed = c.compress(&data).unwrap();
@@ -201,34 +101,30 @@ fn every_level_round_trips_on_every_backend() {
 #[test]
 fn the_zstd_tool_reads_what_qatkit_writes() {
     let data = sample(1_500_000, 2);
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         for level in [1, 3, 19] {
             let c = codec(level, backend);
             let packed = c.compress(&data).unwrap();
             let what = format!("{backend} level {level}");
-            check_zstd_reads(&packed, &data, &what);
+            check_tool_reads("zstd", &packed, &data, &what);
             let twice = [&packed[..], &packed].concat();
-            check_zstd_reads(&twice, &[&data[..], &data].concat(), &what);
+            check_tool_reads("zstd", &twice, &[&data[..], &data].concat(), &what);
             // The checksum zstd -d checks: it refuses a frame whose last byte is changed.
             let mut flipped = packed.clone();
             *flipped.last_mut().unwrap() ^= 1;
-            if let Some((ok, _)) = zstd(&["-dc"], &flipped) {
+            if let Some((ok, _)) = run("zstd", &["-dc"], &flipped) {
                 assert!(!ok, "{what}: zstd -d took a wrong checksum");
             }
         }
         let c = codec(3, backend)
             .with_request_size(256 << 10)
             .with_in_flight(3);
-        let mut encoder = c.encoder(Vec::new());
-        for piece in data.chunks(10_007) {
-            encoder.write_all(piece).unwrap();
-        }
-        let streamed = encoder.finish().unwrap();
-        check_zstd_reads(&streamed, &data, &format!("{backend} stream"));
+        let streamed = encode(&c, &data, 10_007);
+        check_tool_reads("zstd", &streamed, &data, &format!("{backend} stream"));
         assert_eq!(c.decompress(&streamed).unwrap(), data);
         assert_eq!(read_stream(&c, &streamed).unwrap(), data);
         let empty = c.encoder(Vec::new()).finish().unwrap();
-        check_zstd_reads(&empty, b"", &format!("{backend} empty stream"));
+        check_tool_reads("zstd", &empty, b"", &format!("{backend} empty stream"));
         assert_eq!(c.decompress(&empty).unwrap(), b"");
         assert_eq!(read_stream(&c, &empty).unwrap(), b"");
     }
@@ -251,14 +147,12 @@ fn qatkit_reads_what_the_zstd_tool_writes() {
     .enumerate()
     {
         let data = sample(300_000 + i * 50_001, i);
-        let Some(packed) = zstd_file(args, &data) else {
+        let Some(packed) = tool_on_file("zstd", args, &data) else {
             return;
         };
         // And from stdin, which writes no content size.
-        let Some((true, piped)) = zstd(&[args, &["-c"]].concat(), &data) else {
-            panic!("zstd {args:?} -c failed");
-        };
-        for backend in BACKENDS {
+        let piped = tool("zstd", &[args, &["-c"]].concat(), &data).unwrap();
+        for backend in CPU_BACKENDS {
             let c = codec(1, backend);
             for input in [&packed, &piped] {
                 assert!(
@@ -272,13 +166,13 @@ fn qatkit_reads_what_the_zstd_tool_writes() {
             }
         }
         all.extend_from_slice(&packed);
-        all.extend_from_slice(&skippable(&data[..i * 100]));
+        all.extend_from_slice(&skippable(3, &data[..i * 100]));
         all.extend_from_slice(&piped);
         expected.extend_from_slice(&data);
         expected.extend_from_slice(&data);
     }
     // `cat a.zst b.zst ...`, with skippable frames between.
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         let c = codec(1, backend).with_limit(expected.len());
         assert!(c.decompress(&all).unwrap() == expected, "{backend}");
         assert!(
@@ -286,25 +180,25 @@ fn qatkit_reads_what_the_zstd_tool_writes() {
             "{backend} stream"
         );
     }
-    check_zstd_reads(&all, &expected, "qatkit's test input");
+    check_tool_reads("zstd", &all, &expected, "qatkit's test input");
 }
 
 #[test]
 fn skippable_frames_are_skipped_and_empty_input_is_corrupt_as_in_zstd() {
     let data = sample(50_000, 3);
     let a = codec(3, Backend::Cpu).compress(&data).unwrap();
-    let s = skippable(b"not zstd data");
+    let s = skippable(3, b"not zstd data");
     for (what, input, expected) in [
         ("alone", s.clone(), &b""[..]),
         ("first", [&s[..], &a].concat(), &data),
         (
             "between",
-            [&a[..], &s, &skippable(b""), &a].concat(),
+            [&a[..], &s, &skippable(3, b""), &a].concat(),
             &[&data[..], &data].concat(),
         ),
         ("last", [&a[..], &s].concat(), &data),
     ] {
-        for backend in BACKENDS {
+        for backend in CPU_BACKENDS {
             let c = codec(1, backend);
             assert!(
                 c.decompress(&input).unwrap() == expected,
@@ -315,15 +209,15 @@ fn skippable_frames_are_skipped_and_empty_input_is_corrupt_as_in_zstd() {
                 "{backend}: {what}"
             );
         }
-        check_zstd_reads(&input, expected, what);
+        check_tool_reads("zstd", &input, expected, what);
     }
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         let c = codec(1, backend);
         let e = c.decompress(b"").unwrap_err();
         assert!(matches!(e, Error::Corrupt { .. }), "{backend}: {e}");
         assert!(read_stream(&c, b"").is_err());
     }
-    if let Some((ok, _)) = zstd(&["-dc"], b"") {
+    if let Some((ok, _)) = run("zstd", &["-dc"], b"") {
         assert!(!ok, "zstd -d took an empty input");
     }
 }
@@ -332,10 +226,10 @@ fn skippable_frames_are_skipped_and_empty_input_is_corrupt_as_in_zstd() {
 fn windows_over_128_mib_are_unsupported_as_zstd_refuses_them_by_default() {
     let data = sample(100_000, 4);
     // From stdin zstd keeps the window asked for: 256 MiB.
-    let Some((true, packed)) = zstd(&["--long=28", "-c"], &data) else {
+    let Some((true, packed)) = run("zstd", &["--long=28", "-c"], &data) else {
         return;
     };
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         let c = codec(1, backend);
         let e = c.decompress(&packed).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
@@ -346,24 +240,24 @@ fn windows_over_128_mib_are_unsupported_as_zstd_refuses_them_by_default() {
         let e = read_stream(&c, &packed).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     }
-    if let Some((ok, _)) = zstd(&["-dc"], &packed) {
+    if let Some((ok, _)) = run("zstd", &["-dc"], &packed) {
         assert!(!ok, "zstd -d took a 256 MiB window without --memory");
     }
-    if let Some((ok, out)) = zstd(&["-dc", "--memory=256MB"], &packed) {
-        assert!(ok && out == data);
+    if let Some(out) = tool("zstd", &["-dc", "--memory=256MB"], &packed) {
+        assert!(out == data, "zstd -d --memory=256MB");
     }
 }
 
 #[test]
 fn the_output_limit_is_respected_exactly() {
     let data = sample(200_000, 5);
-    let theirs = zstd(&["-c"], &data).map(|(_, out)| out);
+    let theirs = tool("zstd", &["-c"], &data);
     let ours = codec(3, Backend::Cpu).compress(&data).unwrap();
     for (what, packed) in [("with a content size", Some(ours)), ("without", theirs)] {
         let Some(packed) = packed else {
             continue;
         };
-        for backend in BACKENDS {
+        for backend in CPU_BACKENDS {
             let exact = codec(1, backend).with_limit(data.len());
             assert_eq!(exact.decompress(&packed).unwrap(), data, "{backend} {what}");
             assert_eq!(read_stream(&exact, &packed).unwrap(), data);
@@ -380,35 +274,17 @@ fn the_output_limit_is_respected_exactly() {
             assert_eq!(e.kind(), ErrorKind::LimitExceeded);
             let e = read_stream(&short, &packed).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
-            let mut buf = vec![0u8; data.len() - 1];
-            assert!(matches!(
-                exact.decompress_to_slice(&packed, &mut buf),
-                Err(Error::OutputTooSmall { .. })
-            ));
-            buf.push(0);
-            assert_eq!(
-                exact.decompress_to_slice(&packed, &mut buf).unwrap(),
-                data.len()
-            );
-            assert_eq!(buf, data);
+            check_exact_slice(&exact, &packed, &data);
         }
     }
-    // A small bomb: 64 MiB of zeros in a few KiB stops at 1 MiB.
-    let zeros = vec![0u8; 64 << 20];
-    let c = codec(1, Backend::Cpu).with_limit(1 << 20);
-    let bomb = c.compress(&zeros).unwrap();
-    assert!(bomb.len() < 1 << 20);
-    assert!(matches!(
-        c.decompress(&bomb),
-        Err(Error::LimitExceeded { .. })
-    ));
+    check_small_bomb(codec(1, Backend::Cpu));
 }
 
 #[test]
 fn corrupt_and_truncated_input_is_an_error_that_says_decompressing() {
     let data = sample(100_000, 6);
     let start = "decompressing zstd: ";
-    for backend in BACKENDS {
+    for backend in CPU_BACKENDS {
         let c = codec(3, backend);
         let packed = c.compress(&data).unwrap();
         let mut flipped_checksum = packed.clone();
@@ -441,42 +317,12 @@ fn corrupt_and_truncated_input_is_an_error_that_says_decompressing() {
     }
 }
 
-/// A reader that fails with its own error after `ok` bytes.
-struct Broken<'a> {
-    data: &'a [u8],
-    ok: usize,
-}
-
-impl std::io::Read for Broken<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.ok == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "the network went away",
-            ));
-        }
-        let n = buf.len().min(self.ok).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        self.ok -= n;
-        Ok(n)
-    }
-}
-
 #[test]
 fn the_readers_own_errors_come_through_the_decoder() {
     let data = sample(300_000, 7);
     let c = codec(3, Backend::Cpu);
     let packed = c.compress(&data).unwrap();
-    let broken = Broken {
-        data: &packed,
-        ok: packed.len() / 2,
-    };
-    let mut out = Vec::new();
-    let e = c
-        .decoder(BufReader::with_capacity(4096, broken))
-        .read_to_end(&mut out)
-        .unwrap_err();
+    let e = read_broken(&c, &packed);
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
 }
 
@@ -506,16 +352,10 @@ proptest! {
         b in 0usize..2,
         request in 1usize..5000,
     ) {
-        let c = codec(level, BACKENDS[b])
+        let c = codec(level, CPU_BACKENDS[b])
             .with_limit(data.len())
             .with_request_size(request);
-        let packed = c.compress(&data).unwrap();
-        prop_assert_eq!(&c.decompress(&packed).unwrap(), &data);
-        let mut encoder = c.encoder(Vec::new());
-        encoder.write_all(&data).unwrap();
-        let streamed = encoder.finish().unwrap();
-        prop_assert_eq!(&read_stream(&c, &streamed).unwrap(), &data);
-        prop_assert_eq!(&c.decompress(&streamed).unwrap(), &data);
+        check_round_trips(&c, &data)?;
     }
 
     #[test]
@@ -526,21 +366,8 @@ proptest! {
         limit in 0usize..10_000,
     ) {
         let c = codec(1, Backend::Cpu).with_limit(limit);
-        let check = |input: &[u8]| -> Result<(), TestCaseError> {
-            if let Ok(out) = c.decompress(input) {
-                prop_assert!(out.len() <= limit);
-            }
-            if let Ok(out) = read_stream(&c, input) {
-                prop_assert!(out.len() <= limit);
-            }
-            Ok(())
-        };
-        check(&data)?;
         let packed = codec(1, Backend::Cpu).compress(&data).unwrap();
-        let mut flipped = packed.clone();
-        let i = flip.index(flipped.len());
-        flipped[i] ^= 1 << (i % 8);
-        check(&flipped)?;
+        check_bad_input(&c, limit, &data, &packed, flip)?;
         let cut = cut.index(packed.len());
         prop_assert!(c.decompress(&packed[..cut]).is_err());
         prop_assert!(read_stream(&c, &packed[..cut]).is_err());
