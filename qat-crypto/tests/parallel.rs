@@ -14,9 +14,14 @@ use qat_crypto::compress::{Backend, Codec, Error, Format};
 /// The formats whose streams are units that workers take apart.
 const UNIT_FORMATS: [Format; 3] = [Format::Gzip, Format::Lz4, Format::Zstd];
 
-/// `format` (level 1) on the CPU, in requests of `request_size` bytes, `in_flight` at a time.
+/// `format` on the CPU, in requests of `request_size` bytes, `in_flight` at a time: gzip at
+/// level 4, libdeflate's, whose output depends on the request alone. ISA-L's (levels 0–3) can
+/// also depend on what the thread compressed before — it resets only part of its match history
+/// for a small request — so the same request may give other (valid) bytes on another worker;
+/// `compress.rs` round-trips those levels. LZ4 and zstd at level 1.
 fn codec(format: Format, request_size: usize, in_flight: usize) -> Codec {
-    common::codec(format, 1, Backend::Cpu)
+    let level = if format == Format::Gzip { 4 } else { 1 };
+    common::codec(format, level, Backend::Cpu)
         .with_request_size(request_size)
         .with_in_flight(in_flight)
         .with_limit(usize::MAX)

@@ -890,8 +890,8 @@ static void test_parallel_batch(size_t f) {
     char title[80];
     snprintf(title, sizeof title, "a batch with 4 in flight against 1 (%s)", FORMAT_NAMES[f]);
     check_section(title);
-    qatkit_codec *one = codec_at(FORMATS[f], 1);
-    qatkit_codec *four = codec_at(FORMATS[f], 1);
+    qatkit_codec *one = codec_at(FORMATS[f], same_bytes_level(FORMATS[f]));
+    qatkit_codec *four = codec_at(FORMATS[f], same_bytes_level(FORMATS[f]));
     if (one == NULL || four == NULL) {
         qatkit_codec_free(one);
         qatkit_codec_free(four);
@@ -977,8 +977,8 @@ static void test_parallel_one_shot(void) {
         noise[i] = (uint8_t)(x >> 11);
     }
     for (size_t f = 0; f < NFORMATS; f++) {
-        qatkit_codec *one = codec_at(FORMATS[f], 1);
-        qatkit_codec *four = codec_at(FORMATS[f], 1);
+        qatkit_codec *one = codec_at(FORMATS[f], same_bytes_level(FORMATS[f]));
+        qatkit_codec *four = codec_at(FORMATS[f], same_bytes_level(FORMATS[f]));
         if (one == NULL || four == NULL) {
             qatkit_codec_free(one);
             qatkit_codec_free(four);

@@ -694,8 +694,8 @@ static void test_parallel_stream(size_t f) {
     size_t n = check_big() ? ((size_t)12 << 20) + 12345 : ((size_t)1 << 20) + 300000;
     size_t units = (n + ((size_t)1 << 20) - 1) >> 20;
     uint8_t *in = malloc(n);
-    qatkit_codec *one = new_codec(FORMATS[f], 1);
-    qatkit_codec *four = new_codec(FORMATS[f], 1);
+    qatkit_codec *one = new_codec(FORMATS[f], same_bytes_level(FORMATS[f]));
+    qatkit_codec *four = new_codec(FORMATS[f], same_bytes_level(FORMATS[f]));
     if (in == NULL || one == NULL || four == NULL) {
         free(in);
         qatkit_codec_free(one);
