@@ -555,6 +555,7 @@ impl Codec {
 
     /// Compresses `input`, appending to `out` (whose capacity is reused: the fastest way to
     /// make many calls); returns the length appended.
+    ///
     /// With more than one request in flight, an input longer than the request size is cut
     /// into requests compressed in parallel (gzip members, LZ4 or zstd frames, as streams
     /// write them).
@@ -590,6 +591,7 @@ impl Codec {
 
     /// Decompresses `input` within the output limit, appending to `out` (whose capacity is
     /// reused); returns the length appended.
+    ///
     /// With more than one request in flight, units whose size is recorded (see
     /// [`Codec::decoder`]) are decompressed in parallel.
     pub fn decompress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
