@@ -1,11 +1,11 @@
 //! ISA-L's igzip, the fastest deflate on x86, for levels 0–3: stateless compression through its
 //! C API with the stream (about 80 KB) and the level buffers kept per thread (allocating and
 //! zeroing them costs as much as compressing a 64 KiB request). Also its inflate, for data a
-//! compressor wrote at maximum effort (level 8 and up: long matches) or at its fastest (levels
-//! 0–1, ISA-L's own output), which ISA-L decodes faster than libdeflate (`gzip_decompress_level9`
-//! and `gzip_decompress` in benches/benches/compress.rs; `qzip -d -T 1` of level-1 members took
-//! 35 ms of CPU through ISA-L, 39 through libdeflate, on 29 MB); libdeflate is as fast or faster
-//! on the levels between. A gzip member's header is qatkit's (`gzip`, recording the
+//! compressor wrote at maximum effort (level 8 and up: long matches), and for ISA-L's own
+//! output (qatkit's members at levels 0–1), which ISA-L decodes faster than libdeflate
+//! (`gzip_decompress_level9` in benches/benches/compress.rs; `qzip -d -T 1` of qatkit's
+//! level-1 members took 35 ms of CPU through ISA-L, 39 through libdeflate, on 30 MB);
+//! libdeflate is faster on the rest, libdeflate's own fastest level included (1.13× at 1 MiB). A gzip member's header is qatkit's (`gzip`, recording the
 //! member's length); ISA-L writes the deflate data and the trailer after it.
 
 use std::cell::RefCell;
@@ -142,13 +142,18 @@ pub(super) fn compress(
     })
 }
 
-/// Whether `input` (gzip or zlib) says its compressor worked at maximum effort or at its
-/// fastest: gzip's XFL of 2 or 4, zlib's FLEVEL of 3 or 0 (zlib, gzip, libdeflate and qatkit
-/// write them from level 8 or 9 up, and at levels 0–1).
+/// Whether `input` (gzip or zlib) says its compressor worked at maximum effort — gzip's XFL of
+/// 2, zlib's FLEVEL of 3 (zlib, gzip and libdeflate write them from level 8 or 9 up) — or is a
+/// member qatkit wrote at its fastest levels (XFL 4 and the `QK` subfield: ISA-L's output).
+/// Other writers' fastest levels (libdeflate's, XFL 4 too) libdeflate inflates faster.
 pub(super) fn inflates_faster(format: Format, input: &[u8]) -> bool {
     match format {
-        Format::Gzip => input.len() > 9 && matches!(input[8], 2 | 4),
-        Format::Zlib => input.len() > 2 && matches!(input[1] >> 6, 0 | 3),
+        Format::Gzip => match input.get(8) {
+            Some(2) => true,
+            Some(4) => input.get(12..14) == Some(b"QK"),
+            _ => false,
+        },
+        Format::Zlib => input.len() > 2 && input[1] >> 6 == 3,
         _ => false,
     }
 }
