@@ -450,11 +450,21 @@ fn feed(path: &Path, data: &[u8], child: &mut Child) -> File {
 fn start_on_fifo(dir: &Path, named: bool, args: &[&str], data: &[u8]) -> (Child, File) {
     let input = dir.join(args.last().unwrap());
     mkfifo(&input, Mode::from_bits_truncate(0o600)).unwrap();
-    let mut child = qzip_in(dir, named)
-        .args(args)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut command = qzip_in(dir, named);
+    // A shell that started the tests in the background (as CI may be) leaves SIGINT and SIGHUP
+    // ignored, which qzip respects as gzip does: the child gets the default actions back.
+    // SAFETY: the closure runs between fork and exec and calls only signal(2), which is
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+                nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl)
+                    .map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        })
+    };
+    let mut child = command.args(args).stderr(Stdio::null()).spawn().unwrap();
     let fifo = feed(&input, data, &mut child);
     (child, fifo)
 }
