@@ -500,7 +500,18 @@ fn interrupt(dir: &Path, named: bool, args: &[&str], data: &[u8], signal: Signal
         );
     }
     kill(Pid::from_raw(child.id() as i32), signal).unwrap();
-    let status = child.wait().unwrap();
+    // A qzip that outlives the signal fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("qzip is still running 60 s after {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     drop(fifo);
     status
 }
