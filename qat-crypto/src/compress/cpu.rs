@@ -159,22 +159,6 @@ fn inflate_gzip(mut input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(),
     }
 }
 
-/// Appends the inflated gzip member `member` (exactly one, header through trailer, as a header
-/// recorded its length or a reader found its end), at most `limit` bytes. For decoders that cut
-/// members out of a stream and inflate them in parallel.
-#[allow(
-    dead_code,
-    reason = "for the streaming decoder's parallel jobs (issue 13), which are not merged yet"
-)]
-pub(super) fn inflate_member(member: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
-    let limit = Limit::new(Format::Gzip, out, limit);
-    let header = read_header(member, &limit)?;
-    if header.member_len.is_some_and(|len| len != member.len()) {
-        return Err(limit.corrupt());
-    }
-    inflate_known(member, &header, &limit, out)
-}
-
 fn read_header(input: &[u8], limit: &Limit) -> Result<Header, Error> {
     match gzip::parse_header(input) {
         Parsed::Header(header) => Ok(header),
@@ -453,37 +437,9 @@ mod tests {
         let data = text(123_457, 3);
         let member = qatkit_gzip(&data, 6);
         let mut out = Vec::new();
-        inflate_member(&member, usize::MAX, &mut out).unwrap();
+        decompress(Format::Gzip, &member, usize::MAX, &mut out).unwrap();
         assert!(out == data);
         assert_eq!(out.capacity(), data.len());
-    }
-
-    #[test]
-    fn inflate_member_takes_exactly_one_member() {
-        let data = text(5000, 1);
-        let member = qatkit_gzip(&data, 1);
-        let mut out = b"kept".to_vec();
-        inflate_member(&member, 5000, &mut out).unwrap();
-        assert_eq!(out.len(), 5004);
-        for bad in [
-            [&member[..], &member].concat(),
-            member[..member.len() - 1].to_vec(),
-            [&member[..], &[0]].concat(),
-        ] {
-            assert!(matches!(
-                inflate_member(&bad, usize::MAX, &mut Vec::new()),
-                Err(Error::Corrupt { .. })
-            ));
-        }
-        // A member whose length nothing records, cut out by its reader.
-        let plain = plain_gzip(&data);
-        let mut out = Vec::new();
-        inflate_member(&plain, usize::MAX, &mut out).unwrap();
-        assert!(out == data);
-        assert!(matches!(
-            inflate_member(&member, 4999, &mut Vec::new()),
-            Err(Error::LimitExceeded { limit: 4999, .. })
-        ));
     }
 
     #[test]
