@@ -46,16 +46,14 @@ struct Requests<W> {
     /// The request being filled.
     pending: Vec<u8>,
     pipeline: Pipeline<Compressed>,
-    /// Buffers of finished requests, for the next ones: no allocation, no page faults.
-    spare: Vec<Vec<u8>>,
+    /// Buffers of finished requests, for the next ones: inputs' and outputs' apart, so that
+    /// each keeps the capacity its use needs (no regrowing, no page faults).
+    spare_inputs: Vec<Vec<u8>>,
+    spare_outputs: Vec<Vec<u8>>,
     emitted: bool,
 }
 
 impl<W: Write> Requests<W> {
-    fn buffer(&mut self) -> Vec<u8> {
-        self.spare.pop().unwrap_or_default()
-    }
-
     /// Queues what is pending as a request, first writing the oldest out if the pipeline is
     /// full.
     fn submit(&mut self, codec: &Codec) -> io::Result<()> {
@@ -65,9 +63,9 @@ impl<W: Write> Requests<W> {
         if self.pipeline.is_full() {
             self.write_oldest()?;
         }
-        let next = self.buffer();
+        let next = self.spare_inputs.pop().unwrap_or_default();
         let input = std::mem::replace(&mut self.pending, next);
-        let mut output = self.buffer();
+        let mut output = self.spare_outputs.pop().unwrap_or_default();
         let codec = codec.clone();
         self.pipeline.push(move || {
             let result = codec.compress_request(&input, &mut output);
@@ -99,7 +97,8 @@ impl<W: Write> Requests<W> {
         } = done;
         input.clear();
         output.clear();
-        self.spare.extend([input, output]);
+        self.spare_inputs.push(input);
+        self.spare_outputs.push(output);
         Ok(())
     }
 
@@ -130,7 +129,8 @@ impl<W: Write> Encoder<W> {
                 writer,
                 pending: Vec::new(),
                 pipeline: Pipeline::new(codec.in_flight),
-                spare: Vec::new(),
+                spare_inputs: Vec::new(),
+                spare_outputs: Vec::new(),
                 emitted: false,
             })),
         };
