@@ -84,6 +84,16 @@ impl fmt::Display for Format {
 }
 
 impl Format {
+    /// Every format, in the order of the C ABI's format constants (which the fuzz targets'
+    /// seeds rely on too).
+    pub const ALL: [Format; 5] = [
+        Format::Gzip,
+        Format::Zlib,
+        Format::Raw,
+        Format::Lz4,
+        Format::Zstd,
+    ];
+
     /// The levels this format takes: deflate 0–12 (0–3 ISA-L's levels, 4–12 libdeflate's; 0 is
     /// the fastest, not "stored"); LZ4's fast levels 0–2 (lz4_flex has no HC levels); zstd's
     /// levels 1–22 and 0 for its default (3), as `ZSTD_compress` takes them (zstd's negative,
