@@ -497,3 +497,16 @@ pub unsafe extern "C" fn qatkit_codec_served(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_constants_follow_format_all() {
+        for (constant, format) in Format::ALL.into_iter().enumerate() {
+            assert_eq!(format_of(constant as qatkit_format).unwrap(), format);
+        }
+        assert!(format_of(Format::ALL.len() as qatkit_format).is_err());
+    }
+}
