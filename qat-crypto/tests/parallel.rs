@@ -182,6 +182,38 @@ fn a_member_that_does_not_hold_what_its_trailer_says_is_corrupt_in_parallel_too(
 }
 
 #[test]
+fn a_member_whose_recorded_length_is_wrong_is_corrupt_on_every_path() {
+    // The QK subfield (header bytes 16..20) records the member's length; a damaged one, short
+    // or long, with the member itself intact, is found the same way whether a worker takes the
+    // member whole (trailer plausible) or it is streamed (the "trailer" read at the wrong end
+    // says an impossible size): gzip ignores the subfield, qatkit does not.
+    let data = mixed(40_000, 3);
+    let member = codec(Format::Gzip, 1 << 20, 1).compress(&data).unwrap();
+    let recorded = u32::from_le_bytes(member[16..20].try_into().unwrap());
+    assert_eq!(recorded as usize, member.len());
+    for wrong in [recorded - 38, recorded - 1, recorded + 1, recorded + 5000] {
+        let mut bad = member.clone();
+        bad[16..20].copy_from_slice(&wrong.to_le_bytes());
+        // Whole input, and the member followed by a good one: a long length overlaps it.
+        for input in [bad.clone(), [&bad[..], &member[..]].concat()] {
+            for in_flight in [1, 2] {
+                let c = codec(Format::Gzip, 1 << 20, in_flight);
+                let e = c.decompress(&input).unwrap_err();
+                assert!(matches!(e, Error::Corrupt { .. }), "{wrong}: {e}");
+                for step in [7, 1 << 20] {
+                    let (_, ended) = decode(&c, &input, step);
+                    assert_eq!(
+                        ended,
+                        Err("decompressing gzip: data is corrupt or truncated".into()),
+                        "recorded {wrong} of {recorded}, in flight {in_flight}, reads of {step}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn what_comes_before_bad_input_or_a_failed_read_comes_out_first() {
     let data = mixed(600_000, 11);
     for format in UNIT_FORMATS {

@@ -63,8 +63,9 @@ pub struct Decoder<R: BufRead> {
 enum State<R: Read> {
     /// Between units.
     Units(Input<R>),
-    /// A gzip member, zlib or raw deflate stream being inflated.
-    Inflate(Input<R>, Box<StreamInflater>),
+    /// A gzip member, zlib or raw deflate stream being inflated, with what is left of a
+    /// member's recorded length.
+    Inflate(Input<R>, Box<StreamInflater>, Option<usize>),
     Lz4(Box<lz4_flex::frame::FrameDecoder<Input<R>>>),
     /// zstd frames from here to the end.
     Zstd(Box<zstd::FrameReader<Input<R>>>),
@@ -130,7 +131,7 @@ impl<R: BufRead> Decoder<R> {
             let state = self.state.take().ok_or_else(failed_earlier)?;
             let (state, gave) = match state {
                 State::Units(input) => self.next_unit(input)?,
-                State::Inflate(input, inflater) => self.inflate(input, inflater)?,
+                State::Inflate(input, inflater, left) => self.inflate(input, inflater, left)?,
                 State::Lz4(mut decoder) => {
                     let mut out = self.buffer();
                     if let Err(e) = read_chunk(&mut *decoder, &mut out) {
@@ -249,7 +250,7 @@ impl<R: BufRead> Decoder<R> {
                 Ok((State::Units(input), self.oldest()?))
             }
             Next::End => Ok((State::Units(input), Gave::End)),
-            Next::Stream { header } => {
+            Next::Stream { header, body } => {
                 input.consume(header);
                 self.first = false;
                 self.codec.count(ServedBy::Cpu, input.pending().len());
@@ -261,15 +262,13 @@ impl<R: BufRead> Decoder<R> {
                     }
                     Format::Zstd => State::Zstd(Box::new(zstd::FrameReader::new(input))),
                     _ => {
-                        let body = match format {
+                        let kind = match format {
                             Format::Gzip => Body::Gzip,
                             Format::Zlib => Body::Zlib,
                             _ => Body::Raw,
                         };
-                        State::Inflate(
-                            input,
-                            Box::new(StreamInflater::new(body).map_err(io_error)?),
-                        )
+                        let inflater = StreamInflater::new(kind).map_err(io_error)?;
+                        State::Inflate(input, Box::new(inflater), body)
                     }
                 };
                 Ok((state, Gave::Nothing))
@@ -277,8 +276,15 @@ impl<R: BufRead> Decoder<R> {
         }
     }
 
-    /// Inflates the next chunk of a streamed gzip member or zlib/raw stream.
-    fn inflate(&mut self, mut input: Input<R>, mut inflater: Box<StreamInflater>) -> Step<R> {
+    /// Inflates the next chunk of a streamed gzip member or zlib/raw stream. A member whose
+    /// header records its length is given no input past it, and must end exactly there: a
+    /// length that disagrees with the member is corrupt, as the one-shot path finds it.
+    fn inflate(
+        &mut self,
+        mut input: Input<R>,
+        mut inflater: Box<StreamInflater>,
+        mut left: Option<usize>,
+    ) -> Step<R> {
         let format = self.format();
         let mut out = self.buffer();
         out.reserve(CHUNK);
@@ -286,15 +292,21 @@ impl<R: BufRead> Decoder<R> {
             if input.pending().is_empty() {
                 // What is inflated goes out before a read that may wait (or fail).
                 if !out.is_empty() {
-                    return Ok((State::Inflate(input, inflater), Gave::Chunk(out)));
+                    return Ok((State::Inflate(input, inflater, left), Gave::Chunk(out)));
                 }
                 input.fill(1)?;
             }
             let room = CHUNK - out.len();
-            let progress = inflater
-                .step(input.pending(), &mut out, room)
-                .map_err(io_error)?;
+            let pending = input.pending();
+            let given = &pending[..pending.len().min(left.unwrap_or(usize::MAX))];
+            let progress = inflater.step(given, &mut out, room).map_err(io_error)?;
             input.consume(progress.consumed);
+            left = left.map(|left| left - progress.consumed);
+            let ended_early = progress.done && left.is_some_and(|left| left > 0);
+            let ran_over = !progress.done && left == Some(0) && progress.produced == 0;
+            if ended_early || ran_over {
+                return Err(io_error(Error::Corrupt { format }));
+            }
             if progress.done {
                 let state = State::Units(input);
                 let gave = match out.is_empty() {
@@ -304,7 +316,7 @@ impl<R: BufRead> Decoder<R> {
                 return Ok((state, gave));
             }
             if out.len() == CHUNK {
-                return Ok((State::Inflate(input, inflater), Gave::Chunk(out)));
+                return Ok((State::Inflate(input, inflater, left), Gave::Chunk(out)));
             }
             if progress.consumed == 0 && progress.produced == 0 && input.eof {
                 return Err(io_error(Error::Corrupt { format }));

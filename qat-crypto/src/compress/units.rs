@@ -17,8 +17,10 @@ pub(super) enum Next {
     Unit { len: usize, out_len: usize },
     /// Bytes to pass over: a skippable frame, zero padding after the last gzip member.
     Skip { len: usize },
-    /// A unit to decompress as a stream, after passing over `header` bytes.
-    Stream { header: usize },
+    /// A unit to decompress as a stream, after passing over `header` bytes; `body` is the
+    /// length of the rest when the header records the unit's length (a gzip member's), which
+    /// the stream must then end at exactly.
+    Stream { header: usize, body: Option<usize> },
     /// The end of the data.
     End,
     /// More input is needed to say.
@@ -42,7 +44,10 @@ pub(super) fn next(format: Format, buf: &[u8], eof: bool, first: bool) -> Result
         Format::Lz4 => frame(format, lz4::walk(buf))?,
         Format::Zstd => frame(format, zstd::walk(buf))?,
         // zlib and raw deflate are one stream each, of unknown size, and nothing follows it.
-        Format::Zlib | Format::Raw if first => Next::Stream { header: 0 },
+        Format::Zlib | Format::Raw if first => Next::Stream {
+            header: 0,
+            body: None,
+        },
         Format::Zlib | Format::Raw if buf.is_empty() => match eof {
             true => Next::End,
             false => Next::More,
@@ -53,7 +58,10 @@ pub(super) fn next(format: Format, buf: &[u8], eof: bool, first: bool) -> Result
         Next::More if eof && buf.is_empty() && !first => Next::End,
         Next::More if eof => return Err(corrupt),
         // A unit that does not fit in memory: stream it.
-        Next::More if buf.len() >= MAX_UNIT && format != Format::Gzip => Next::Stream { header: 0 },
+        Next::More if buf.len() >= MAX_UNIT && format != Format::Gzip => Next::Stream {
+            header: 0,
+            body: None,
+        },
         next => next,
     })
 }
@@ -80,7 +88,10 @@ fn next_member(buf: &[u8], first: bool) -> Result<Next, Error> {
         gzip::Parsed::Incomplete => return Ok(Next::More),
         gzip::Parsed::Corrupt => return Err(corrupt),
     };
-    let stream = Next::Stream { header: header.len };
+    let stream = Next::Stream {
+        header: header.len,
+        body: header.member_len.map(|len| len.saturating_sub(header.len)),
+    };
     let Some(len) = header.member_len.filter(|&len| len <= MAX_UNIT) else {
         return Ok(stream);
     };
@@ -104,7 +115,10 @@ fn frame(format: Format, walk: Walk) -> Result<Next, Error> {
                 out_len: max_output,
             }
         }
-        Walk::Frame { .. } => Next::Stream { header: 0 },
+        Walk::Frame { .. } => Next::Stream {
+            header: 0,
+            body: None,
+        },
         Walk::Skippable { len } => Next::Skip { len },
         Walk::Incomplete => Next::More,
         Walk::Legacy => {
