@@ -598,13 +598,17 @@ fn run(args: &Args, plan: &Plan, codec: &Codec) -> Result<Done, Failure> {
             "compressed data is not written to a terminal (use -f to force)".into(),
         ));
     }
-    let mut reader = BufReader::with_capacity(BUFFER, Counted::new(&input.file));
+    let mut reader = Counted::new(&input.file);
     let mut writer = BufWriter::with_capacity(BUFFER, Counted::new(&mut output));
     let streamed = if args.decompress {
-        copy_out(&mut codec.decoder(&mut reader), &mut writer)
+        let buffered = BufReader::with_capacity(BUFFER, &mut reader);
+        copy_out(&mut codec.decoder(buffered), &mut writer)
     } else {
+        // Read straight into the encoder's requests.
         let mut encoder = codec.encoder(&mut writer);
-        io::copy(&mut reader, &mut encoder).and_then(|_| encoder.finish().map(drop))
+        encoder
+            .copy_from(&mut reader)
+            .and_then(|_| encoder.finish().map(drop))
     }
     .and_then(|()| writer.flush());
     if let Err(e) = streamed {
@@ -615,7 +619,7 @@ fn run(args: &Args, plan: &Plan, codec: &Codec) -> Result<Done, Failure> {
         };
         return Err(failed(side, e));
     }
-    let (read, written) = (reader.get_ref().bytes, writer.get_ref().bytes);
+    let (read, written) = (reader.bytes, writer.get_ref().bytes);
     drop(writer);
     if let Output::Replace(replacement) = output {
         let like = input.named.as_ref().map(|(_, m)| m);

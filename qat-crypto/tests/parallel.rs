@@ -42,6 +42,14 @@ impl Read for Trickle<'_> {
     }
 }
 
+/// `data` through `codec`'s encoder, which reads it itself, `step` bytes a read at most.
+fn copied(codec: &Codec, data: &[u8], step: usize) -> Vec<u8> {
+    let mut encoder = codec.encoder(Vec::new());
+    let read = encoder.copy_from(&mut Trickle { data, step }).unwrap();
+    assert_eq!(read, data.len() as u64);
+    encoder.finish().unwrap()
+}
+
 /// Everything a decoder gives before it ends or fails, and how it ended.
 fn decode(codec: &Codec, packed: &[u8], step: usize) -> (Vec<u8>, Result<(), String>) {
     let reader = std::io::BufReader::with_capacity(step.max(1), Trickle { data: packed, step });
@@ -77,8 +85,10 @@ proptest! {
         let one = codec(format, request_size, 1);
         let many = codec(format, request_size, in_flight);
         let packed = encode(&one, &data, write_size);
-        // Compression: the same bytes, member for member, whatever the threads.
+        // Compression: the same bytes, member for member, whatever the threads, written to the
+        // encoder or read by it.
         prop_assert_eq!(&encode(&many, &data, write_size), &packed);
+        prop_assert_eq!(&copied(&many, &data, read_step), &packed);
         prop_assert_eq!(&many.compress(&data).unwrap(), &packed);
         // Decompression: the same output, in order, whatever the threads and reads.
         let (by_one, ended) = decode(&one, &packed, read_step);
@@ -209,6 +219,30 @@ fn a_member_whose_recorded_length_is_wrong_is_corrupt_on_every_path() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn an_encoder_reading_for_itself_passes_a_failed_read_on_and_goes_on() {
+    let data = mixed(300_000, 5);
+    for format in Format::ALL {
+        for in_flight in [1, 3] {
+            let c = codec(format, 50_000, in_flight);
+            let mut encoder = c.encoder(Vec::new());
+            let mut broken = Broken {
+                data: &data,
+                ok: 120_000,
+            };
+            let e = encoder.copy_from(&mut broken).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{format}");
+            // What was read stays in the stream; the rest can come from elsewhere.
+            assert_eq!(encoder.copy_from(&mut &data[120_000..]).unwrap(), 180_000);
+            let packed = encoder.finish().unwrap();
+            assert!(
+                c.decompress(&packed).unwrap() == data,
+                "{format} in flight {in_flight}"
+            );
         }
     }
 }

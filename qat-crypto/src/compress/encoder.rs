@@ -7,7 +7,7 @@
 //! one request to the next. zlib and raw deflate have no members, so their streams go through
 //! one stateful deflate (flate2) on the CPU, levels above 9 served as 9.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use super::decoder::io_error;
 use super::{Codec, Error, Format};
@@ -43,21 +43,41 @@ enum Sink<W: Write> {
 
 struct Requests<W> {
     writer: W,
-    /// The request being filled.
+    /// The request being filled: its first `filled` bytes. Request buffers are a whole
+    /// request long from their allocation on, so that input can be read straight into them.
     pending: Vec<u8>,
+    filled: usize,
     pipeline: Pipeline<Compressed>,
     /// Buffers of finished requests, for the next ones: inputs' and outputs' apart, so that
-    /// each keeps the capacity its use needs (no regrowing, no page faults).
+    /// each keeps the size its use needs (no regrowing, no page faults).
     spare_inputs: Vec<Vec<u8>>,
     spare_outputs: Vec<Vec<u8>>,
     emitted: bool,
 }
 
 impl<W: Write> Requests<W> {
+    /// The unfilled rest of the pending request, `size` bytes in all.
+    fn room(&mut self, size: usize) -> &mut [u8] {
+        if self.pending.len() != size {
+            // Zeroed by the allocator (fresh pages), not by a pass over it.
+            self.pending = vec![0; size];
+        }
+        &mut self.pending[self.filled..]
+    }
+
+    /// Takes `n` more bytes of the pending request, put in its room, and queues it when full.
+    fn filled(&mut self, n: usize, codec: &Codec) -> io::Result<()> {
+        self.filled += n;
+        match self.filled == codec.request_size {
+            true => self.submit(codec),
+            false => Ok(()),
+        }
+    }
+
     /// Queues what is pending as a request, first writing the oldest out if the pipeline is
     /// full.
     fn submit(&mut self, codec: &Codec) -> io::Result<()> {
-        if self.pending.is_empty() {
+        if self.filled == 0 {
             return Ok(());
         }
         if self.pipeline.is_full() {
@@ -65,10 +85,11 @@ impl<W: Write> Requests<W> {
         }
         let next = self.spare_inputs.pop().unwrap_or_default();
         let input = std::mem::replace(&mut self.pending, next);
+        let len = std::mem::take(&mut self.filled);
         let mut output = self.spare_outputs.pop().unwrap_or_default();
         let codec = codec.clone();
         self.pipeline.push(move || {
-            let result = codec.compress_request(&input, &mut output);
+            let result = codec.compress_request(&input[..len], &mut output);
             Compressed {
                 input,
                 output,
@@ -91,11 +112,8 @@ impl<W: Write> Requests<W> {
         done.result.map_err(io_error)?;
         self.writer.write_all(&done.output)?;
         let Compressed {
-            mut input,
-            mut output,
-            ..
+            input, mut output, ..
         } = done;
-        input.clear();
         output.clear();
         self.spare_inputs.push(input);
         self.spare_outputs.push(output);
@@ -128,6 +146,7 @@ impl<W: Write> Encoder<W> {
             _ => Sink::Requests(Box::new(Requests {
                 writer,
                 pending: Vec::new(),
+                filled: 0,
                 pipeline: Pipeline::new(codec.in_flight),
                 spare_inputs: Vec::new(),
                 spare_outputs: Vec::new(),
@@ -156,6 +175,36 @@ impl<W: Write> Encoder<W> {
             Sink::Requests(requests) => Some(&mut requests.writer),
             Sink::Zlib(encoder) => Some(encoder.get_mut()),
             Sink::Raw(encoder) => Some(encoder.get_mut()),
+        }
+    }
+
+    /// Compresses what `reader` gives, to its end, and returns how many bytes that was: what
+    /// [`io::copy`] into the encoder does, but reading straight into the requests' buffers,
+    /// with no copy through a buffer between (the reader's own buffering is not needed
+    /// either). Interrupted reads are retried; any other error of `reader` is returned as it
+    /// is, and leaves the encoder usable, with what was read before still in the stream.
+    pub fn copy_from(&mut self, reader: &mut impl Read) -> io::Result<u64> {
+        // zlib and raw deflate streams, and a failed encoder, take writes.
+        if !matches!(self.sink, Some(Sink::Requests(_))) {
+            return io::copy(reader, self);
+        }
+        let mut total = 0;
+        loop {
+            let codec = &self.codec;
+            let Some(Sink::Requests(requests)) = self.sink.as_mut() else {
+                unreachable!("an error returns at once");
+            };
+            let n = match reader.read(requests.room(codec.request_size)) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            let queued = requests
+                .filled(n, codec)
+                .and_then(|()| requests.write_done());
+            self.guard(queued)?;
         }
     }
 
@@ -192,18 +241,13 @@ impl<W: Write> Write for Encoder<W> {
         let codec = &self.codec;
         let result = match self.sink.as_mut().ok_or_else(failed_earlier)? {
             Sink::Requests(requests) => {
-                let pending = &mut requests.pending;
-                // A whole request's room at once: no regrowing, no copies.
-                pending.reserve_exact(codec.request_size.saturating_sub(pending.len()));
-                let take = buf.len().min(codec.request_size - pending.len());
-                pending.extend_from_slice(&buf[..take]);
-                let submitted = match pending.len() == codec.request_size {
-                    true => requests.submit(codec),
-                    false => Ok(()),
-                };
+                let room = requests.room(codec.request_size);
+                let take = buf.len().min(room.len());
+                room[..take].copy_from_slice(&buf[..take]);
                 // What is done goes out before the caller's next write, which may be long in
                 // coming (input from a pipe).
-                submitted
+                requests
+                    .filled(take, codec)
                     .and_then(|()| requests.write_done())
                     .map(|()| take)
             }
