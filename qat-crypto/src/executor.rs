@@ -79,13 +79,19 @@ enum Pending<T> {
 }
 
 impl<T: Send + 'static> Pipeline<T> {
-    /// A pipeline keeping `in_flight` jobs running and as many queued behind them, so a worker
-    /// that finishes finds its next job ready.
+    /// A pipeline keeping `in_flight` jobs running and one queued behind them, so that the
+    /// first worker to finish finds its next job ready; inline (one in flight), a job is done
+    /// when queued, and one at a time is enough. No deeper: each queued job holds its input
+    /// and output buffers, and every buffer costs its first touch (page faults are a few
+    /// percent of a whole run).
     pub(crate) fn new(in_flight: usize) -> Self {
         let in_flight = in_flight.max(1);
         Pipeline {
             pool: (in_flight > 1).then(|| pool(in_flight)),
-            depth: 2 * in_flight,
+            depth: match in_flight {
+                1 => 1,
+                n => n + 1,
+            },
             queued: Default::default(),
         }
     }
