@@ -65,7 +65,7 @@ pub mod crypto {
 /// Compression: one codec over gzip, zlib, raw deflate and LZ4, on QAT or the CPU.
 pub mod compress {
     pub use qat_crypto::compress::{
-        Backend, Codec, DEFAULT_LIMIT, Decoder, Encoder, Error, Format, Operation, Served,
+        Backend, Bytes, Codec, DEFAULT_LIMIT, Decoder, Encoder, Error, Format, Operation, Served,
         ServedBy, compress, decompress,
     };
 }

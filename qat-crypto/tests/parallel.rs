@@ -9,7 +9,7 @@ use std::io::{BufRead, Read, Write};
 
 use common::{Broken, encode, mixed};
 use proptest::prelude::*;
-use qat_crypto::compress::{Backend, Codec, Error, Format};
+use qat_crypto::compress::{Backend, Bytes, Codec, Error, Format};
 
 /// The formats whose streams are units that workers take apart.
 const UNIT_FORMATS: [Format; 3] = [Format::Gzip, Format::Lz4, Format::Zstd];
@@ -50,10 +50,17 @@ fn copied(codec: &Codec, data: &[u8], step: usize) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-/// Everything a decoder gives before it ends or fails, and how it ended.
-fn decode(codec: &Codec, packed: &[u8], step: usize) -> (Vec<u8>, Result<(), String>) {
-    let reader = std::io::BufReader::with_capacity(step.max(1), Trickle { data: packed, step });
-    let mut decoder = codec.decoder(reader);
+/// `data` through `codec`'s encoder, given as shared windows of `window` bytes.
+fn shared(codec: &Codec, data: &[u8], window: usize) -> Vec<u8> {
+    let mut encoder = codec.encoder(Vec::new());
+    for piece in data.chunks(window.max(1)) {
+        encoder.write_bytes(Bytes::copy_from_slice(piece)).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// Everything `decoder` gives before it ends or fails, and how it ended.
+fn drain(mut decoder: impl BufRead) -> (Vec<u8>, Result<(), String>) {
     let mut out = Vec::new();
     loop {
         match decoder.fill_buf() {
@@ -66,6 +73,21 @@ fn decode(codec: &Codec, packed: &[u8], step: usize) -> (Vec<u8>, Result<(), Str
             Err(e) => return (out, Err(e.to_string())),
         }
     }
+}
+
+/// Everything a decoder over shared windows of `window` bytes of `packed` gives.
+fn decode_windows(codec: &Codec, packed: &[u8], window: usize) -> (Vec<u8>, Result<(), String>) {
+    let windows: Vec<_> = packed
+        .chunks(window.max(1))
+        .map(|w| Ok(Bytes::copy_from_slice(w)))
+        .collect();
+    drain(codec.decoder_over(windows.into_iter()))
+}
+
+/// Everything a decoder gives before it ends or fails, and how it ended.
+fn decode(codec: &Codec, packed: &[u8], step: usize) -> (Vec<u8>, Result<(), String>) {
+    let reader = std::io::BufReader::with_capacity(step.max(1), Trickle { data: packed, step });
+    drain(codec.decoder(reader))
 }
 
 proptest! {
@@ -89,6 +111,8 @@ proptest! {
         // encoder or read by it.
         prop_assert_eq!(&encode(&many, &data, write_size), &packed);
         prop_assert_eq!(&copied(&many, &data, read_step), &packed);
+        prop_assert_eq!(&shared(&many, &data, write_size), &packed);
+        prop_assert_eq!(&shared(&one, &data, read_step), &packed);
         prop_assert_eq!(&many.compress(&data).unwrap(), &packed);
         // Decompression: the same output, in order, whatever the threads and reads.
         let (by_one, ended) = decode(&one, &packed, read_step);
@@ -97,6 +121,12 @@ proptest! {
         let (by_many, ended) = decode(&many, &packed, read_step);
         prop_assert_eq!(ended, Ok(()));
         prop_assert!(by_many == data);
+        // And from shared windows, units spanning them or not.
+        for (c, window) in [(&one, write_size), (&many, read_step)] {
+            let (by_windows, ended) = decode_windows(c, &packed, window);
+            prop_assert_eq!(ended, Ok(()));
+            prop_assert!(by_windows == data);
+        }
         prop_assert!(many.decompress(&packed).unwrap() == data);
     }
 
@@ -123,6 +153,9 @@ proptest! {
             let (out_many, end_many) = decode(&many, input, 1 << 16);
             prop_assert_eq!(&end_one, &end_many, "{}", what);
             prop_assert!(out_one == out_many, "{}: {} and {} bytes", what, out_one.len(), out_many.len());
+            let (out_windows, end_windows) = decode_windows(&many, input, request_size / 3 + 1);
+            prop_assert_eq!(&end_windows, &end_many, "{} in windows", what);
+            prop_assert!(out_windows == out_many, "{} in windows", what);
             if what == "limit" {
                 prop_assert!(end_many.is_err());
                 prop_assert!(out_many[..] == data[..limit]);
@@ -242,6 +275,32 @@ fn an_encoder_reading_for_itself_passes_a_failed_read_on_and_goes_on() {
             assert!(
                 c.decompress(&packed).unwrap() == data,
                 "{format} in flight {in_flight}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_window_that_fails_ends_the_decoder_after_what_came_before() {
+    let data = mixed(600_000, 13);
+    for format in Format::ALL {
+        let packed = encode(&codec(format, 50_000, 1), &data, 1 << 20);
+        let half = packed.len() / 2;
+        for in_flight in [1, 3] {
+            let c = codec(format, 50_000, in_flight);
+            let windows = [
+                Ok(Bytes::copy_from_slice(&packed[..half])),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "the map went away",
+                )),
+            ];
+            let (out, ended) = drain(c.decoder_over(windows.into_iter()));
+            assert_eq!(ended, Err("the map went away".into()), "{format}");
+            assert!(
+                !out.is_empty() && data.starts_with(&out),
+                "{format}: {} bytes",
+                out.len()
             );
         }
     }

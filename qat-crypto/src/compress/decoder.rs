@@ -10,6 +10,8 @@
 
 use std::io::{self, BufRead, Read};
 
+use bytes::{Buf as _, Bytes};
+
 use super::inflate_stream::{Body, StreamInflater};
 use super::lz4::FrameCheck;
 use super::units::{self, Next};
@@ -83,10 +85,38 @@ enum Gave {
 
 type Step<R> = Result<(State<R>, Gave), io::Error>;
 
-/// A unit's input buffer and its output, back from a worker.
+/// A unit's input: a buffer of the decoder's, or a part of the shared input, read in place.
+enum Unit {
+    Buffer(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Unit {
+    fn data(&self) -> &[u8] {
+        match self {
+            Unit::Buffer(buffer) => buffer,
+            Unit::Shared(bytes) => bytes,
+        }
+    }
+}
+
+/// A unit's input and its output, back from a worker.
 struct Decompressed {
-    input: Vec<u8>,
+    input: Unit,
     output: Result<Vec<u8>, Error>,
+}
+
+/// Windows of shared input, in order: a mapped file's, say.
+type Windows = Box<dyn Iterator<Item = io::Result<Bytes>> + Send>;
+
+impl Decoder<io::Empty> {
+    pub(super) fn over_windows(codec: &Codec, windows: Windows) -> Self {
+        let mut decoder = Self::with_codec(codec, io::empty());
+        if let Some(State::Units(input)) = &mut decoder.state {
+            input.windows = Some(windows);
+        }
+        decoder
+    }
 }
 
 impl<R: BufRead> Decoder<R> {
@@ -178,9 +208,10 @@ impl<R: BufRead> Decoder<R> {
     }
 
     fn unpack(&mut self, done: Decompressed) -> Result<Gave, io::Error> {
-        let mut input = done.input;
-        input.clear();
-        self.spare_units.push(input);
+        if let Unit::Buffer(mut input) = done.input {
+            input.clear();
+            self.spare_units.push(input);
+        }
         match done.output {
             Ok(output) => Ok(Gave::Chunk(output)),
             // A unit decompressing to more than its header said is corrupt, not over a limit.
@@ -219,16 +250,22 @@ impl<R: BufRead> Decoder<R> {
                 Ok((State::Units(input), Gave::Nothing))
             }
             Next::Unit { len, out_len } => {
-                let mut unit = self.spare_units.pop().unwrap_or_default();
-                unit.clear();
-                unit.extend_from_slice(&input.pending()[..len]);
-                input.consume(len);
+                let unit = match input.take_shared(len) {
+                    Some(bytes) => Unit::Shared(bytes),
+                    None => {
+                        let mut unit = self.spare_units.pop().unwrap_or_default();
+                        unit.clear();
+                        unit.extend_from_slice(&input.pending()[..len]);
+                        input.consume(len);
+                        Unit::Buffer(unit)
+                    }
+                };
                 let mut output = self.buffer();
                 let codec = self.codec.clone();
                 self.pipeline.push(move || {
                     // A byte of room past the size the unit records: QATzip asks for more room
                     // when its output fills the space exactly.
-                    let result = codec.decompress_request(&unit, out_len + 1, &mut output);
+                    let result = codec.decompress_request(unit.data(), out_len + 1, &mut output);
                     Decompressed {
                         input: unit,
                         output: result.map(|()| output),
@@ -420,8 +457,16 @@ impl<R: BufRead> BufRead for Decoder<R> {
 /// at before they are taken, and frame decoders can read through it.
 struct Input<R> {
     reader: R,
+    /// Shared windows to read instead of `reader`: what follows `buf[start..end]` is `shared`
+    /// (the rest of the window being read), then these.
+    windows: Option<Windows>,
+    shared: Bytes,
+    /// From `buf[at..]` on, `buf` is a copy of the start of `window`: once consumed past
+    /// `at`, the input is read in place again.
+    copied: Option<(usize, Bytes)>,
     buf: Vec<u8>,
-    /// `buf[start..end]` is read and not yet consumed.
+    /// `buf[start..end]` is read and not yet consumed. When it is empty, what is pending is
+    /// `shared`, in place: with windows, `buf` holds only a unit that spans two of them.
     start: usize,
     end: usize,
     eof: bool,
@@ -436,6 +481,9 @@ impl<R: Read> Input<R> {
     fn new(reader: R) -> Self {
         Input {
             reader,
+            windows: None,
+            shared: Bytes::new(),
+            copied: None,
             buf: Vec::new(),
             start: 0,
             end: 0,
@@ -446,20 +494,44 @@ impl<R: Read> Input<R> {
     }
 
     fn pending(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        match self.start < self.end {
+            true => &self.buf[self.start..self.end],
+            false => &self.shared,
+        }
     }
 
     fn consume(&mut self, n: usize) {
-        if let Some(check) = &mut self.frame {
-            check.feed(&self.buf[self.start..self.start + n]);
+        if let Some(mut check) = self.frame.take() {
+            check.feed(&self.pending()[..n]);
+            self.frame = Some(check);
+        }
+        if self.start == self.end {
+            self.shared.advance(n);
+            return;
         }
         self.start += n;
         debug_assert!(self.start <= self.end);
+        if let Some((at, window)) = &self.copied
+            && self.start >= *at
+        {
+            // Past the unit that spanned two windows: back in place.
+            self.shared = window.slice(self.start - at..);
+            self.start = self.end;
+            self.copied = None;
+        }
+    }
+
+    /// The next `len` pending bytes, consumed, when they are shared: no copy.
+    fn take_shared(&mut self, len: usize) -> Option<Bytes> {
+        if self.start < self.end || self.frame.is_some() {
+            return None;
+        }
+        Some(self.shared.split_to(len))
     }
 
     /// Reads until `want` bytes are pending or the reader ends.
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        while self.end - self.start < want && !self.eof {
+        while self.pending().len() < want && !self.eof {
             self.read_more()?;
         }
         Ok(())
@@ -468,6 +540,9 @@ impl<R: Read> Input<R> {
     /// Reads once (a byte or more, unless the reader ended): what is there, without waiting
     /// for more than one read gives, as input from a pipe may be slow to come.
     fn read_more(&mut self) -> io::Result<()> {
+        if self.windows.is_some() {
+            return self.more_of_windows();
+        }
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         }
@@ -497,17 +572,70 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// [`Input::read_more`] for shared windows: what is pending in place (the end of a window)
+    /// goes to `buf`, followed by a read's worth of what comes next; once `buf` is consumed,
+    /// the rest is read in place again.
+    fn more_of_windows(&mut self) -> io::Result<()> {
+        if self.start == self.end {
+            if self.shared.is_empty() {
+                // Nothing pending: the next window, in place.
+                if let Some(window) = self.next_window()? {
+                    self.shared = window;
+                }
+                return Ok(());
+            }
+            // The end of a window is not a whole unit: it goes to `buf`, where the start of
+            // the next window joins it.
+            self.buf.clear();
+            self.buf.extend_from_slice(&self.shared);
+            (self.start, self.end) = (0, self.buf.len());
+            self.shared.clear();
+        }
+        if self.shared.is_empty() {
+            let Some(window) = self.next_window()? else {
+                return Ok(());
+            };
+            self.copied = Some((self.end, window.clone()));
+            self.shared = window;
+        }
+        let n = self.shared.len().min(READ_STEP);
+        self.buf.extend_from_slice(&self.shared[..n]);
+        self.shared.advance(n);
+        self.end += n;
+        Ok(())
+    }
+
+    /// The next window; `None`, and the end of the input, when there is none.
+    fn next_window(&mut self) -> io::Result<Option<Bytes>> {
+        match self.windows.as_mut().and_then(Iterator::next) {
+            Some(Ok(window)) => Ok(Some(window)),
+            Some(Err(e)) => {
+                // Every later read fails the same way, as a reader's would.
+                let (kind, message) = (e.kind(), e.to_string());
+                let again = move || Some(Err(io::Error::new(kind, message.clone())));
+                self.windows = Some(Box::new(std::iter::from_fn(again)));
+                let copy = io::Error::new(e.kind(), e.to_string());
+                self.error = Some(e);
+                Err(copy)
+            }
+            None => {
+                self.eof = true;
+                Ok(None)
+            }
+        }
+    }
+
     /// Passes over `n` bytes; `false` if the input ended first.
     fn skip(&mut self, mut n: usize) -> io::Result<bool> {
         loop {
-            let here = n.min(self.end - self.start);
+            let here = n.min(self.pending().len());
             self.consume(here);
             n -= here;
             if n == 0 {
                 return Ok(true);
             }
             self.fill(n.min(READ_STEP))?;
-            if self.start == self.end {
+            if self.pending().is_empty() {
                 return Ok(false);
             }
         }
@@ -526,7 +654,7 @@ impl<R: Read> Read for Input<R> {
 
 impl<R: Read> BufRead for Input<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.start == self.end {
+        if self.pending().is_empty() {
             self.fill(1)?;
         }
         Ok(self.pending())

@@ -9,6 +9,8 @@
 
 use std::io::{self, Read, Write};
 
+use bytes::Bytes;
+
 use super::decoder::io_error;
 use super::{Codec, Error, Format};
 use crate::executor::Pipeline;
@@ -27,9 +29,25 @@ fn failed_earlier() -> io::Error {
     io::Error::other("the encoder failed earlier: its output is incomplete")
 }
 
+/// A request's input: a buffer of the encoder's, the first `len` bytes of it, or a part of
+/// the caller's shared input, read in place.
+enum Request {
+    Buffer(Vec<u8>, usize),
+    Shared(Bytes),
+}
+
+impl Request {
+    fn data(&self) -> &[u8] {
+        match self {
+            Request::Buffer(buffer, len) => &buffer[..*len],
+            Request::Shared(bytes) => bytes,
+        }
+    }
+}
+
 /// A request's input and output buffers, with its result, back from a worker.
 struct Compressed {
-    input: Vec<u8>,
+    input: Request,
     output: Vec<u8>,
     result: Result<(), Error>,
 }
@@ -80,16 +98,21 @@ impl<W: Write> Requests<W> {
         if self.filled == 0 {
             return Ok(());
         }
-        if self.pipeline.is_full() {
-            self.write_oldest()?;
-        }
         let next = self.spare_inputs.pop().unwrap_or_default();
         let input = std::mem::replace(&mut self.pending, next);
         let len = std::mem::take(&mut self.filled);
+        self.queue(Request::Buffer(input, len), codec)
+    }
+
+    /// Queues `input` as a request, first writing the oldest out if the pipeline is full.
+    fn queue(&mut self, input: Request, codec: &Codec) -> io::Result<()> {
+        if self.pipeline.is_full() {
+            self.write_oldest()?;
+        }
         let mut output = self.spare_outputs.pop().unwrap_or_default();
         let codec = codec.clone();
         self.pipeline.push(move || {
-            let result = codec.compress_request(&input[..len], &mut output);
+            let result = codec.compress_request(input.data(), &mut output);
             Compressed {
                 input,
                 output,
@@ -115,7 +138,9 @@ impl<W: Write> Requests<W> {
             input, mut output, ..
         } = done;
         output.clear();
-        self.spare_inputs.push(input);
+        if let Request::Buffer(input, _) = input {
+            self.spare_inputs.push(input);
+        }
         self.spare_outputs.push(output);
         Ok(())
     }
@@ -206,6 +231,36 @@ impl<W: Write> Encoder<W> {
                 .and_then(|()| requests.write_done());
             self.guard(queued)?;
         }
+    }
+
+    /// Compresses `data`, shared: its whole requests are compressed where they are, by the
+    /// workers, with no copy (a mapped file's window is read straight from the page cache);
+    /// only a request that `data` starts or ends in the middle of is copied, so the requests
+    /// are cut as if `data` had been written. The workers keep clones of `data` until their
+    /// requests are written out.
+    pub fn write_bytes(&mut self, mut data: Bytes) -> io::Result<()> {
+        if !matches!(self.sink, Some(Sink::Requests(_))) {
+            return self.write_all(&data);
+        }
+        // The end of a request begun by earlier writes.
+        if let Some(Sink::Requests(requests)) = &self.sink
+            && requests.filled > 0
+        {
+            let n = data.len().min(self.codec.request_size - requests.filled);
+            self.write_all(&data.split_to(n))?;
+        }
+        let size = self.codec.request_size;
+        while data.len() >= size {
+            let codec = &self.codec;
+            let Some(Sink::Requests(requests)) = self.sink.as_mut() else {
+                unreachable!("an error returns at once");
+            };
+            let queued = requests
+                .queue(Request::Shared(data.split_to(size)), codec)
+                .and_then(|()| requests.write_done());
+            self.guard(queued)?;
+        }
+        self.write_all(&data)
     }
 
     /// Ends the stream and returns the writer.

@@ -51,6 +51,8 @@ mod qat;
 mod units;
 mod zstd;
 
+/// Shared input for [`Encoder::write_bytes`] (the `bytes` crate's).
+pub use bytes::Bytes;
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 
@@ -649,6 +651,17 @@ impl Codec {
     /// the rest are streamed on the CPU, each counted once in [`Codec::served`].
     pub fn decoder<R: std::io::BufRead>(&self, reader: R) -> Decoder<R> {
         Decoder::with_codec(self, reader)
+    }
+
+    /// A streaming decoder like [`Codec::decoder`] that reads `windows` of shared input, in
+    /// order (a mapped file's, say): the units it decompresses on workers are read in place,
+    /// with no copy; only a unit that spans two windows is copied. An error from `windows`
+    /// ends the decoder as a reader's would.
+    pub fn decoder_over(
+        &self,
+        windows: impl Iterator<Item = std::io::Result<Bytes>> + Send + 'static,
+    ) -> Decoder<std::io::Empty> {
+        Decoder::over_windows(self, Box::new(windows))
     }
 }
 
