@@ -363,14 +363,18 @@ fn dev_stdout_as_output_writes_the_pipe() {
 /// The peak resident set of the running process `pid` in KiB: VmHWM, its own since its exec
 /// (wait4's and getrusage's ru_maxrss count the test process's memory at the fork too).
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.trim_start_matches("VmHWM:")
+    peak_rss_while_running(pid).expect("the process is running")
+}
+
+/// [`peak_rss_kib`], `None` once the process has exited (a zombie has no memory to show).
+fn peak_rss_while_running(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib = line
+        .trim_start_matches("VmHWM:")
         .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap()
+        .trim_end_matches("kB");
+    Some(kib.trim().parse().unwrap())
 }
 
 #[test]
@@ -396,6 +400,62 @@ fn decompression_streams_a_bomb_in_bounded_memory() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(head + tail, 200 << 20);
     assert!(kib < 64 << 10, "peak RSS {kib} KiB decompressing 200 MiB");
+}
+
+/// Runs `qzip ARGS` in `dir` with its stdout piped, and returns that output and the peak
+/// resident set it reached, measured at every MiB of output read while it runs.
+fn output_and_peak_rss(args: &[&str], dir: &Path) -> (Vec<u8>, u64) {
+    let mut child = qzip()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    let mut peak = 0;
+    let mut chunk = vec![0; 1 << 20];
+    loop {
+        // Measured after every MiB, while the child is still writing.
+        peak = peak.max(peak_rss_while_running(child.id()).unwrap_or(0));
+        let n = stdout.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    let status = child.wait_with_output().unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    (out, peak)
+}
+
+#[test]
+fn a_file_of_many_mapped_windows_round_trips_in_bounded_memory() {
+    // Regular files are read in mapped windows of 8 MiB, unmapped as they are done with: 40
+    // MiB (compressing about 2:1, in 1 MiB requests whose members span the windows' edges)
+    // through qzip and back, memory bounded well below the file's size either way.
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let data: Vec<u8> = (0..40 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"qatkit windows"[(x % 14) as usize] ^ ((x >> 60) as u8 & 1)
+        })
+        .collect();
+    std::fs::write(dir.path().join("data"), &data).unwrap();
+    let (packed, peak) = output_and_peak_rss(&["-k", "-c", "-T", "2", "data"], dir.path());
+    assert!(peak < 48 << 10, "peak RSS {peak} KiB compressing 40 MiB");
+    assert!(gunzip(&packed) == data);
+    std::fs::write(dir.path().join("data.gz"), &packed).unwrap();
+    let (unpacked, peak) = output_and_peak_rss(&["-d", "-c", "-T", "2", "data.gz"], dir.path());
+    assert!(
+        peak < 48 << 10,
+        "peak RSS {peak} KiB decompressing to 40 MiB"
+    );
+    assert!(unpacked == data);
 }
 
 /// 3 MiB that do not compress: more than a request, and the output is more than qzip buffers.
