@@ -29,7 +29,9 @@
 
 use std::fmt::Display;
 use std::fs::{File, FileTimes, Metadata, Permissions};
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal as _, Read, Write};
+use std::io::{
+    self, BufRead, BufReader, BufWriter, IsTerminal as _, Read, Seek as _, SeekFrom, Write,
+};
 use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
@@ -593,12 +595,19 @@ struct Windows {
 }
 
 impl Windows {
-    fn new(file: &File) -> io::Result<Self> {
-        Ok(Windows {
+    /// `file`'s windows when it is a regular file read from its start; `None` for anything
+    /// else (a pipe, a device, stdin redirected from a file another command read a part of),
+    /// which is read.
+    fn of(file: &File) -> io::Result<Option<Self>> {
+        let metadata = file.metadata()?;
+        if !metadata.is_file() || (&*file).stream_position()? != 0 {
+            return Ok(None);
+        }
+        Ok(Some(Windows {
             file: file.try_clone()?,
-            len: file.metadata()?.len(),
+            len: metadata.len(),
             at: 0,
-        })
+        }))
     }
 }
 
@@ -618,6 +627,11 @@ impl Iterator for Windows {
         self.at += n as u64;
         Some(map.and_then(|map| {
             map.advise(Advice::Sequential)?;
+            if self.at == self.len {
+                // Where reading would have left the file offset, which a redirected stdin
+                // shares with the commands after qzip.
+                (&self.file).seek(SeekFrom::Start(self.len))?;
+            }
             Ok(Bytes::from_owner(map))
         }))
     }
@@ -646,10 +660,7 @@ fn run(args: &Args, plan: &Plan, codec: &Codec) -> Result<Done, Failure> {
     let mut reader = Counted::new(&input.file);
     let mut writer = BufWriter::with_capacity(BUFFER, Counted::new(&mut output));
     // A regular file (named, or stdin redirected from one) is read in mapped windows.
-    let windows = match input.file.metadata().is_ok_and(|m| m.is_file()) {
-        true => Some(Windows::new(&input.file).map_err(|e| failed(&input.name, e))?),
-        false => None,
-    };
+    let windows = Windows::of(&input.file).map_err(|e| failed(&input.name, e))?;
     if let Some(windows) = &windows {
         reader.bytes = windows.len;
     }

@@ -729,6 +729,31 @@ fn sizes(read: usize, written: usize, raw: usize, packed: usize) -> String {
 }
 
 #[test]
+fn stdin_from_a_file_is_read_from_where_it_stands_and_left_at_its_end() {
+    // Regular files are mapped, but stdin redirected from one shares its offset with the
+    // commands around qzip: qzip reads from that offset and leaves it at the end, as reading
+    // would.
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample();
+    std::fs::write(dir.path().join("data"), &data).unwrap();
+    let qzip = qzip().get_program().to_owned();
+    let qzip = qzip.to_str().unwrap();
+    for (skip, read_first) in [(0, ""), (5, "dd bs=5 count=1 of=/dev/null 2>/dev/null; ")] {
+        let script = format!("{{ {read_first}{qzip} -c > out.gz; cat > rest; }} < data");
+        let status = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+        let packed = std::fs::read(dir.path().join("out.gz")).unwrap();
+        assert!(gunzip(&packed) == data[skip..], "{script}");
+        let rest = std::fs::read(dir.path().join("rest")).unwrap();
+        assert!(rest.is_empty(), "{script}: {} bytes left", rest.len());
+    }
+}
+
+#[test]
 fn stdin_and_no_file_read_stdin_and_write_stdout() {
     let dir = tempfile::tempdir().unwrap();
     for args in [&[][..], &["-"]] {
