@@ -1,5 +1,6 @@
 //! Any bytes, decompressed as each format by the one-shot calls and by the stream decoder (with
-//! one request in flight, and with two, on the worker threads), under a limit chosen by the
+//! one request in flight, and with two, on the worker threads, and over shared windows of the
+//! input), under a limit chosen by the
 //! input. Invariants: no panic; never more output than the limit (the caller's slice is never
 //! overrun); where two decoders read the input they give the same bytes. (They may disagree on
 //! whether to read it at all: libdeflate, behind the one-shot calls, accepts a few malformed
@@ -11,7 +12,7 @@
 use std::io::Read as _;
 
 use libfuzzer_sys::fuzz_target;
-use qat_crypto::compress::{Backend, Codec, Error, Format};
+use qat_crypto::compress::{Backend, Bytes, Codec, Error, Format};
 
 const FORMATS: [Format; 5] = Format::ALL;
 
@@ -80,6 +81,24 @@ fuzz_target!(|data: &[u8]| {
     }
     if let (Ok(_), Ok(_)) = (&stream1, &stream2) {
         assert_eq!(streamed1, streamed2, "stream decoders disagree");
+    }
+    // And over shared windows of the input (two in flight), read in place.
+    let windows: Vec<_> = input
+        .chunks(1 + usize::from(*choice) % 13)
+        .map(|w| Ok(Bytes::copy_from_slice(w)))
+        .collect();
+    let mut windowed = Vec::new();
+    let result = codec
+        .clone()
+        .with_in_flight(2)
+        .decoder_over(windows.into_iter())
+        .take(limit as u64 + 1)
+        .read_to_end(&mut windowed);
+    if let (Ok(_), Ok(_)) = (&stream2, &result) {
+        assert_eq!(
+            streamed2, windowed,
+            "decoders over a reader and over windows disagree"
+        );
     }
     // Cut short, input that was read is refused, or (cut in trailing bytes) reads as less.
     let cut = input.len().checked_sub(1 + usize::from(*choice) % 8);
