@@ -155,7 +155,15 @@ proptest! {
             prop_assert!(out_one == out_many, "{}: {} and {} bytes", what, out_one.len(), out_many.len());
             let (out_windows, end_windows) = decode_windows(&many, input, request_size / 3 + 1);
             prop_assert_eq!(&end_windows, &end_many, "{} in windows", what);
-            prop_assert!(out_windows == out_many, "{} in windows", what);
+            if what == "limit" {
+                prop_assert!(out_windows == out_many, "{} in windows", what);
+            } else {
+                // A streamed member (its recorded length damaged) hands out what it inflated
+                // wherever its input runs out, and windows end elsewhere than reads: the same
+                // bytes, cut at another point before the error.
+                let n = out_windows.len().min(out_many.len());
+                prop_assert!(out_windows[..n] == out_many[..n], "{} in windows", what);
+            }
             if what == "limit" {
                 prop_assert!(end_many.is_err());
                 prop_assert!(out_many[..] == data[..limit]);
