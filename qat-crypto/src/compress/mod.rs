@@ -51,7 +51,7 @@ mod qat;
 mod units;
 mod zstd;
 
-/// Shared input for [`Encoder::write_bytes`] (the `bytes` crate's).
+/// Shared input for [`Encoder::write_bytes`] and [`Codec::decoder_over`] (the `bytes` crate's).
 pub use bytes::Bytes;
 pub use decoder::Decoder;
 pub use encoder::Encoder;
