@@ -153,7 +153,10 @@ pub(super) fn decompress(
         _ => input.len().saturating_mul(4).max(64 << 10),
     };
     let start = out.len();
-    let mut capacity = guess.min(limit);
+    // A byte past the limit: QATzip wants room left over even when the output (an empty
+    // member's, say) fits exactly; what goes past the limit is refused after.
+    let most = limit.saturating_add(1);
+    let mut capacity = guess.min(most);
     loop {
         let attempt = pool.with(setup(Operation::Decompress, format), |s| {
             attempt(s, format, input, limit, capacity, out)
@@ -163,10 +166,10 @@ pub(super) fn decompress(
             Ok(Attempt::NeedsRoom) => {
                 out.truncate(start);
                 pool.clear();
-                if capacity >= limit {
+                if capacity >= most {
                     return Err(Error::LimitExceeded { format, limit });
                 }
-                capacity = capacity.saturating_mul(2).min(limit);
+                capacity = capacity.saturating_mul(2).min(most);
             }
             Err(e) => {
                 out.truncate(start);
@@ -190,7 +193,7 @@ fn attempt(
     let mut consumed = 0usize;
     let mut filled = false;
     while consumed < input.len() {
-        let room = limit - (out.len() - start);
+        let room = (limit - (out.len() - start)).saturating_add(1);
         // QATzip counts in u32; and no member expands past deflate's ratio.
         let most = (input.len() - consumed)
             .saturating_mul(super::MAX_DEFLATE_RATIO)
@@ -206,6 +209,9 @@ fn attempt(
             } => {
                 consumed += used;
                 filled = produced == space;
+                if out.len() - start > limit {
+                    return Ok(Attempt::NeedsRoom);
+                }
             }
             // No progress: the next member does not fit the space given; give more.
             Inflated::NoProgress if space < room && space < most => {
