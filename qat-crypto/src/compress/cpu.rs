@@ -59,9 +59,9 @@ pub(super) fn compress_bound(format: Format, len: usize) -> usize {
     }
 }
 
-/// One member (or stream), exactly `input`, in one call: through ISA-L where it inflates faster
-/// (feature `isal`), else, or when ISA-L does not end cleanly at the end of `input`, through
-/// libdeflate.
+/// One member (or stream) at the start of `input`, in one call: through ISA-L where it inflates
+/// faster (feature `isal`), else, or when ISA-L does not end where a member or stream should,
+/// through libdeflate.
 fn member_step(
     format: Format,
     input: &[u8],
@@ -72,15 +72,27 @@ fn member_step(
     if super::isal::inflates_faster(format, input) {
         let before = out.len();
         match super::isal::inflate_step(format, input, out, capacity) {
-            Some(Step::Done { consumed }) if consumed == input.len() => {
+            Some(Step::Done { consumed }) if ends_cleanly(format, &input[consumed..]) => {
                 return Ok(Step::Done { consumed });
             }
             Some(Step::NoSpace) => return Ok(Step::NoSpace),
-            // Anything else, libdeflate decides.
-            _ => out.truncate(before),
+            // Anything else, libdeflate decides, inflating it again.
+            _ => {
+                out.truncate(before);
+                probe::started();
+            }
         }
     }
     libdeflate::inflate_step(format, input, out, capacity)
+}
+
+/// Whether what follows a member or stream that ISA-L inflated is where it should end: the end
+/// of the input, or for gzip another member or zero padding.
+#[cfg(feature = "isal")]
+fn ends_cleanly(format: Format, rest: &[u8]) -> bool {
+    rest.is_empty()
+        || (format == Format::Gzip
+            && (rest.starts_with(&[0x1f, 0x8b]) || gzip::is_zero_padding(rest)))
 }
 
 /// The output one call may append: at most `limit` bytes past `start`.
@@ -135,6 +147,7 @@ fn guess(input: &[u8], said: Option<usize>) -> usize {
 /// after the last member are padding, as gzip takes them; any other bytes are corrupt.
 fn inflate_gzip(mut input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     let limit = Limit::new(Format::Gzip, out, limit);
+    let mut first = true;
     loop {
         let header = read_header(input, &limit)?;
         let used = match header.member_len {
@@ -143,8 +156,9 @@ fn inflate_gzip(mut input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(),
                 inflate_known(member, &header, &limit, out)?;
                 len
             }
-            None => inflate_unknown(input, &header, &limit, out)?,
+            None => inflate_unknown(input, &header, first, &limit, out)?,
         };
+        first = false;
         input = &input[used..];
         if input.is_empty() {
             return Ok(());
@@ -201,35 +215,39 @@ fn inflate_known(
     }
 }
 
-/// One member of unknown length at the start of `input`, through the stateful inflater: only
-/// the last member's trailer is known, and it may not be this member's. Returns the member's
-/// length.
+/// One member of unknown length at the start of `input`: only the last member's trailer is
+/// known, and it may not be this member's. Returns the member's length.
+///
+/// The trailer's size is taken as this member's, for one call of the one-shot inflaters (the
+/// fastest), when this is the first member of the call — most gzip files hold one — or when no
+/// gzip magic follows its header. The first member is not scanned for: the scan reads the whole
+/// cold input before the inflate and cost 2–5% of it. If the first member is one of several and
+/// bigger than the last, the one-shot call runs out of space and the stateful inflater inflates
+/// it again: at most once per call, at most the last member's size.
 fn inflate_unknown(
     input: &[u8],
     header: &Header,
+    first: bool,
     limit: &Limit,
     out: &mut Vec<u8>,
 ) -> Result<usize, Error> {
     let size = gzip::trailer_size(input);
-    // No gzip magic after this header: no other member follows, so the input is this member
-    // (and perhaps zero padding) and the trailer's size is its own. One call of the one-shot
-    // inflaters, the fastest, into exactly that. (The scan costs about 2% of the inflate.)
-    let alone = !holds_a_member_start(&input[header.len..]);
-    if let Some(size) = size.filter(|&size| alone && size <= limit.room(out)) {
+    let alone = || first || !holds_a_member_start(&input[header.len..]);
+    if let Some(size) = size.filter(|&size| size <= limit.room(out) && alone()) {
         let size = size.min(input.len().saturating_mul(MAX_DEFLATE_RATIO));
         limit.reserve(out, size)?;
         probe::started();
         match member_step(Format::Gzip, input, out, size)? {
             Step::Done { consumed } => return Ok(consumed),
             Step::Corrupt => return Err(limit.corrupt()),
-            // The size is modulo 2^32 (or wrong): only a member of 4 GiB and more, or a corrupt
-            // one, gets here; the stateful inflater finishes it.
+            // Another member follows, or the size is modulo 2^32 (a member of 4 GiB and more),
+            // or wrong: the stateful inflater finishes it.
             Step::NoSpace => probe::no_space(),
         }
     }
     // Exact when this is the last member, as it most often is.
-    let first = guess(input, size);
-    let used = inflate_stream(Body::Gzip, &input[header.len..], first, limit, out)?;
+    let first_guess = guess(input, size);
+    let used = inflate_stream(Body::Gzip, &input[header.len..], first_guess, limit, out)?;
     Ok(header.len + used)
 }
 
@@ -392,7 +410,12 @@ mod tests {
     }
 
     fn plain_gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        plain_gzip_at(data, 6)
+    }
+
+    fn plain_gzip_at(data: &[u8], level: u32) -> Vec<u8> {
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
     }
@@ -429,6 +452,31 @@ mod tests {
             assert!(out.unwrap() == parts.concat(), "level {level}");
             assert_eq!(started, parts.len(), "level {level}");
             assert_eq!(no_space, 0, "level {level}");
+        }
+    }
+
+    #[test]
+    fn a_first_member_of_unknown_length_is_inflated_again_at_most_once_per_call() {
+        // Plain members record no length. One alone is exact; as the first of several and
+        // bigger than the last, its one-shot call runs out of the last one's size and the
+        // stateful inflater starts it again, once; every later member is scanned for first.
+        // Level 9 marks maximum effort, which ISA-L inflates (feature `isal`).
+        let big = text(200_000, 1);
+        let small = text(1_000, 2);
+        for level in [6, 9] {
+            let gz = |data: &[u8]| plain_gzip_at(data, level);
+            let (out, started, no_space) = probed(&gz(&big), usize::MAX);
+            assert!(out.unwrap() == big, "level {level}");
+            assert_eq!((started, no_space), (1, 0), "level {level}");
+            let input = [gz(&big), gz(&big), gz(&small)].concat();
+            let (out, started, no_space) = probed(&input, usize::MAX);
+            assert!(out.unwrap() == [&big[..], &big, &small].concat());
+            assert_eq!((started, no_space), (4, 1), "level {level}");
+            // Smaller than the last: its one-shot call ends it where it ends.
+            let input = [gz(&small), gz(&big), gz(&big)].concat();
+            let (out, started, no_space) = probed(&input, usize::MAX);
+            assert!(out.unwrap() == [&small[..], &big, &big].concat());
+            assert_eq!((started, no_space), (3, 0), "level {level}");
         }
     }
 
