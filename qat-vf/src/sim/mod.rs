@@ -134,6 +134,8 @@ struct Sim {
     state: Mutex<SimState>,
     /// Open VFIO handles (not part of the state file: they die with the process, like fds).
     vfio: Mutex<vfio::Handles>,
+    /// Devices reset through VFIO (`VFIO_DEVICE_RESET`), in order; not in the state file either.
+    resets: Mutex<Vec<Bdf>>,
 }
 
 /// The simulated host: a [`HostEnv`] (it dereferences to one, so it goes wherever a
@@ -172,6 +174,7 @@ impl SimHost {
         let sim = Arc::new(Sim {
             state: Mutex::new(state),
             vfio: Mutex::default(),
+            resets: Mutex::default(),
         });
         let env = HostEnv::new(sim.clone(), sim.clone(), sim.clone());
         SimHost { sim, env }
@@ -239,6 +242,15 @@ impl SimHost {
     /// Every write received so far.
     pub fn writes(&self) -> Vec<WriteRecord> {
         self.lock().writes.clone()
+    }
+
+    /// Every device reset through VFIO so far, in order (this process's handles only).
+    pub fn resets(&self) -> Vec<Bdf> {
+        self.sim
+            .resets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Arms a fault.

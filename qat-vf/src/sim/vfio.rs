@@ -553,7 +553,12 @@ impl VfioOps for Sim {
     }
 
     fn reset(&self, device: BorrowedFd<'_>) -> io::Result<()> {
-        self.device_of(device).map(drop)
+        let bdf = self.device_of(device)?;
+        self.resets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(bdf);
+        Ok(())
     }
 
     fn read_at(&self, device: BorrowedFd<'_>, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
