@@ -66,6 +66,10 @@ pub fn survey(
     let mut inventory = Inventory::new();
     let mut listed = BTreeSet::new();
     for pf in &host.pfs {
+        if let Some(why) = unnamed(pf) {
+            tracing::warn!("{why}: its VFs are not served");
+            continue;
+        }
         let pf_problem = pf_problem(env, pf, heartbeats);
         for vf in &pf.vfs {
             if !qualifies(pf, vf, settings) {
@@ -84,8 +88,14 @@ pub fn survey(
         for old in devices.iter().filter(|d| !listed.contains(&d.vf)) {
             let now = find(host, old.vf);
             let problem = match now {
-                None => format!("VF {} is gone", old.vf),
+                None => match host.pf(old.pf) {
+                    Some(pf) if pf.state == Some(QatState::Down) => {
+                        format!("PF {} is down (its VFs are gone)", old.pf)
+                    }
+                    _ => format!("VF {} is gone", old.vf),
+                },
                 Some((pf, vf)) => pf_problem(env, pf, heartbeats)
+                    .or_else(|| unnamed(pf))
                     .or_else(|| vf_problem(env, vf, settings))
                     .unwrap_or_else(|| format!("VF {} moved to another resource", old.vf)),
             };
@@ -115,6 +125,17 @@ pub fn all_unhealthy(previous: &Inventory, reason: &str) -> Inventory {
             (resource.clone(), devices)
         })
         .collect()
+}
+
+/// Why a PF's VFs cannot be named: a PF with services whose `cfg_services` discovery could not
+/// read (a service this version does not know). Its VFs are not moved to another resource.
+fn unnamed(pf: &PhysicalFunction) -> Option<String> {
+    (pf.state.is_some() && pf.services.is_none()).then(|| {
+        format!(
+            "PF {}'s cfg_services cannot be read (a service qatkit does not know?)",
+            pf.pci.bdf
+        )
+    })
 }
 
 /// A VF is served when it is on the driver and its PF is up (or has no state: gen2, other
