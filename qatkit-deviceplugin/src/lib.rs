@@ -7,6 +7,8 @@
 //! snapshots), [`preferred`] and [`allocation`] (the answers to the kubelet's two questions),
 //! [`plugin`] (the DevicePlugin service of one resource), [`kubelet`] (Unix-socket transport and
 //! registration) and [`server`] (one socket per resource, kept registered for the plugin's life).
+//! Beside them: [`provision`] (the node converged from a config file before serving) and
+//! [`nfd`] (a features file for node-feature-discovery).
 
 pub mod allocation;
 pub mod api;
@@ -14,6 +16,8 @@ pub mod inventory;
 pub mod kubelet;
 pub mod monitor;
 pub mod naming;
+pub mod nfd;
 pub mod plugin;
 pub mod preferred;
+pub mod provision;
 pub mod server;

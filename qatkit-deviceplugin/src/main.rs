@@ -1,5 +1,6 @@
 //! `qatkit-deviceplugin`: serves the host's QAT VFs on vfio-pci to the kubelet, one resource
-//! per PF service set, until SIGTERM or SIGINT.
+//! per PF service set, until SIGTERM or SIGINT; optionally after converging the node
+//! (`--provision`) and keeping a node-feature-discovery features file (`--nfd-features`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,14 +8,17 @@ use std::time::Duration;
 
 use clap::Parser;
 use qat_vf::domain::Policy;
+use qat_vf::provision::ProvisionLock;
 use qat_vf::sim::SimHost;
 use qat_vf::{Bdf, HostEnv};
 use qatkit_deviceplugin::allocation::AllocateOptions;
 use qatkit_deviceplugin::api::DEFAULT_PLUGIN_DIR;
 use qatkit_deviceplugin::inventory::Settings;
-use qatkit_deviceplugin::monitor::{HostSource, Monitor};
+use qatkit_deviceplugin::monitor::{HostSource, Monitor, Snapshot};
 use qatkit_deviceplugin::naming::{DEFAULT_PREFIX, Naming};
+use qatkit_deviceplugin::nfd;
 use qatkit_deviceplugin::plugin::ServeOptions;
+use qatkit_deviceplugin::provision::{NodeConfig, converge};
 use qatkit_deviceplugin::server::{self, ServerConfig};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -56,6 +60,17 @@ struct Args {
     /// Serve a simulated host's state file (read afresh at every poll; see `qatctl sim`).
     #[arg(long, value_name = "STATE.json")]
     sim: Option<PathBuf>,
+    /// Converge the node to the desired state in CONFIG (YAML) before serving, as `qatctl
+    /// apply` does; a failure rolls back and ends the plugin.
+    #[arg(long, value_name = "CONFIG")]
+    provision: Option<PathBuf>,
+    /// Provisioning lock file [default: /run/qatkit.lock; with --sim, STATE.json.lock].
+    #[arg(long, value_name = "PATH")]
+    lock_file: Option<PathBuf>,
+    /// Keep a node-feature-discovery features file here (e.g.
+    /// /etc/kubernetes/node-feature-discovery/features.d/qatkit).
+    #[arg(long, value_name = "FILE")]
+    nfd_features: Option<PathBuf>,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -97,6 +112,9 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(kind) = &args.cdi_kind {
         check_cdi_kind(kind)?;
     }
+    if let Some(config) = &args.provision {
+        provision_node(&args, config)?;
+    }
     let source: HostSource = match (&args.sim, &args.sysfs_root) {
         (Some(state), _) => {
             let state = state.clone();
@@ -131,6 +149,9 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async move {
         let snapshots = Monitor::new(source, args.pfs, settings).spawn(args.interval);
+        if let Some(path) = args.nfd_features {
+            tokio::spawn(keep_features(path, snapshots.clone()));
+        }
         let (stop, stopped) = watch::channel(false);
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -142,6 +163,51 @@ fn run(args: Args) -> Result<(), String> {
         let _ = stop.send(true);
         serving.await.map_err(|e| e.to_string())
     })
+}
+
+/// Converges the host (the simulated one saved after) to the config's desired state.
+fn provision_node(args: &Args, config: &std::path::Path) -> Result<(), String> {
+    let config = NodeConfig::load(config)?;
+    let lock = |state: Option<&std::path::Path>| match (&args.lock_file, state) {
+        (Some(path), _) => path.clone(),
+        (None, Some(state)) => PathBuf::from(format!("{}.lock", state.display())),
+        (None, None) => PathBuf::from(ProvisionLock::DEFAULT_PATH),
+    };
+    match (&args.sim, &args.sysfs_root) {
+        (Some(state), _) => {
+            let sim = SimHost::load(state).map_err(|e| e.chain())?;
+            let result = converge(&sim, &config.desired(&sim)?, &lock(Some(state)));
+            sim.save(state).map_err(|e| e.chain())?;
+            result.map(drop)
+        }
+        (None, root) => {
+            let env = root.as_ref().map_or_else(HostEnv::real, HostEnv::with_root);
+            converge(&env, &config.desired(&env)?, &lock(None)).map(drop)
+        }
+    }
+    .map_err(|e| format!("provisioning: {e}"))
+}
+
+/// Rewrites the features file whenever the device list changes.
+async fn keep_features(path: PathBuf, mut snapshots: watch::Receiver<Arc<Snapshot>>) {
+    loop {
+        let text = {
+            let snapshot = snapshots.borrow_and_update();
+            snapshot
+                .host
+                .as_ref()
+                .map(|host| nfd::features(host, &snapshot.inventory))
+        };
+        if let Some(text) = text {
+            match nfd::write(&path, &text) {
+                Ok(()) => tracing::info!("features written to {}", path.display()),
+                Err(e) => tracing::warn!("writing {}: {e}", path.display()),
+            }
+        }
+        if snapshots.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// A CDI kind is `vendor/class`: the vendor a DNS name, the class letters, digits, `_`, `-`.
