@@ -33,7 +33,7 @@ fn it_provisions_serves_and_stops_on_sigterm() {
     let config = dir.path().join("node.yaml");
     std::fs::write(&config, "services: [sym, dc]\n").unwrap();
     let features = dir.path().join("qatkit.features");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("--sim")
         .arg(&state)
         .arg("--plugin-dir")
