@@ -7,11 +7,12 @@
 //! snapshots), [`preferred`] and [`allocation`] (the answers to the kubelet's two questions),
 //! [`plugin`] (the DevicePlugin service of one resource), [`kubelet`] (Unix-socket transport and
 //! registration) and [`server`] (one socket per resource, kept registered for the plugin's life).
-//! Beside them: [`provision`] (the node converged from a config file before serving) and
+//! Beside them: [`cli`] (the command line), [`provision`] (the node converged from a config file before serving) and
 //! [`nfd`] (a features file for node-feature-discovery).
 
 pub mod allocation;
 pub mod api;
+pub mod cli;
 pub mod inventory;
 pub mod kubelet;
 pub mod monitor;
