@@ -8,7 +8,8 @@
 //! [`plugin`] (the DevicePlugin service of one resource), [`kubelet`] (Unix-socket transport and
 //! registration) and [`server`] (one socket per resource, kept registered for the plugin's life).
 //! Beside them: [`cli`] (the command line), [`provision`] (the node converged from a config file before serving) and
-//! [`nfd`] (a features file for node-feature-discovery).
+//! [`nfd`] (a features file for node-feature-discovery), and [`played_kubelet`] (the
+//! kubelet's registration side, for tests and the real-kernel checks).
 
 pub mod allocation;
 pub mod api;
@@ -18,6 +19,7 @@ pub mod kubelet;
 pub mod monitor;
 pub mod naming;
 pub mod nfd;
+pub mod played_kubelet;
 pub mod plugin;
 pub mod preferred;
 pub mod provision;

@@ -4,7 +4,7 @@
 //! kubelet deletes the socket, and a clean stop.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,6 @@ use qat_vf::sim::SimHost;
 use qat_vf::{Bdf, Host};
 use qatkit_deviceplugin::allocation::AllocateOptions;
 use qatkit_deviceplugin::api::device_plugin_client::DevicePluginClient;
-use qatkit_deviceplugin::api::registration_server::{Registration, RegistrationServer};
 use qatkit_deviceplugin::api::{
     AllocateRequest, ContainerAllocateRequest, ContainerPreferredAllocationRequest, Empty,
     ListAndWatchResponse, PreStartContainerRequest, PreferredAllocationRequest, RegisterRequest,
@@ -23,40 +22,17 @@ use qatkit_deviceplugin::inventory::Settings;
 use qatkit_deviceplugin::kubelet;
 use qatkit_deviceplugin::monitor::Monitor;
 use qatkit_deviceplugin::naming::{DEFAULT_PREFIX, Naming};
+use qatkit_deviceplugin::played_kubelet;
 use qatkit_deviceplugin::plugin::ServeOptions;
 use qatkit_deviceplugin::server::{self, ServerConfig};
-use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::UnixListenerStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::Streaming;
 
 const RESOURCE: &str = "qat.intel.com/sym-dc";
 const INTERVAL: Duration = Duration::from_millis(200);
 /// How long a test waits for what should come within the interval, before it fails: generous,
 /// for a loaded CI machine.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// The kubelet's registration service: passes each request on.
-struct Kubelet(mpsc::UnboundedSender<RegisterRequest>);
-
-#[tonic::async_trait]
-impl Registration for Kubelet {
-    async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<Empty>, Status> {
-        let _ = self.0.send(request.into_inner());
-        Ok(Response::new(Empty {}))
-    }
-}
-
-fn start_kubelet(dir: &Path) -> mpsc::UnboundedReceiver<RegisterRequest> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let listener = UnixListener::bind(dir.join("kubelet.sock")).unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(RegistrationServer::new(Kubelet(tx)))
-            .serve_with_incoming(UnixListenerStream::new(listener)),
-    );
-    rx
-}
 
 /// Four 4xxx PFs, two on each NUMA node, all `sym;dc` with every VF on vfio-pci.
 fn host() -> SimHost {
@@ -79,7 +55,7 @@ struct Running {
 async fn start(policy: Policy, reset: bool) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let sim = host();
-    let registrations = start_kubelet(dir.path());
+    let registrations = played_kubelet::start(dir.path()).unwrap();
     let env = sim.env().clone();
     let settings = Settings {
         naming: Naming::by_services(DEFAULT_PREFIX).unwrap(),
