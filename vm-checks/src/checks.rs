@@ -71,6 +71,7 @@ pub(crate) fn steps() -> Vec<Step> {
         check!(provision_igb_vfio),
         check!(numvfs_nonzero_to_nonzero),
         check!(replan_igb_converged),
+        check!(device_plugin_serves_igb),
         // VFIO as a VM manager uses it: container and group first, then igb's first VF, open
         // from open_vf until disable_with_group_open.
         check!(set_iommu_before_any_group),
@@ -332,6 +333,16 @@ fn replan_igb_converged(ctx: &mut Ctx<'_>) -> Option<String> {
     let plan = Host::discover(ctx.sysfs(), &[ctx.igb])
         .and_then(|h| provision::plan(&h, &want_vfio(ctx.igb)));
     Some(observe(plan, |plan| format!("steps={}", plan.steps.len())))
+}
+
+/// qatkit's device plugin, driven by a played kubelet, serves igb's VFs (generic mode, one
+/// resource): all listed and healthy, with their NUMA node, and Allocate gives the VFIO nodes
+/// of their real IOMMU groups and KubeVirt's variable.
+fn device_plugin_serves_igb(ctx: &mut Ctx<'_>) -> Option<String> {
+    Some(
+        crate::device_plugin::serve_and_allocate(ctx.sysfs(), ctx.igb)
+            .unwrap_or_else(|e| format!("failed: {e}")),
+    )
 }
 
 // ---- VFIO on igb's first VF -------------------------------------------------------------------

@@ -14,6 +14,7 @@ use std::path::Path;
 use qat_vf::{Bdf, HostEnv};
 
 mod checks;
+mod device_plugin;
 mod observe;
 
 use checks::{Ctx, Step};
