@@ -201,14 +201,7 @@ pub(crate) fn print_plan(plan: &Plan, json: bool) {
 
 /// `qatctl apply` and `qatctl reset`.
 pub(crate) fn print_report(report: &Report, json: bool) {
-    if let Some(error) = &report.error {
-        let outcome = if !report.started {
-            "nothing was changed"
-        } else if report.restored() {
-            "rolled back"
-        } else {
-            "ROLLBACK INCOMPLETE, check the host"
-        };
+    if let (Some(error), Some(outcome)) = (&report.error, report.failed_outcome()) {
         eprintln!(
             "qatctl: error: {}: {} ({outcome})",
             error.description, error.message

@@ -99,23 +99,14 @@ pub fn converge(env: &HostEnv, desired: &Desired, lock_path: &Path) -> Result<us
     let held = hold_signals();
     let report = provision::apply(env, &plan, desired.force, &lock);
     release_signals(held);
-    match &report.error {
-        None => {
+    match (&report.error, report.failed_outcome()) {
+        (Some(error), Some(outcome)) => Err(format!(
+            "{}: {} ({outcome})",
+            error.description, error.message
+        )),
+        _ => {
             tracing::info!("applied {} steps", report.steps_done.len());
             Ok(report.steps_done.len())
-        }
-        Some(error) => {
-            let outcome = if !report.started {
-                "nothing was changed"
-            } else if report.restored() {
-                "rolled back"
-            } else {
-                "ROLLBACK INCOMPLETE, check the host"
-            };
-            Err(format!(
-                "{}: {} ({outcome})",
-                error.description, error.message
-            ))
         }
     }
 }

@@ -48,6 +48,20 @@ impl Report {
     pub fn restored(&self) -> bool {
         self.started && self.error.is_some() && self.still_changed.is_empty()
     }
+
+    /// What a failed apply left, in the words qatctl and the device plugin report it with:
+    /// `nothing was changed`, `rolled back`, or that the rollback is incomplete. `None` when
+    /// the apply succeeded.
+    pub fn failed_outcome(&self) -> Option<&'static str> {
+        self.error.as_ref()?;
+        Some(if !self.started {
+            "nothing was changed"
+        } else if self.restored() {
+            "rolled back"
+        } else {
+            "ROLLBACK INCOMPLETE, check the host"
+        })
+    }
 }
 
 fn failure(step: &Step, error: &Error) -> StepFailure {
