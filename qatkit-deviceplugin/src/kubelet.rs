@@ -47,8 +47,8 @@ pub async fn register(
     Ok(())
 }
 
-/// An error and its sources, `: `-joined (tonic's transport error alone says only "transport error"),
-/// each said once.
+/// An error and its sources, `: `-joined, each said once (tonic's transport error alone says
+/// only "transport error").
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut last = text.clone();

@@ -7,9 +7,9 @@
 //! snapshots), [`preferred`] and [`allocation`] (the answers to the kubelet's two questions),
 //! [`plugin`] (the DevicePlugin service of one resource), [`kubelet`] (Unix-socket transport and
 //! registration) and [`server`] (one socket per resource, kept registered for the plugin's life).
-//! Beside them: [`cli`] (the command line), [`provision`] (the node converged from a config file before serving) and
-//! [`nfd`] (a features file for node-feature-discovery), and [`played_kubelet`] (the
-//! kubelet's registration side, for tests and the real-kernel checks).
+//! Beside them: [`cli`] (the command line), [`provision`] (the node converged from a config
+//! file before serving), [`nfd`] (a features file for node-feature-discovery) and
+//! [`played_kubelet`] (the kubelet's registration side, for tests and the real-kernel checks).
 
 pub mod allocation;
 pub mod api;

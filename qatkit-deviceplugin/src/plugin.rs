@@ -88,6 +88,17 @@ pub fn device_list(devices: &[inventory::Device]) -> ListAndWatchResponse {
     }
 }
 
+/// Logs a device list as sent, and each unhealthy device with why.
+fn log_sent(resource: &str, devices: &[inventory::Device]) {
+    let healthy = devices.iter().filter(|d| d.healthy()).count();
+    tracing::info!(%resource, devices = devices.len(), healthy, "device list sent");
+    for device in devices {
+        if let Some(problem) = &device.problem {
+            tracing::warn!(%resource, device = %device.vf, %problem, "unhealthy");
+        }
+    }
+}
+
 type DeviceStream = Pin<Box<dyn Stream<Item = Result<ListAndWatchResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -119,10 +130,7 @@ impl DevicePlugin for ResourcePlugin {
                     .cloned()
                     .unwrap_or_default();
                 if sent.as_ref() != Some(&devices) {
-                    tracing::info!(%resource, devices = devices.len(), healthy = devices.iter().filter(|d| d.healthy()).count(), "device list sent");
-                    for d in devices.iter().filter(|d| !d.healthy()) {
-                        tracing::warn!(%resource, device = %d.vf, problem = d.problem.as_deref().unwrap_or_default(), "unhealthy");
-                    }
+                    log_sent(&resource, &devices);
                     if tx.send(Ok(device_list(&devices))).await.is_err() {
                         return;
                     }

@@ -123,7 +123,8 @@ async fn serve_resource(
                 break;
             }
             if !still_there(&socket, inode) {
-                tracing::warn!(%resource, "socket {} was deleted (the kubelet restarted?): serving again", socket.display());
+                let socket = socket.display();
+                tracing::warn!(%resource, "{socket} was deleted (kubelet restart?): serving again");
                 break;
             }
         }
