@@ -63,6 +63,12 @@ pub fn survey(
     previous: &Inventory,
     heartbeats: &mut HeartbeatMemory,
 ) -> Inventory {
+    // Each PF's heartbeat read once per survey, for its VFs listed now and before.
+    let pf_problems: BTreeMap<Bdf, Option<String>> = host
+        .pfs
+        .iter()
+        .map(|pf| (pf.pci.bdf, pf_problem(env, pf, heartbeats)))
+        .collect();
     let mut inventory = Inventory::new();
     let mut listed = BTreeSet::new();
     for pf in &host.pfs {
@@ -70,7 +76,7 @@ pub fn survey(
             tracing::warn!("{why}: its VFs are not served");
             continue;
         }
-        let pf_problem = pf_problem(env, pf, heartbeats);
+        let pf_problem = &pf_problems[&pf.pci.bdf];
         for vf in &pf.vfs {
             if !qualifies(pf, vf, settings) {
                 continue;
@@ -94,7 +100,8 @@ pub fn survey(
                     }
                     _ => format!("VF {} is gone", old.vf),
                 },
-                Some((pf, vf)) => pf_problem(env, pf, heartbeats)
+                Some((pf, vf)) => pf_problems[&pf.pci.bdf]
+                    .clone()
                     .or_else(|| unnamed(pf))
                     .or_else(|| vf_problem(env, vf, settings))
                     .unwrap_or_else(|| format!("VF {} moved to another resource", old.vf)),
