@@ -16,6 +16,14 @@ pub struct AllocateOptions {
     pub cdi_kind: Option<String>,
 }
 
+/// The device `id` of `resource`, or an error naming it.
+pub fn find<'d>(resource: &str, devices: &'d [Device], id: &str) -> Result<&'d Device, String> {
+    devices
+        .iter()
+        .find(|d| d.id() == id)
+        .ok_or_else(|| format!("{resource} has no device {id}"))
+}
+
 /// The answer for a container given `ids` of `resource`. An ID the resource does not have, or
 /// an unhealthy device, is an error naming it: the kubelet then fails the pod rather than start
 /// it without its device.
@@ -27,10 +35,7 @@ pub fn container_response(
 ) -> Result<ContainerAllocateResponse, String> {
     let mut chosen = Vec::with_capacity(ids.len());
     for id in ids {
-        let device = devices
-            .iter()
-            .find(|d| d.id() == *id)
-            .ok_or_else(|| format!("{resource} has no device {id}"))?;
+        let device = find(resource, devices, id)?;
         if let Some(problem) = &device.problem {
             return Err(format!("{id} is unhealthy: {problem}"));
         }

@@ -10,7 +10,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::allocation::{AllocateOptions, container_response};
+use crate::allocation::{AllocateOptions, container_response, find};
 use crate::api::device_plugin_server::DevicePlugin;
 use crate::api::{
     AllocateRequest, AllocateResponse, ContainerPreferredAllocationResponse, Device,
@@ -34,6 +34,16 @@ pub struct ServeOptions {
     pub reset: bool,
     /// Allocate's extras.
     pub allocate: AllocateOptions,
+}
+
+impl ServeOptions {
+    /// What the plugin tells the kubelet it offers, at registration and when asked.
+    pub fn plugin_options(&self) -> DevicePluginOptions {
+        DevicePluginOptions {
+            pre_start_required: self.reset,
+            get_preferred_allocation_available: true,
+        }
+    }
 }
 
 /// One resource's service.
@@ -62,14 +72,15 @@ impl ResourcePlugin {
         }
     }
 
-    fn devices(&self) -> Vec<inventory::Device> {
-        self.snapshots
-            .borrow()
-            .inventory
-            .get(&self.resource)
-            .cloned()
-            .unwrap_or_default()
+    /// The newest snapshot, taken once per request so that its host and devices agree.
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
     }
+}
+
+/// The devices `snapshot` has for `resource`.
+fn devices_of<'s>(snapshot: &'s Snapshot, resource: &str) -> &'s [inventory::Device] {
+    snapshot.inventory.get(resource).map_or(&[], Vec::as_slice)
 }
 
 /// The kubelet's view of the devices.
@@ -107,10 +118,7 @@ impl DevicePlugin for ResourcePlugin {
         &self,
         _: Request<Empty>,
     ) -> Result<Response<DevicePluginOptions>, Status> {
-        Ok(Response::new(DevicePluginOptions {
-            pre_start_required: self.options.reset,
-            get_preferred_allocation_available: true,
-        }))
+        Ok(Response::new(self.options.plugin_options()))
     }
 
     type ListAndWatchStream = DeviceStream;
@@ -123,12 +131,7 @@ impl DevicePlugin for ResourcePlugin {
         tokio::spawn(async move {
             let mut sent = None;
             loop {
-                let devices = snapshots
-                    .borrow_and_update()
-                    .inventory
-                    .get(&resource)
-                    .cloned()
-                    .unwrap_or_default();
+                let devices = devices_of(&snapshots.borrow_and_update(), &resource).to_vec();
                 if sent.as_ref() != Some(&devices) {
                     log_sent(&resource, &devices);
                     if tx.send(Ok(device_list(&devices))).await.is_err() {
@@ -150,11 +153,11 @@ impl DevicePlugin for ResourcePlugin {
         &self,
         request: Request<PreferredAllocationRequest>,
     ) -> Result<Response<PreferredAllocationResponse>, Status> {
-        let snapshot = self.snapshots.borrow().clone();
+        let snapshot = self.snapshot();
         let Some(host) = &snapshot.host else {
             return Err(Status::unavailable("the host has not been read yet"));
         };
-        let devices = self.devices();
+        let devices = devices_of(&snapshot, &self.resource);
         let container_responses = request
             .into_inner()
             .container_requests
@@ -162,7 +165,7 @@ impl DevicePlugin for ResourcePlugin {
             .map(|r| ContainerPreferredAllocationResponse {
                 device_i_ds: preferred(
                     host,
-                    &devices,
+                    devices,
                     &self.options.driver,
                     self.options.policy,
                     &r.available_device_i_ds,
@@ -180,7 +183,8 @@ impl DevicePlugin for ResourcePlugin {
         &self,
         request: Request<AllocateRequest>,
     ) -> Result<Response<AllocateResponse>, Status> {
-        let devices = self.devices();
+        let snapshot = self.snapshot();
+        let devices = devices_of(&snapshot, &self.resource);
         let container_responses = request
             .into_inner()
             .container_requests
@@ -188,7 +192,7 @@ impl DevicePlugin for ResourcePlugin {
             .map(|r| {
                 container_response(
                     &self.resource,
-                    &devices,
+                    devices,
                     &r.devices_ids,
                     &self.options.allocate,
                 )
@@ -210,18 +214,18 @@ impl DevicePlugin for ResourcePlugin {
         if !self.options.reset {
             return Ok(Response::new(PreStartContainerResponse {}));
         }
-        let Some(env) = self.snapshots.borrow().env.clone() else {
+        let snapshot = self.snapshot();
+        let Some(env) = snapshot.env.clone() else {
             return Err(Status::unavailable("the host has not been read yet"));
         };
-        let devices = self.devices();
-        let ids = request.into_inner().devices_ids;
-        let mut vfs = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let device = devices.iter().find(|d| d.id() == *id).ok_or_else(|| {
-                Status::invalid_argument(format!("{} has no device {id}", self.resource))
-            })?;
-            vfs.push(device.vf);
-        }
+        let devices = devices_of(&snapshot, &self.resource);
+        let vfs = request
+            .into_inner()
+            .devices_ids
+            .iter()
+            .map(|id| find(&self.resource, devices, id).map(|d| d.vf))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Status::invalid_argument)?;
         tokio::task::spawn_blocking(move || {
             for vf in vfs {
                 HostDevice::open(&env, vf)

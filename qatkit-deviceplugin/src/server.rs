@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
+use crate::api::KUBELET_SOCKET;
 use crate::api::device_plugin_server::DevicePluginServer;
-use crate::api::{DevicePluginOptions, KUBELET_SOCKET};
 use crate::kubelet;
 use crate::monitor::Snapshot;
 use crate::naming::socket_name;
@@ -76,10 +76,7 @@ async fn serve_resource(
     let endpoint = socket_name(&resource);
     let socket = config.plugin_dir.join(&endpoint);
     let kubelet_socket = config.plugin_dir.join(KUBELET_SOCKET);
-    let registration = DevicePluginOptions {
-        pre_start_required: config.options.reset,
-        get_preferred_allocation_available: true,
-    };
+    let registration = config.options.plugin_options();
     loop {
         let (server_stop, server_stopped) = watch::channel(false);
         let (server, inode) = match listen(&socket) {
