@@ -1,7 +1,7 @@
 //! Which host a command acts on: the real one (or a fixture root), or a simulated host's state
 //! file; and the provisioning lock.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use qat_vf::HostEnv;
 use qat_vf::provision::ProvisionLock;
@@ -50,14 +50,9 @@ pub(crate) fn with_sim<T>(
 /// The lock file: `--lock-file`, else `<STATE>.lock` beside a simulated host's state file (so
 /// separate simulated hosts do not wait for each other), else `/run/qatkit.lock`.
 pub(crate) fn lock(global: &Global, state: Option<&Path>) -> Result<ProvisionLock, Failure> {
-    let path = match (&global.lock_file, state.or(global.sim.as_deref())) {
-        (Some(path), _) => path.clone(),
-        (None, Some(state)) => {
-            let mut name = state.as_os_str().to_owned();
-            name.push(".lock");
-            PathBuf::from(name)
-        }
-        (None, None) => PathBuf::from(ProvisionLock::DEFAULT_PATH),
+    let path = match &global.lock_file {
+        Some(path) => path.clone(),
+        None => ProvisionLock::default_path(state.or(global.sim.as_deref())),
     };
     Ok(ProvisionLock::acquire_or_wait(&path, || {
         eprintln!(

@@ -106,10 +106,10 @@ fn run(args: Args) -> Result<(), String> {
 /// Converges the host (the simulated one saved after) to the config's desired state.
 fn provision_node(args: &Args, config: &std::path::Path) -> Result<(), String> {
     let config = NodeConfig::load(config)?;
-    let lock = |state: Option<&std::path::Path>| match (&args.lock_file, state) {
-        (Some(path), _) => path.clone(),
-        (None, Some(state)) => PathBuf::from(format!("{}.lock", state.display())),
-        (None, None) => PathBuf::from(ProvisionLock::DEFAULT_PATH),
+    let lock = |state: Option<&std::path::Path>| {
+        args.lock_file
+            .clone()
+            .unwrap_or_else(|| ProvisionLock::default_path(state))
     };
     match (&args.sim, &args.sysfs_root) {
         (Some(state), _) => {

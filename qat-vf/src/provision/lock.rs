@@ -19,6 +19,19 @@ impl ProvisionLock {
     /// Default lock file on a real host.
     pub const DEFAULT_PATH: &'static str = "/run/qatkit.lock";
 
+    /// The lock file when none is named: `<STATE>.lock` beside a simulated host's state file
+    /// (so that separate simulated hosts do not wait for each other), else [`Self::DEFAULT_PATH`].
+    pub fn default_path(sim_state: Option<&Path>) -> PathBuf {
+        match sim_state {
+            Some(state) => {
+                let mut name = state.as_os_str().to_owned();
+                name.push(".lock");
+                PathBuf::from(name)
+            }
+            None => PathBuf::from(Self::DEFAULT_PATH),
+        }
+    }
+
     /// Takes the lock, waiting for another holder to let go.
     pub fn acquire(path: &Path) -> Result<Self> {
         Self::acquire_or_wait(path, || {})
