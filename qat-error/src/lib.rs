@@ -87,6 +87,25 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// An error and its causes on one line, joined by `: `. A cause whose message repeats the one
+/// before it (a wrapper that displays its source, such as tonic's transport error over an I/O
+/// error) is said once.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut last = text.clone();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if said != last {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        last = said;
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +132,30 @@ mod tests {
         assert_eq!(kind(2), ErrorKind::NotFound); // ENOENT
         assert_eq!(kind(16), ErrorKind::Busy); // EBUSY
         assert_eq!(kind(22), ErrorKind::Io); // EINVAL
+    }
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error, &'static str);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.1)
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = || std::io::Error::from_raw_os_error(2);
+        let said = io().to_string();
+        assert_eq!(
+            chain(&Wrapper(io(), "connecting")),
+            format!("connecting: {said}")
+        );
+        // A wrapper repeating its source's words: said once.
+        let twice = Wrapper(std::io::Error::other("gone"), "gone");
+        assert_eq!(chain(&twice), "gone");
     }
 }

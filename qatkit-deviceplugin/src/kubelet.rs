@@ -32,9 +32,13 @@ pub async fn register(
     resource: &str,
     options: DevicePluginOptions,
 ) -> Result<(), String> {
-    let channel = connect(kubelet_socket)
-        .await
-        .map_err(|e| format!("connecting to {}: {}", kubelet_socket.display(), chain(&e)))?;
+    let channel = connect(kubelet_socket).await.map_err(|e| {
+        format!(
+            "connecting to {}: {}",
+            kubelet_socket.display(),
+            qat_error::chain(&e)
+        )
+    })?;
     RegistrationClient::new(channel)
         .register(RegisterRequest {
             version: VERSION.into(),
@@ -45,23 +49,4 @@ pub async fn register(
         .await
         .map_err(|e| format!("the kubelet refused {resource}: {}", e.message()))?;
     Ok(())
-}
-
-/// An error and its sources, `: `-joined, each said once (tonic's transport error alone says
-/// only "transport error").
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut last = text.clone();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        // Wrappers often repeat their source's words.
-        if said != last {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        last = said;
-        source = cause.source();
-    }
-    text
 }

@@ -80,14 +80,7 @@ impl Error {
 
     /// The message with its causes, joined by ": ", on one line.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        qat_error::chain(self)
     }
 }
 
