@@ -99,3 +99,58 @@ fn numa_node(offered: &[&Device], keep: &[Bdf], size: usize) -> Option<u32> {
         })
         .map(|(node, _)| *node)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `per_node[n]` devices on node n, and one device reporting no node.
+    fn devices(per_node: &[usize]) -> Vec<Device> {
+        let mut devices = Vec::new();
+        for (node, &count) in per_node.iter().enumerate() {
+            for i in 0..count {
+                devices.push(device(node as u8, i as u8, Some(node as u32)));
+            }
+        }
+        devices.push(device(9, 0, None));
+        devices
+    }
+
+    fn device(bus: u8, index: u8, numa_node: Option<u32>) -> Device {
+        Device {
+            vf: Bdf {
+                domain: 0,
+                bus: 0x10 + bus,
+                device: index >> 3,
+                function: index & 7,
+            },
+            pf: Bdf {
+                domain: 0,
+                bus: 0x10 + bus,
+                device: 31,
+                function: 0,
+            },
+            numa_node,
+            iommu_group: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn the_node_is_the_must_includes_else_the_smallest_that_fits_else_the_largest() {
+        let all = devices(&[10, 3, 6]);
+        let offered: Vec<&Device> = all.iter().collect();
+        assert_eq!(numa_node(&offered, &[], 2), Some(1));
+        assert_eq!(numa_node(&offered, &[], 4), Some(2));
+        assert_eq!(numa_node(&offered, &[], 7), Some(0));
+        assert_eq!(numa_node(&offered, &[], 20), Some(0));
+        // A must-include device decides, whatever fits.
+        let on_node_1 = all.iter().find(|d| d.numa_node == Some(1)).unwrap().vf;
+        assert_eq!(numa_node(&offered, &[on_node_1], 20), Some(1));
+        // Ties go to the lower node; no node at all, no preference.
+        let tied = devices(&[4, 4]);
+        assert_eq!(numa_node(&tied.iter().collect::<Vec<_>>(), &[], 2), Some(0));
+        let none = [device(9, 0, None)];
+        assert_eq!(numa_node(&none.iter().collect::<Vec<_>>(), &[], 1), None);
+    }
+}
