@@ -58,7 +58,7 @@ mod generate {
             "qatlib",
             QATLIB_MIN,
             "qatlib (Fedora/RHEL: qatlib-devel; Ubuntu 24.04+/Debian 13: libqat-dev), or set QAT_SYS_PREFIX to its install prefix",
-            "#include <qat/cpa.h>\n#include <qat/cpa_dc.h>\n#include <qat/cpa_cy_sym.h>\n#include <qat/cpa_cy_im.h>\n#include <qat/icp_sal_user.h>\n#include <qat/icp_sal_poll.h>\n#include <qat/qae_mem.h>\n",
+            "#include <qat/cpa.h>\n#include <qat/cpa_dc.h>\n#include <qat/cpa_cy_sym.h>\n#include <qat/cpa_cy_im.h>\n#include <qat/cpa_cy_rsa.h>\n#include <qat/cpa_cy_ecdsa.h>\n#include <qat/cpa_cy_ec.h>\n#include <qat/icp_sal_user.h>\n#include <qat/icp_sal_poll.h>\n#include <qat/qae_mem.h>\n",
             &["cpa.*", "Cpa.*", "CPA_.*", "icp_sal_.*", "qae.*"],
             &out.join("qatlib.rs"),
         );

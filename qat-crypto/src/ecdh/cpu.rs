@@ -98,6 +98,21 @@ impl PrivateKey {
         })
     }
 
+    /// The private scalar (for the device): big-endian for P-256 and P-384, RFC 7748's string
+    /// for X25519.
+    #[cfg(feature = "qatlib")]
+    pub(super) fn scalar(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin, EcPrivateKeyBin};
+        let bytes = if self.algorithm == Algorithm::X25519 {
+            let bin: Curve25519SeedBin<'_> = self.key.as_be_bytes().ok()?;
+            bin.as_ref().to_vec()
+        } else {
+            let bin: EcPrivateKeyBin<'_> = self.key.as_be_bytes().ok()?;
+            bin.as_ref().to_vec()
+        };
+        Some(zeroize::Zeroizing::new(bytes))
+    }
+
     pub(super) fn algorithm(&self) -> Algorithm {
         self.algorithm
     }

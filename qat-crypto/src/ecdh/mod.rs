@@ -22,10 +22,12 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::backend::Counters;
-use crate::crypto::{Error, Settings};
+use crate::crypto::{Error, Route, Settings};
 use crate::{ServedBy, executor};
 
 mod cpu;
+#[cfg(feature = "qatlib")]
+mod qat;
 
 /// A key-agreement algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +80,8 @@ pub struct PrivateKey {
     cpu: cpu::PrivateKey,
     settings: Settings,
     served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: Option<qat::Device>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -120,6 +124,8 @@ impl PrivateKey {
     fn new(cpu: cpu::PrivateKey) -> PrivateKey {
         PrivateKey {
             algorithm: cpu.algorithm(),
+            #[cfg(feature = "qatlib")]
+            qat: cpu.scalar().map(qat::Device::new),
             cpu,
             settings: Settings::default(),
             served: Counters::default(),
@@ -137,17 +143,56 @@ impl PrivateKey {
         self.cpu.public_key()
     }
 
+    #[cfg(feature = "qatlib")]
     fn check_device(&self) -> Result<(), Error> {
-        Err(crate::crypto::no_public_key_device(self.algorithm.name()))
+        let name = self.algorithm.name();
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(name))?
+            .check(self.algorithm)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(self.algorithm.name()))
+    }
+
+    fn route(&self) -> Route {
+        #[cfg(feature = "qatlib")]
+        let takes = || self.qat.as_ref().is_some_and(qat::Device::takes);
+        #[cfg(not(feature = "qatlib"))]
+        let takes = || false;
+        self.settings.route(0, Some(0), takes)
+    }
+
+    /// Agrees on the device (under `auto`, a device failure agrees on the CPU instead).
+    #[cfg(feature = "qatlib")]
+    fn agree_on_device(&self, peer: &[u8]) -> Result<(SharedSecret, ServedBy), Error> {
+        let name = self.algorithm.name();
+        let device = self
+            .qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(name))
+            .and_then(|device| device.agree(self.algorithm, peer));
+        self.settings.device_or_cpu(device, || self.cpu.agree(peer))
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn agree_on_device(&self, _: &[u8]) -> Result<(SharedSecret, ServedBy), Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
     }
 
     /// The secret shared with the peer whose public key is `peer`: for P-256 and P-384 a SEC 1
     /// point (uncompressed or compressed) or an X.509 `SubjectPublicKeyInfo` (DER); for X25519
     /// its 32 bytes.
     pub fn agree(&self, peer: &[u8]) -> Result<SharedSecret, Error> {
-        let secret = self.cpu.agree(peer)?;
-        self.served
-            .count(ServedBy::Cpu, &self.algorithm, peer.len());
+        let (secret, served_by) = match self.route() {
+            Route::Cpu => (self.cpu.agree(peer)?, ServedBy::Cpu),
+            Route::Qat => self.agree_on_device(peer)?,
+        };
+        self.served.count(served_by, &self.algorithm, peer.len());
         Ok(secret)
     }
 

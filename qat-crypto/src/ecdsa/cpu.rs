@@ -72,6 +72,14 @@ impl SigningKey {
         self.algorithm
     }
 
+    /// The private scalar, big-endian and the field's length (for the device).
+    #[cfg(feature = "qatlib")]
+    pub(super) fn scalar(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin};
+        let bin: EcPrivateKeyBin<'_> = self.pair.private_key().as_be_bytes().ok()?;
+        Some(zeroize::Zeroizing::new(bin.as_ref().to_vec()))
+    }
+
     /// The public point, uncompressed.
     pub(super) fn public_point(&self) -> Vec<u8> {
         self.pair.public_key().as_ref().to_vec()

@@ -20,10 +20,12 @@
 use std::fmt;
 
 use crate::backend::Counters;
-use crate::crypto::{Error, Operation, Settings};
+use crate::crypto::{Error, Operation, Route, Settings};
 use crate::{ServedBy, executor};
 
 mod cpu;
+#[cfg(feature = "qatlib")]
+mod qat;
 
 /// A curve with its digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +75,8 @@ pub struct SigningKey {
     public: VerifyingKey,
     settings: Settings,
     served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: Option<qat::SigningDevice>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -105,6 +109,8 @@ impl SigningKey {
         let public = VerifyingKey::from_sec1_point(&cpu.public_point())?;
         Ok(SigningKey {
             algorithm,
+            #[cfg(feature = "qatlib")]
+            qat: cpu.scalar().map(qat::SigningDevice::new),
             cpu,
             public,
             settings: Settings::default(),
@@ -122,16 +128,56 @@ impl SigningKey {
         &self.public
     }
 
+    #[cfg(feature = "qatlib")]
     fn check_device(&self) -> Result<(), Error> {
-        Err(crate::crypto::no_public_key_device(self.algorithm.name()))
+        let name = self.algorithm.name();
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(name))?
+            .check(self.algorithm)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(self.algorithm.name()))
+    }
+
+    fn route(&self) -> Route {
+        #[cfg(feature = "qatlib")]
+        let takes = || self.qat.as_ref().is_some_and(qat::SigningDevice::takes);
+        #[cfg(not(feature = "qatlib"))]
+        let takes = || false;
+        self.settings.route(0, Some(0), takes)
+    }
+
+    /// Signs on the device (under `auto`, a device failure signs on the CPU instead).
+    #[cfg(feature = "qatlib")]
+    fn sign_on_device(&self, message: &[u8]) -> Result<(Vec<u8>, ServedBy), Error> {
+        let name = self.algorithm.name();
+        let device = self
+            .qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(name))
+            .and_then(|device| device.sign(self.algorithm, message));
+        self.settings
+            .device_or_cpu(device, || self.cpu.sign(message))
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn sign_on_device(&self, _: &[u8]) -> Result<(Vec<u8>, ServedBy), Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
     }
 
     /// Signs `message` (hashed with the algorithm's digest): the signature in DER, at most
     /// [`Algorithm::max_signature_len`] bytes.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let signature = self.cpu.sign(message)?;
-        self.served
-            .count(ServedBy::Cpu, &self.algorithm, message.len());
+        let (signature, served_by) = match self.route() {
+            Route::Cpu => (self.cpu.sign(message)?, ServedBy::Cpu),
+            Route::Qat => self.sign_on_device(message)?,
+        };
+        self.served.count(served_by, &self.algorithm, message.len());
         Ok(signature)
     }
 
@@ -149,6 +195,8 @@ pub struct VerifyingKey {
     cpu: cpu::VerifyingKey,
     settings: Settings,
     served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: qat::VerifyingDevice,
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -177,6 +225,8 @@ impl VerifyingKey {
     fn new(cpu: cpu::VerifyingKey) -> Result<VerifyingKey, Error> {
         Ok(VerifyingKey {
             algorithm: cpu.algorithm(),
+            #[cfg(feature = "qatlib")]
+            qat: qat::VerifyingDevice::new(cpu.point()),
             cpu,
             settings: Settings::default(),
             served: Counters::default(),
@@ -193,21 +243,60 @@ impl VerifyingKey {
         self.cpu.point().to_vec()
     }
 
+    #[cfg(feature = "qatlib")]
     fn check_device(&self) -> Result<(), Error> {
-        Err(crate::crypto::no_public_key_device(self.algorithm.name()))
+        self.qat.check(self.algorithm)
     }
 
-    /// Checks that `signature` (DER) is the key's signature of `message`:
-    /// [`Error::BadSignature`] when it is not.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+    #[cfg(not(feature = "qatlib"))]
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(self.algorithm.name()))
+    }
+
+    fn route(&self) -> Route {
+        #[cfg(feature = "qatlib")]
+        let takes = || self.qat.takes();
+        #[cfg(not(feature = "qatlib"))]
+        let takes = || false;
+        self.settings.route(0, Some(0), takes)
+    }
+
+    fn verify_on_cpu(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
         self.cpu
             .verify(message, signature)
             .map_err(|()| Error::BadSignature {
                 operation: Operation::Verify,
                 algorithm: self.algorithm.name(),
-            })?;
-        self.served
-            .count(ServedBy::Cpu, &self.algorithm, message.len());
+            })
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn verify_on_device(&self, message: &[u8], signature: &[u8]) -> Result<ServedBy, Error> {
+        let device = self.qat.verify(self.algorithm, message, signature);
+        let ((), served_by) = self
+            .settings
+            .device_or_cpu(device, || self.verify_on_cpu(message, signature))?;
+        Ok(served_by)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn verify_on_device(&self, _: &[u8], _: &[u8]) -> Result<ServedBy, Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
+    }
+
+    /// Checks that `signature` (DER) is the key's signature of `message`:
+    /// [`Error::BadSignature`] when it is not.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), Error> {
+        let served_by = match self.route() {
+            Route::Cpu => {
+                self.verify_on_cpu(message, signature)?;
+                ServedBy::Cpu
+            }
+            Route::Qat => self.verify_on_device(message, signature)?,
+        };
+        self.served.count(served_by, &self.algorithm, message.len());
         Ok(())
     }
 

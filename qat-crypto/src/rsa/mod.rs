@@ -27,10 +27,14 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::backend::Counters;
-use crate::crypto::{Error, Operation, Settings};
+use crate::crypto::{Error, Operation, Route, Settings};
 use crate::{ServedBy, executor};
 
 mod cpu;
+#[cfg(feature = "qatlib")]
+mod padding;
+#[cfg(feature = "qatlib")]
+mod qat;
 
 /// The hash of a signature scheme or of OAEP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,6 +177,8 @@ pub struct PrivateKey {
     public: PublicKey,
     settings: Settings,
     served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: Option<qat::PrivateDevice>,
 }
 
 impl fmt::Debug for PrivateKey {
@@ -190,12 +196,24 @@ impl PrivateKey {
 
     /// A key from a PKCS#8 `PrivateKeyInfo` (DER), what TLS stacks and `openssl genpkey` hold.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<PrivateKey, Error> {
-        PrivateKey::new(cpu::PrivateKey::from_pkcs8(der)?)
+        let key = PrivateKey::new(cpu::PrivateKey::from_pkcs8(der)?)?;
+        #[cfg(feature = "qatlib")]
+        let key = PrivateKey {
+            qat: qat::PrivateDevice::from_pkcs8(der),
+            ..key
+        };
+        Ok(key)
     }
 
     /// A key from a PKCS#1 `RSAPrivateKey` (DER), as `openssl genrsa -traditional` writes it.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<PrivateKey, Error> {
-        PrivateKey::new(cpu::PrivateKey::from_pkcs1(der)?)
+        let key = PrivateKey::new(cpu::PrivateKey::from_pkcs1(der)?)?;
+        #[cfg(feature = "qatlib")]
+        let key = PrivateKey {
+            qat: qat::PrivateDevice::from_pkcs1(der),
+            ..key
+        };
+        Ok(key)
     }
 
     fn new(cpu: cpu::PrivateKey) -> Result<PrivateKey, Error> {
@@ -213,6 +231,8 @@ impl PrivateKey {
             public,
             settings: Settings::default(),
             served: Counters::default(),
+            #[cfg(feature = "qatlib")]
+            qat: None,
         })
     }
 
@@ -231,8 +251,110 @@ impl PrivateKey {
         &self.public
     }
 
+    #[cfg(feature = "qatlib")]
     fn check_device(&self) -> Result<(), Error> {
-        Err(crate::crypto::no_public_key_device(RSA))
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(RSA))?
+            .check()
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(RSA))
+    }
+
+    /// Where a request goes: the device when one with public-key crypto is up (under `auto`).
+    fn route(&self) -> Route {
+        #[cfg(feature = "qatlib")]
+        let takes = || self.qat.as_ref().is_some_and(qat::PrivateDevice::takes);
+        #[cfg(not(feature = "qatlib"))]
+        let takes = || false;
+        self.settings.route(0, Some(0), takes)
+    }
+
+    /// The device backend of this key, or why there is none.
+    #[cfg(feature = "qatlib")]
+    fn device(
+        &self,
+        operation: Operation,
+        name: &'static str,
+    ) -> Result<&qat::PrivateDevice, Error> {
+        self.qat.as_ref().ok_or_else(|| {
+            Error::no_device(
+                operation,
+                name,
+                "the device's parser did not take this key".into(),
+                qat_error::ErrorKind::Unsupported,
+            )
+        })
+    }
+
+    /// Signs on the device, then checks the signature on the CPU: a faulty CRT result would
+    /// reveal the key's factors, so a wrong one never leaves (under `auto` the CPU signs
+    /// instead).
+    #[cfg(feature = "qatlib")]
+    fn sign_on_device(
+        &self,
+        scheme: Scheme,
+        message: &[u8],
+        signature: &mut [u8],
+    ) -> Result<ServedBy, Error> {
+        let device = self
+            .device(Operation::Sign, scheme.name())
+            .and_then(|device| device.sign(scheme, message, signature))
+            .and_then(|()| {
+                self.public
+                    .cpu
+                    .verify(scheme, message, signature)
+                    .map_err(|_| Error::Failed {
+                        operation: Operation::Sign,
+                        algorithm: scheme.name(),
+                        served_by: ServedBy::QatDevice,
+                        reason: "the device's signature did not verify; it was discarded".into(),
+                        kind: qat_error::ErrorKind::DeviceFailure,
+                    })
+            });
+        if device.is_err() {
+            signature.fill(0);
+        }
+        let ((), served_by) = self
+            .settings
+            .device_or_cpu(device, || self.cpu.sign(scheme, message, signature))?;
+        Ok(served_by)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn sign_on_device(&self, _: Scheme, _: &[u8], _: &mut [u8]) -> Result<ServedBy, Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn decrypt_on_device(
+        &self,
+        oaep: Oaep,
+        ciphertext: &[u8],
+        label: &[u8],
+    ) -> Result<(Zeroizing<Vec<u8>>, ServedBy), Error> {
+        let device = self
+            .device(Operation::Decrypt, oaep.name())
+            .and_then(|device| device.decrypt(oaep, ciphertext, label));
+        self.settings
+            .device_or_cpu(device, || self.cpu.decrypt(oaep, ciphertext, label))
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn decrypt_on_device(
+        &self,
+        _: Oaep,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(Zeroizing<Vec<u8>>, ServedBy), Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
     }
 
     /// Signs `message` (hashed with the scheme's digest); the signature is
@@ -261,8 +383,14 @@ impl PrivateKey {
                 ),
             ));
         }
-        self.cpu.sign(scheme, message, signature)?;
-        self.served.count(ServedBy::Cpu, &scheme, message.len());
+        let served_by = match self.route() {
+            Route::Cpu => {
+                self.cpu.sign(scheme, message, signature)?;
+                ServedBy::Cpu
+            }
+            Route::Qat => self.sign_on_device(scheme, message, signature)?,
+        };
+        self.served.count(served_by, &scheme, message.len());
         Ok(())
     }
 
@@ -292,8 +420,11 @@ impl PrivateKey {
                 ),
             ));
         }
-        let plaintext = self.cpu.decrypt(oaep, ciphertext, label)?;
-        self.served.count(ServedBy::Cpu, &oaep, ciphertext.len());
+        let (plaintext, served_by) = match self.route() {
+            Route::Cpu => (self.cpu.decrypt(oaep, ciphertext, label)?, ServedBy::Cpu),
+            Route::Qat => self.decrypt_on_device(oaep, ciphertext, label)?,
+        };
+        self.served.count(served_by, &oaep, ciphertext.len());
         Ok(plaintext)
     }
 
@@ -317,6 +448,8 @@ pub struct PublicKey {
     cpu: cpu::PublicKey,
     settings: Settings,
     served: Counters,
+    #[cfg(feature = "qatlib")]
+    qat: Option<qat::PublicDevice>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -350,10 +483,14 @@ impl PublicKey {
                 format!("a {bits}-bit key; public keys are 2048 to 8192 bits"),
             ));
         }
+        #[cfg(feature = "qatlib")]
+        let qat = qat::PublicDevice::from_spki(cpu.spki());
         Ok(PublicKey {
             cpu,
             settings: Settings::default(),
             served: Counters::default(),
+            #[cfg(feature = "qatlib")]
+            qat,
         })
     }
 
@@ -372,15 +509,98 @@ impl PublicKey {
         self.cpu.spki().to_vec()
     }
 
+    #[cfg(feature = "qatlib")]
     fn check_device(&self) -> Result<(), Error> {
-        Err(crate::crypto::no_public_key_device(RSA))
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(RSA))?
+            .check()
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn check_device(&self) -> Result<(), Error> {
+        Err(crate::crypto::without_qatlib(RSA))
+    }
+
+    fn route(&self) -> Route {
+        #[cfg(feature = "qatlib")]
+        let takes = || self.qat.as_ref().is_some_and(qat::PublicDevice::takes);
+        #[cfg(not(feature = "qatlib"))]
+        let takes = || false;
+        self.settings.route(0, Some(0), takes)
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn device(
+        &self,
+        operation: Operation,
+        name: &'static str,
+    ) -> Result<&qat::PublicDevice, Error> {
+        self.qat.as_ref().ok_or_else(|| {
+            Error::no_device(
+                operation,
+                name,
+                "the device's parser did not take this key".into(),
+                qat_error::ErrorKind::Unsupported,
+            )
+        })
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn verify_on_device(
+        &self,
+        scheme: Scheme,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<ServedBy, Error> {
+        let device = self
+            .device(Operation::Verify, scheme.name())
+            .and_then(|device| device.verify(scheme, message, signature));
+        let ((), served_by) = self
+            .settings
+            .device_or_cpu(device, || self.cpu.verify(scheme, message, signature))?;
+        Ok(served_by)
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn verify_on_device(&self, _: Scheme, _: &[u8], _: &[u8]) -> Result<ServedBy, Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
+    }
+
+    #[cfg(feature = "qatlib")]
+    fn encrypt_on_device(
+        &self,
+        oaep: Oaep,
+        plaintext: &[u8],
+        label: &[u8],
+    ) -> Result<(Vec<u8>, ServedBy), Error> {
+        let device = self
+            .device(Operation::Encrypt, oaep.name())
+            .and_then(|device| device.encrypt(oaep, plaintext, label));
+        self.settings
+            .device_or_cpu(device, || self.cpu.encrypt(oaep, plaintext, label))
+    }
+
+    #[cfg(not(feature = "qatlib"))]
+    fn encrypt_on_device(&self, _: Oaep, _: &[u8], _: &[u8]) -> Result<(Vec<u8>, ServedBy), Error> {
+        unreachable!(
+            "without `qatlib`, `qat` is refused by with_backend and `auto` never routes here"
+        )
     }
 
     /// Checks that `signature` is the key's signature of `message` under `scheme`:
     /// [`Error::BadSignature`] when it is not.
     pub fn verify(&self, scheme: Scheme, message: &[u8], signature: &[u8]) -> Result<(), Error> {
-        self.cpu.verify(scheme, message, signature)?;
-        self.served.count(ServedBy::Cpu, &scheme, message.len());
+        let served_by = match self.route() {
+            Route::Cpu => {
+                self.cpu.verify(scheme, message, signature)?;
+                ServedBy::Cpu
+            }
+            Route::Qat => self.verify_on_device(scheme, message, signature)?,
+        };
+        self.served.count(served_by, &scheme, message.len());
         Ok(())
     }
 
@@ -407,8 +627,11 @@ impl PublicKey {
                 ),
             ));
         }
-        let ciphertext = self.cpu.encrypt(oaep, plaintext, label)?;
-        self.served.count(ServedBy::Cpu, &oaep, plaintext.len());
+        let (ciphertext, served_by) = match self.route() {
+            Route::Cpu => (self.cpu.encrypt(oaep, plaintext, label)?, ServedBy::Cpu),
+            Route::Qat => self.encrypt_on_device(oaep, plaintext, label)?,
+        };
+        self.served.count(served_by, &oaep, plaintext.len());
         Ok(ciphertext)
     }
 }

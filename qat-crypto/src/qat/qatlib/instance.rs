@@ -15,6 +15,8 @@ const SECTION: &CStr = c"SSL";
 /// One started crypto instance with its poller and staging pool.
 pub(super) struct Instance {
     pub(super) handle: Handle,
+    /// Which services it offers.
+    pub(super) offers: Offers,
     /// The NUMA node its pinned memory comes from.
     pub(super) node: i32,
     /// `cpaCyBufferListGetMetaSize` for a one-buffer list.
@@ -23,12 +25,24 @@ pub(super) struct Instance {
     pub(super) poller: Poller,
 }
 
-/// qatlib, started, with every crypto instance that does symmetric crypto started and polled.
-/// Shared through [`service`](super::service); the last `Arc` stops it.
+/// The crypto services an instance offers (qatlib's `accelerationServiceType`: a `sym`
+/// instance, an `asym` one, or a crypto instance with both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Offers {
+    pub(crate) sym: bool,
+    pub(crate) asym: bool,
+}
+
+/// qatlib, started, with every crypto instance started and polled. Shared through
+/// [`service`](super::service); the last `Arc` stops it.
 pub(crate) struct Service {
     instances: Vec<Instance>,
-    /// Round-robin cursor for new sessions.
-    next: AtomicUsize,
+    /// The instances with symmetric crypto, and with public-key crypto (indices).
+    sym: Vec<usize>,
+    asym: Vec<usize>,
+    /// Round-robin cursors for new sessions and for public-key requests.
+    next_sym: AtomicUsize,
+    next_asym: AtomicUsize,
 }
 
 impl std::fmt::Debug for Service {
@@ -40,9 +54,17 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// The number of started instances with symmetric crypto.
+    /// The number of started crypto instances.
     pub(crate) fn instances(&self) -> usize {
         self.instances.len()
+    }
+
+    /// Whether some instance offers symmetric crypto, and some public-key crypto.
+    pub(crate) fn offers(&self) -> Offers {
+        Offers {
+            sym: !self.sym.is_empty(),
+            asym: !self.asym.is_empty(),
+        }
     }
 
     /// The instance with this index.
@@ -50,12 +72,17 @@ impl Service {
         &self.instances[index]
     }
 
-    /// The instance a new session goes to (round robin).
-    pub(super) fn pick(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len()
+    /// The instance a new symmetric session goes to (round robin).
+    pub(super) fn pick_sym(&self) -> Result<usize, QatlibError> {
+        pick(&self.sym, &self.next_sym, "symmetric crypto")
     }
 
-    /// Starts qatlib and every crypto instance with symmetric crypto.
+    /// The instance a public-key request goes to (round robin).
+    pub(super) fn pick_asym(&self) -> Result<usize, QatlibError> {
+        pick(&self.asym, &self.next_asym, "public-key crypto")
+    }
+
+    /// Starts qatlib and every crypto instance.
     pub(super) fn start() -> Result<Service, QatlibError> {
         let _span = tracing::debug_span!("qatlib_start").entered();
         // SAFETY: SECTION is a NUL-terminated string that outlives the call.
@@ -71,16 +98,31 @@ impl Service {
             instances: Vec::new(),
             user_started: true,
         };
-        for handle in sym_handles()? {
+        for handle in crypto_handles()? {
             started.instances.push(start_instance(handle)?);
         }
         if started.instances.is_empty() {
-            return Err(QatlibError::NoInstance);
+            return Err(QatlibError::NoInstance { service: "crypto" });
         }
-        tracing::debug!(instances = started.instances.len(), "qatlib started");
+        let instances = started.take();
+        let with = |offered: fn(&Offers) -> bool| -> Vec<usize> {
+            (0..instances.len())
+                .filter(|&i| offered(&instances[i].offers))
+                .collect()
+        };
+        let (sym, asym) = (with(|o| o.sym), with(|o| o.asym));
+        tracing::debug!(
+            instances = instances.len(),
+            sym = sym.len(),
+            asym = asym.len(),
+            "qatlib started"
+        );
         Ok(Service {
-            instances: started.take(),
-            next: AtomicUsize::new(0),
+            instances,
+            sym,
+            asym,
+            next_sym: AtomicUsize::new(0),
+            next_asym: AtomicUsize::new(0),
         })
     }
 }
@@ -140,8 +182,20 @@ impl Drop for Started {
     }
 }
 
-/// The crypto instances that offer symmetric crypto.
-fn sym_handles() -> Result<Vec<(Handle, i32)>, QatlibError> {
+/// The next of `indices` in round-robin order, or `NoInstance` naming `service`.
+fn pick(
+    indices: &[usize],
+    next: &AtomicUsize,
+    service: &'static str,
+) -> Result<usize, QatlibError> {
+    if indices.is_empty() {
+        return Err(QatlibError::NoInstance { service });
+    }
+    Ok(indices[next.fetch_add(1, Ordering::Relaxed) % indices.len()])
+}
+
+/// The crypto instances, with what each offers and its NUMA node.
+fn crypto_handles() -> Result<Vec<(Handle, Offers, i32)>, QatlibError> {
     let mut count: cpa::Cpa16U = 0;
     // SAFETY: `count` is a valid out-parameter.
     check("cpaCyGetNumInstances", unsafe {
@@ -155,7 +209,7 @@ fn sym_handles() -> Result<Vec<(Handle, i32)>, QatlibError> {
     check("cpaCyGetInstances", unsafe {
         cpa::cpaCyGetInstances(count, handles.as_mut_ptr())
     })?;
-    let mut sym = Vec::new();
+    let mut crypto = Vec::new();
     for handle in handles {
         // SAFETY: all-zero is a valid value of this plain C struct (integers and arrays).
         let mut info: cpa::CpaInstanceInfo2 = unsafe { std::mem::zeroed() };
@@ -164,18 +218,24 @@ fn sym_handles() -> Result<Vec<(Handle, i32)>, QatlibError> {
             cpa::cpaCyInstanceGetInfo2(handle, &mut info)
         })?;
         let service = info.accelerationServiceType;
-        if service == cpa::CPA_ACC_SVC_TYPE_CRYPTO || service == cpa::CPA_ACC_SVC_TYPE_CRYPTO_SYM {
+        let offers = Offers {
+            sym: service == cpa::CPA_ACC_SVC_TYPE_CRYPTO
+                || service == cpa::CPA_ACC_SVC_TYPE_CRYPTO_SYM,
+            asym: service == cpa::CPA_ACC_SVC_TYPE_CRYPTO
+                || service == cpa::CPA_ACC_SVC_TYPE_CRYPTO_ASYM,
+        };
+        if offers.sym || offers.asym {
             // An out-of-range node (no affinity) means "any node", which qaeMemAllocNUMA
             // takes as 0 too.
             let node = i32::try_from(info.nodeAffinity).unwrap_or(0);
-            sym.push((Handle(handle), node));
+            crypto.push((Handle(handle), offers, node));
         }
     }
-    Ok(sym)
+    Ok(crypto)
 }
 
 /// Starts one instance: start, address translation, buffer-list metadata size, poller.
-fn start_instance((handle, node): (Handle, i32)) -> Result<Instance, QatlibError> {
+fn start_instance((handle, offers, node): (Handle, Offers, i32)) -> Result<Instance, QatlibError> {
     // SAFETY: `handle` came from cpaCyGetInstances after icp_sal_userStart.
     check("cpaCyStartInstance", unsafe {
         cpa::cpaCyStartInstance(handle.0)
@@ -196,6 +256,7 @@ fn start_instance((handle, node): (Handle, i32)) -> Result<Instance, QatlibError
     let poller = Poller::start(handle).map_err(stop)?;
     Ok(Instance {
         handle,
+        offers,
         node,
         meta_size: meta as usize,
         pool: Pool::new(node),

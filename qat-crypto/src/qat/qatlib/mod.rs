@@ -1,5 +1,6 @@
-//! qatlib's symmetric crypto, made safe: the started library and its instances ([`Service`]),
-//! sessions ([`SymSession`]), pinned memory and the polling threads. No routing rules: whether a
+//! qatlib's crypto, made safe: the started library and its instances ([`Service`]), symmetric
+//! sessions ([`SymSession`]), the public-key primitives (`asym`), pinned memory and the polling
+//! threads. No routing rules: whether a
 //! request should go to the device is decided above; this layer only refuses what the device
 //! cannot take ([`QatlibError::Rule`]) before submitting it.
 //!
@@ -13,6 +14,7 @@
 //! instances stop; the last `Arc` stops the pollers, the instances and qatlib, in that order,
 //! in an ordinary `Drop` (nothing is torn down in a thread-exit destructor).
 
+mod asym;
 mod instance;
 mod memory;
 mod poll;
@@ -26,8 +28,9 @@ use std::time::Duration;
 use qat_error::ErrorKind;
 use qat_sys::qatlib as cpa;
 
+pub(crate) use asym::{PrimeCurve, RsaCrt};
 pub(crate) use cpa::CpaStatus;
-pub(crate) use instance::Service;
+pub(crate) use instance::{Offers, Service};
 pub(crate) use session::SymSession;
 
 /// A CPA instance handle. qatlib's handles are opaque pointers valid from `cpaCyGetInstances`
@@ -189,9 +192,12 @@ pub(crate) enum QatlibError {
         /// What it returned.
         status: CpaStatus,
     },
-    /// qatlib started but has no crypto instance with symmetric crypto.
-    #[error("qatlib has no crypto instance with symmetric crypto")]
-    NoInstance,
+    /// qatlib started but has no crypto instance offering the service.
+    #[error("qatlib has no crypto instance with {service}")]
+    NoInstance {
+        /// The service looked for ("symmetric crypto", "public-key crypto").
+        service: &'static str,
+    },
     /// A qatlib call failed.
     #[error("{call} returned {}", StatusName(*.status))]
     Call {
@@ -239,7 +245,7 @@ impl QatlibError {
     /// What kind of failure this is.
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            QatlibError::Start { .. } | QatlibError::NoInstance => ErrorKind::NotFound,
+            QatlibError::Start { .. } | QatlibError::NoInstance { .. } => ErrorKind::NotFound,
             QatlibError::Call { status, .. } => status_kind(*status),
             QatlibError::Busy { .. } => ErrorKind::Busy,
             QatlibError::Verify => ErrorKind::CorruptData,

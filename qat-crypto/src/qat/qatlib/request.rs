@@ -170,7 +170,7 @@ impl<'a> Staging<'a> {
         let completion = Completion::new();
         // The poller runs from before the submit until the completion was seen.
         let _in_flight = instance.poller.in_flight();
-        submit(|| {
+        submit("cpaCySymPerformOp", || {
             // SAFETY: the instance is started and `op.ctx` is a session initialised on it; the
             // op data, buffer list, flat buffer, staging buffer and completion all outlive the
             // request, because this function does not return before the callback ran (or the
@@ -178,7 +178,7 @@ impl<'a> Staging<'a> {
             unsafe {
                 cpa::cpaCySymPerformOp(
                     instance.handle.0,
-                    std::ptr::from_ref(&completion).cast_mut().cast(),
+                    completion.tag(),
                     std::ptr::from_mut(&mut data).cast(),
                     list,
                     list,
@@ -219,9 +219,12 @@ pub(super) struct Op {
     pub(super) aad: bool,
 }
 
-/// Calls `submit` until it is not RETRY (the ring is full), yielding then sleeping with a
-/// growing backoff, for at most [`RETRY_BUDGET`].
-fn submit(mut submit: impl FnMut() -> cpa::CpaStatus) -> Result<(), QatlibError> {
+/// Calls `submit` (the CPA call `call`) until it is not RETRY (the ring is full), yielding
+/// then sleeping with a growing backoff, for at most [`RETRY_BUDGET`].
+pub(super) fn submit(
+    call: &'static str,
+    mut submit: impl FnMut() -> cpa::CpaStatus,
+) -> Result<(), QatlibError> {
     let start = Instant::now();
     let mut attempts = 0u32;
     let mut sleep = RETRY_SLEEP_MIN;
@@ -229,12 +232,7 @@ fn submit(mut submit: impl FnMut() -> cpa::CpaStatus) -> Result<(), QatlibError>
         match submit() {
             cpa::CPA_STATUS_SUCCESS => return Ok(()),
             cpa::CPA_STATUS_RETRY => {}
-            status => {
-                return Err(QatlibError::Call {
-                    call: "cpaCySymPerformOp",
-                    status,
-                });
-            }
+            status => return Err(QatlibError::Call { call, status }),
         }
         let waited = start.elapsed();
         if waited >= RETRY_BUDGET {
@@ -252,21 +250,26 @@ fn submit(mut submit: impl FnMut() -> cpa::CpaStatus) -> Result<(), QatlibError>
 
 /// Where the callback leaves a request's result: on the waiting thread's stack, its address
 /// passed as the callback tag.
-struct Completion {
+pub(super) struct Completion {
     /// `(status, verify result)` once the callback ran.
     done: Mutex<Option<(cpa::CpaStatus, bool)>>,
     cond: Condvar,
 }
 
 impl Completion {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             done: Mutex::new(None),
             cond: Condvar::new(),
         }
     }
 
-    fn wait(&self) -> (cpa::CpaStatus, bool) {
+    /// The tag to hand qatlib with the request.
+    pub(super) fn tag(&self) -> *mut c_void {
+        std::ptr::from_ref(self).cast_mut().cast()
+    }
+
+    pub(super) fn wait(&self) -> (cpa::CpaStatus, bool) {
         let start = Instant::now();
         let mut warned = false;
         let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
@@ -300,15 +303,25 @@ pub(super) unsafe extern "C" fn callback(
     _dst: *mut cpa::CpaBufferList,
     verify: cpa::CpaBoolean,
 ) {
-    // SAFETY: the tag is the address `perform` passed, of a completion that lives until its
-    // thread saw the result, which it cannot before the notify below (both happen under the
-    // lock, and the guard is released last).
+    // SAFETY: as `complete` requires.
+    unsafe { complete(tag, status, verify == cpa::CPA_TRUE) }
+}
+
+/// Records a request's result in its [`Completion`] and wakes its thread: what every callback
+/// does.
+///
+/// # Safety
+/// `tag` is the address of a live `Completion` whose thread waits for this call.
+pub(super) unsafe fn complete(tag: *mut c_void, status: cpa::CpaStatus, flag: bool) {
+    // SAFETY: the tag is the address the submitter passed, of a completion that lives until
+    // its thread saw the result, which it cannot before the notify below (both happen under
+    // the lock, and the guard is released last).
     let completion = unsafe { &*tag.cast::<Completion>() };
     let mut done = completion
         .done
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    *done = Some((status, verify == cpa::CPA_TRUE));
+    *done = Some((status, flag));
     completion.cond.notify_one();
     drop(done);
 }
@@ -333,14 +346,14 @@ mod tests {
     #[test]
     fn submit_gives_up_after_the_budget_and_passes_other_errors() {
         let start = Instant::now();
-        let err = submit(|| cpa::CPA_STATUS_RETRY).unwrap_err();
+        let err = submit("x", || cpa::CPA_STATUS_RETRY).unwrap_err();
         assert!(matches!(err, QatlibError::Busy { .. }), "{err}");
         assert!(start.elapsed() >= RETRY_BUDGET);
         assert_eq!(err.kind(), qat_error::ErrorKind::Busy);
-        let err = submit(|| cpa::CPA_STATUS_RESTARTING).unwrap_err();
+        let err = submit("x", || cpa::CPA_STATUS_RESTARTING).unwrap_err();
         assert_eq!(err.kind(), qat_error::ErrorKind::DeviceFailure);
         let mut n = 0;
-        submit(|| {
+        submit("x", || {
             n += 1;
             if n < 40 {
                 cpa::CPA_STATUS_RETRY

@@ -83,7 +83,7 @@ impl SymSession {
             }
         }
         let (data, kind) = setup_data(setup)?;
-        let index = service.pick();
+        let index = service.pick_sym()?;
         let instance = service.instance(index);
         let mut size: cpa::Cpa32U = 0;
         // SAFETY: the instance is started; `data` is a filled setup whose key pointers point

@@ -66,7 +66,10 @@ fn error_kinds() {
         status: -1,
     };
     assert_eq!(start.kind(), ErrorKind::NotFound);
-    assert_eq!(QatlibError::NoInstance.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        QatlibError::NoInstance { service: "crypto" }.kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(
         QatlibError::Busy {
             waited: Duration::from_secs(2)
