@@ -110,23 +110,23 @@ CpaStatus cpaCyRsaDecrypt(const CpaInstanceHandle instanceHandle,
                           const CpaCyRsaDecryptOpData *pDecryptOpData, CpaFlatBuffer *pOutputData)
 {
     if (!pRsaDecryptCb)
-        return CPA_STATUS_UNSUPPORTED; /* synchronous mode is not modelled */
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED); /* synchronous mode is not modelled */
     if (!pDecryptOpData || !pDecryptOpData->pRecipientPrivateKey || !pOutputData)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyRsaPrivateKey *key = pDecryptOpData->pRecipientPrivateKey;
     if (key->version != CPA_CY_RSA_VERSION_TWO_PRIME)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     if (key->privateKeyRepType == CPA_CY_RSA_PRIVATE_KEY_REP_TYPE_1)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (key->privateKeyRepType != CPA_CY_RSA_PRIVATE_KEY_REP_TYPE_2)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyRsaPrivateKeyRep2 *k = &key->privateKeyRep2;
     Cpa32U len = pDecryptOpData->inputData.dataLenInBytes, half = len / 2;
     if (!rsa_size_ok(len) || pOutputData->dataLenInBytes != len ||
         k->prime1P.dataLenInBytes != half || k->prime2Q.dataLenInBytes != half ||
         k->exponent1Dp.dataLenInBytes != half || k->exponent2Dq.dataLenInBytes != half ||
         k->coefficientQInv.dataLenInBytes != half)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct dbl_dma dma[] = {
         {k->prime1P.pData, half},     {k->prime2Q.pData, half},
         {k->exponent1Dp.pData, half}, {k->exponent2Dq.pData, half},
@@ -135,7 +135,7 @@ CpaStatus cpaCyRsaDecrypt(const CpaInstanceHandle instanceHandle,
     };
     struct rsa_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct rsa_state){.cb = pRsaDecryptCb,
                             .tag = pCallbackTag,
                             .op_user = (void *)pDecryptOpData,
@@ -151,14 +151,14 @@ CpaStatus cpaCyRsaEncrypt(const CpaInstanceHandle instanceHandle,
                           const CpaCyRsaEncryptOpData *pEncryptOpData, CpaFlatBuffer *pOutputData)
 {
     if (!pRsaEncryptCb)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (!pEncryptOpData || !pEncryptOpData->pPublicKey || !pOutputData)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyRsaPublicKey *pub = pEncryptOpData->pPublicKey;
     Cpa32U len = pub->modulusN.dataLenInBytes, elen = pub->publicExponentE.dataLenInBytes;
     if (!rsa_size_ok(len) || elen == 0 || elen > len ||
         pEncryptOpData->inputData.dataLenInBytes != len || pOutputData->dataLenInBytes != len)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct dbl_dma dma[] = {
         {pub->modulusN.pData, len},
         {pub->publicExponentE.pData, elen},
@@ -167,10 +167,10 @@ CpaStatus cpaCyRsaEncrypt(const CpaInstanceHandle instanceHandle,
     };
     /* The input must be below the modulus (both are big-endian and as long). */
     if (dma[2].p && dma[0].p && memcmp(dma[2].p, dma[0].p, len) >= 0)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct rsa_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct rsa_state){.cb = pRsaEncryptCb,
                             .tag = pCallbackTag,
                             .op_user = (void *)pEncryptOpData,
@@ -282,24 +282,24 @@ CpaStatus cpaCyEcdsaSignRS(const CpaInstanceHandle instanceHandle,
 {
     (void)pSignStatus; /* synchronous mode only */
     if (!pCb)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (!pOpData || !pR || !pS || pOpData->fieldType != CPA_CY_EC_FIELD_TYPE_PRIME)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyEcdsaSignRSOpData *op = pOpData;
     Cpa32U len = op->q.dataLenInBytes;
     const CpaFlatBuffer *all[] = {&op->xg, &op->yg, &op->n, &op->q, &op->a, &op->b,
                                   &op->k,  &op->m,  &op->d, pR,     pS};
     struct dbl_dma dma[11];
     if (!curve_size_ok(len))
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     for (size_t i = 0; i < 11; i++) {
         if (all[i]->dataLenInBytes != len)
-            return CPA_STATUS_INVALID_PARAM;
+            return dbl_refuse(CPA_STATUS_INVALID_PARAM);
         dma[i] = (struct dbl_dma){all[i]->pData, len};
     }
     struct sign_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct sign_state){
         .cb = pCb, .tag = pCallbackTag, .op_user = (void *)pOpData, .op = *op, .r = pR, .s = pS};
     return dbl_submit_asym(instanceHandle, dma, 11, sign_run, s);
@@ -365,24 +365,24 @@ CpaStatus cpaCyEcdsaVerify(const CpaInstanceHandle instanceHandle,
 {
     (void)pVerifyStatus;
     if (!pCb)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (!pOpData || pOpData->fieldType != CPA_CY_EC_FIELD_TYPE_PRIME)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyEcdsaVerifyOpData *op = pOpData;
     Cpa32U len = op->q.dataLenInBytes;
     const CpaFlatBuffer *all[] = {&op->xg, &op->yg, &op->n, &op->q, &op->a, &op->b,
                                   &op->m,  &op->r,  &op->s, &op->xp, &op->yp};
     struct dbl_dma dma[11];
     if (!curve_size_ok(len))
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     for (size_t i = 0; i < 11; i++) {
         if (all[i]->dataLenInBytes != len)
-            return CPA_STATUS_INVALID_PARAM;
+            return dbl_refuse(CPA_STATUS_INVALID_PARAM);
         dma[i] = (struct dbl_dma){all[i]->pData, len};
     }
     struct verify_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct verify_state){
         .cb = pCb, .tag = pCallbackTag, .op_user = (void *)pOpData, .op = *op};
     return dbl_submit_asym(instanceHandle, dma, 11, verify_run, s);
@@ -441,33 +441,33 @@ CpaStatus cpaCyEcGenericPointMultiply(const CpaInstanceHandle instanceHandle,
 {
     (void)pMultiplyStatus;
     if (!pCb)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (!pOpData || !pOpData->pCurve || !pXk || !pYk)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     const CpaCyEcCurve *curve = pOpData->pCurve;
     if (curve->curveType != CPA_CY_EC_CURVE_TYPE_WEIERSTRASS_PRIME)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     const CpaCyEcCurveParametersWeierstrass *w = &curve->parameters.weierstrassParameters;
     if (w->fieldType != CPA_CY_EC_FIELD_TYPE_PRIME)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     if (pOpData->generator)
-        return CPA_STATUS_UNSUPPORTED; /* the double models variable-point multiplication */
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED); /* the double models variable-point multiplication */
     Cpa32U len = w->p.dataLenInBytes;
     const CpaFlatBuffer *all[] = {&w->a, &w->b, &pOpData->k, &pOpData->xP, &pOpData->yP, pXk,
                                   pYk};
     struct dbl_dma dma[9];
     if (!curve_size_ok(len) || w->h.dataLenInBytes == 0 || w->h.dataLenInBytes > len)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     dma[0] = (struct dbl_dma){w->p.pData, len};
     dma[1] = (struct dbl_dma){w->h.pData, w->h.dataLenInBytes};
     for (size_t i = 0; i < 7; i++) {
         if (all[i]->dataLenInBytes != len)
-            return CPA_STATUS_INVALID_PARAM;
+            return dbl_refuse(CPA_STATUS_INVALID_PARAM);
         dma[i + 2] = (struct dbl_dma){all[i]->pData, len};
     }
     struct multiply_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct multiply_state){.cb = pCb,
                                  .tag = pCallbackTag,
                                  .op_user = (void *)pOpData,
@@ -528,14 +528,14 @@ CpaStatus cpaCyEcMontEdwdsPointMultiply(const CpaInstanceHandle instanceHandle,
 {
     (void)pMultiplyStatus;
     if (!pCb)
-        return CPA_STATUS_UNSUPPORTED;
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED);
     if (!pOpData || !pXk)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     if (pOpData->curveType != CPA_CY_EC_MONTEDWDS_CURVE25519_TYPE || pOpData->generator)
-        return CPA_STATUS_UNSUPPORTED; /* the double models X25519's variable-point multiply */
+        return dbl_refuse(CPA_STATUS_UNSUPPORTED); /* the double models X25519's variable-point multiply */
     if (pOpData->k.dataLenInBytes != 32 || pOpData->x.dataLenInBytes != 32 ||
         pXk->dataLenInBytes != 32)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct dbl_dma dma[] = {
         {pOpData->k.pData, 32}, {pOpData->x.pData, 32}, {pXk->pData, 32}};
     /* x below p = 2^255 - 19 (big-endian: 7f ff .. ff ed) */
@@ -544,10 +544,10 @@ CpaStatus cpaCyEcMontEdwdsPointMultiply(const CpaInstanceHandle instanceHandle,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xed};
     if (pOpData->x.pData && memcmp(pOpData->x.pData, p25519, 32) >= 0)
-        return CPA_STATUS_INVALID_PARAM;
+        return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct multiply_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return CPA_STATUS_RESOURCE;
+        return dbl_refuse(CPA_STATUS_RESOURCE);
     *s = (struct multiply_state){.cb = pCb,
                                  .tag = pCallbackTag,
                                  .op_user = (void *)pOpData,

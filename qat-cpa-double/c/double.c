@@ -1036,6 +1036,14 @@ CpaStatus cpaCySymPerformOp(const CpaInstanceHandle instanceHandle, void *pCallb
     return CPA_STATUS_SUCCESS;
 }
 
+CpaStatus dbl_refuse(CpaStatus st)
+{
+    lock();
+    g_stats.rejected++;
+    unlock();
+    return st;
+}
+
 CpaStatus dbl_submit_asym(CpaInstanceHandle instanceHandle, const struct dbl_dma *dma,
                           size_t ndma, dbl_run_fn run, void *state)
 {

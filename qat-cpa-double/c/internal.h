@@ -24,4 +24,7 @@ typedef void (*dbl_run_fn)(void *state, int fault);
 CpaStatus dbl_submit_asym(CpaInstanceHandle instanceHandle, const struct dbl_dma *dma,
                           size_t ndma, dbl_run_fn run, void *state);
 
+/* Counts a public-key submission refused before it reached dbl_submit_asym; returns `st`. */
+CpaStatus dbl_refuse(CpaStatus st);
+
 #endif
