@@ -75,6 +75,61 @@ fn one_line_per_algorithm_and_size() {
 }
 
 #[test]
+fn one_line_per_public_key_algorithm_and_operation() {
+    // `--bytes` sizes the symmetric algorithms' requests: the public-key ones ignore it.
+    let out = speed(&[
+        "--seconds",
+        "0.05",
+        "-e",
+        "rsa2048",
+        "-e",
+        "X25519",
+        "--bytes",
+        "64",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (line, (name, operation)) in lines.iter().zip([
+        ("RSA2048", "sign"),
+        ("RSA2048", "verify"),
+        ("X25519", "derive"),
+    ]) {
+        // RSA2048  sign  2546 ops/s  served by cpu
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.len(), 7, "{line}");
+        assert_eq!(words[..2], [name, operation], "{line}");
+        let ops: f64 = words[2].parse().expect(line);
+        assert!(ops > 0.0, "{line}");
+        assert_eq!(words[3..], ["ops/s", "served", "by", "cpu"], "{line}");
+    }
+    // The columns line up with the symmetric algorithms' lines.
+    let out = speed(&[
+        "--seconds",
+        "0.05",
+        "-e",
+        "x25519",
+        "-e",
+        "sha-256",
+        "--bytes",
+        "64",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for column in ["ops/s", "served by"] {
+        let at: Vec<Option<usize>> = lines.iter().map(|l| l.find(column)).collect();
+        assert!(at[0].is_some() && at[0] == at[1], "{column}: {stdout}");
+    }
+}
+
+#[test]
 fn auto_without_a_device_is_served_by_the_cpu() {
     let out = speed(&["--seconds", "0.05", "-e", "aes-256-gcm", "--bytes", "64"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -124,6 +179,7 @@ fn qat_without_a_device_is_one_line_and_exit_1() {
 fn bad_arguments_exit_2() {
     for args in [
         &["-e", "rot13"][..],
+        &["-e", "rsa1024"],
         &["--bytes", "0"],
         &["--seconds", "-1"],
         &["--backend", "gpu"],

@@ -1,9 +1,11 @@
 //! Turns the results of the criterion benches (`cargo bench -p qatkit-benches --bench compress`,
-//! `--bench crypto`) into markdown tables: for each group and request size, every
-//! implementation's throughput (MB/s, 10^6 input bytes per second, from criterion's median), for
-//! compression its compression ratio, its speed relative to each baseline from criterion's
-//! medians ("vs"), and, for qatkit's rows, relative to each baseline measured paired, in
-//! alternating runs ("paired vs"): the figure to trust on a shared machine.
+//! `--bench crypto`, `--bench asym`) into markdown tables: for each group and request size, every
+//! implementation's throughput (MB/s, 10^6 input bytes per second, from criterion's median; for
+//! groups whose throughput counts elements, ops/s: signatures, verifications or agreements in
+//! `asym`'s, VFs in `management`'s), for compression its compression ratio, its speed relative
+//! to each baseline from criterion's medians ("vs"), and, for qatkit's rows, relative to each
+//! baseline measured paired, in alternating runs ("paired vs"): the figure to trust on a shared
+//! machine.
 //!
 //! `cargo run -p qatkit-benches --example bench-table [CRITERION_DIR]`. The default is where
 //! criterion wrote: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else the workspace's
@@ -33,7 +35,9 @@ struct Entry {
     group: String,
     function: String,
     size: String,
-    mb_per_s: f64,
+    /// MB/s, or operations per second where the throughput counts elements.
+    per_s: f64,
+    unit: &'static str,
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
@@ -78,16 +82,25 @@ fn entry(new: &Path) -> Result<Option<Entry>, String> {
     else {
         return Ok(None);
     };
-    let bytes = benchmark["throughput"]["Bytes"].as_f64();
+    let throughput = &benchmark["throughput"];
+    let per_ns = match (
+        throughput["Bytes"].as_f64(),
+        throughput["Elements"].as_f64(),
+    ) {
+        (Some(bytes), _) => Some((bytes * 1e3, "MB/s")),
+        (None, Some(elements)) => Some((elements * 1e9, "ops/s")),
+        (None, None) => None,
+    };
     let ns = estimates["median"]["point_estimate"].as_f64();
-    let (Some(bytes), Some(ns)) = (bytes, ns) else {
+    let (Some((per_ns, unit)), Some(ns)) = (per_ns, ns) else {
         return Err(format!("{}: no throughput or median", new.display()));
     };
     Ok(Some(Entry {
         group,
         function,
         size,
-        mb_per_s: bytes / ns * 1e3,
+        per_s: per_ns / ns,
+        unit,
     }))
 }
 
@@ -194,7 +207,7 @@ fn main() {
             .iter()
             .any(|e| ratios.contains_key(&(e.group.clone(), e.function.clone(), e.size.clone())));
         println!("### {group}\n");
-        print!("| request | implementation | MB/s |");
+        print!("| request | implementation | {} |", rows[0].unit);
         if has_ratios {
             print!(" ratio |");
         }
@@ -208,7 +221,7 @@ fn main() {
         let columns = baselines.len() + paired_baselines.len() + usize::from(has_ratios);
         println!("{}", "---:|".repeat(columns));
         for e in &rows {
-            print!("| {} | {} | {:.0} |", e.size, e.function, e.mb_per_s);
+            print!("| {} | {} | {:.0} |", e.size, e.function, e.per_s);
             if has_ratios {
                 let ratio = ratios
                     .get(&(e.group.clone(), e.function.clone(), e.size.clone()))
@@ -218,7 +231,7 @@ fn main() {
             for b in &baselines {
                 let base = rows.iter().find(|o| o.function == *b && o.size == e.size);
                 match base {
-                    Some(base) => print!(" {:.2}x |", e.mb_per_s / base.mb_per_s),
+                    Some(base) => print!(" {:.2}x |", e.per_s / base.per_s),
                     None => print!(" - |"),
                 }
             }
