@@ -90,8 +90,11 @@ static void rsa_run(void *p, int fault)
         if (!a || !e1 || !BN_mod_exp(m, c, e1, a, ctx))
             goto done;
     }
-    if (bn_out(m, s->out))
+    if (bn_out(m, s->out)) {
         status = CPA_STATUS_SUCCESS;
+        if (fault == QATDBL_FAULT_WRONG_RESULT)
+            s->out->pData[s->out->dataLenInBytes - 1] ^= 1;
+    }
 done:
     BN_clear_free(c);
     BN_clear_free(m);

@@ -14,7 +14,8 @@ enum qatdbl_fault {
     QATDBL_FAULT_FAIL = 2,             /* submit returns CPA_STATUS_FAIL */
     QATDBL_FAULT_RESTARTING = 3,       /* submit returns CPA_STATUS_RESTARTING */
     QATDBL_FAULT_FAIL_IN_CALLBACK = 4, /* accepted; its callback gets CPA_STATUS_FAIL */
-    QATDBL_FAULT_VERIFY_FAILS = 5      /* accepted; a verifying op reports verifyResult false */
+    QATDBL_FAULT_VERIFY_FAILS = 5,     /* accepted; a verifying op reports verifyResult false */
+    QATDBL_FAULT_WRONG_RESULT = 6      /* accepted; a public-key result comes back wrong */
 };
 
 /* Counters since the last reset (event counts) and current levels (live_*, in_flight). */

@@ -70,6 +70,10 @@ mod double {
         /// with `verifyDigest`) it completes with `verifyResult` false (an AEAD's output is
         /// zeroed, as the header says). On an op that verifies nothing it has no effect.
         VerifyFails,
+        /// The request is accepted and completes with success, but a public-key result is
+        /// wrong (its last byte flipped): a faulty device, for callers that check results.
+        /// On a symmetric op it has no effect.
+        WrongResult,
     }
 
     impl Fault {
@@ -80,6 +84,7 @@ mod double {
                 Fault::Restarting => 3,
                 Fault::FailInCallback => 4,
                 Fault::VerifyFails => 5,
+                Fault::WrongResult => 6,
             }
         }
     }

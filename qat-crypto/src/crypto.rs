@@ -209,12 +209,12 @@ impl Error {
     }
 }
 
-/// `qat` asked for a key the device layer could not read (AWS-LC took it, the device's own
-/// parse of the same bytes did not).
+/// The device asked for a key the device layer could not read (AWS-LC took it, the device's
+/// own parse of the same bytes did not).
 #[cfg(feature = "qatlib")]
-pub(crate) fn key_not_for_device(algorithm: &'static str) -> Error {
+pub(crate) fn key_not_for_device(operation: Operation, algorithm: &'static str) -> Error {
     Error::no_device(
-        Operation::Backend,
+        operation,
         algorithm,
         "the device's parser did not take this key".into(),
         ErrorKind::Unsupported,

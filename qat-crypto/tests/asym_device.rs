@@ -250,6 +250,39 @@ fn a_device_failure_mid_batch_falls_back_for_that_request_alone_under_auto() {
 }
 
 #[test]
+fn a_wrong_rsa_signature_from_the_device_never_leaves() {
+    on_the_double(|| {
+        // Under `qat` it is an error; under `auto` the CPU signs instead.
+        for (backend, served) in [(Backend::Qat, (0, 0)), (Backend::Auto, (0, 1))] {
+            let key = rsa2048(backend);
+            double::inject(Fault::WrongResult, 0, 1);
+            let result = key.sign(rsa::Scheme::Pkcs1Sha256, b"m");
+            match backend {
+                Backend::Qat => {
+                    let e = result.unwrap_err();
+                    assert_eq!(e.kind(), ErrorKind::DeviceFailure, "{e}");
+                    assert!(
+                        e.to_string().contains("did not verify; it was discarded"),
+                        "{e}"
+                    );
+                }
+                _ => {
+                    let signature = result.unwrap();
+                    key.public_key()
+                        .verify(rsa::Scheme::Pkcs1Sha256, b"m", &signature)
+                        .unwrap();
+                }
+            }
+            assert_eq!(
+                (key.served().qat_device, key.served().cpu),
+                served,
+                "{backend}"
+            );
+        }
+    });
+}
+
+#[test]
 fn a_signature_the_device_rejects_is_an_answer_not_a_failure() {
     on_the_double(|| {
         let signer = p256(Backend::Cpu);

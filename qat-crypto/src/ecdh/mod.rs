@@ -148,7 +148,9 @@ impl PrivateKey {
         let name = self.algorithm.name();
         self.qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(name))?
+            .ok_or_else(|| {
+                crate::crypto::key_not_for_device(crate::crypto::Operation::Backend, name)
+            })?
             .check(self.algorithm)
     }
 
@@ -172,7 +174,7 @@ impl PrivateKey {
         let device = self
             .qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(name))
+            .ok_or_else(|| crate::crypto::key_not_for_device(crate::crypto::Operation::Agree, name))
             .and_then(|device| device.agree(self.algorithm, peer));
         self.settings.device_or_cpu(device, || self.cpu.agree(peer))
     }

@@ -133,7 +133,7 @@ impl SigningKey {
         let name = self.algorithm.name();
         self.qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(name))?
+            .ok_or_else(|| crate::crypto::key_not_for_device(Operation::Backend, name))?
             .check(self.algorithm)
     }
 
@@ -157,7 +157,7 @@ impl SigningKey {
         let device = self
             .qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(name))
+            .ok_or_else(|| crate::crypto::key_not_for_device(Operation::Sign, name))
             .and_then(|device| device.sign(self.algorithm, message));
         self.settings
             .device_or_cpu(device, || self.cpu.sign(message))

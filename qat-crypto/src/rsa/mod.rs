@@ -255,7 +255,7 @@ impl PrivateKey {
     fn check_device(&self) -> Result<(), Error> {
         self.qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(RSA))?
+            .ok_or_else(|| crate::crypto::key_not_for_device(Operation::Backend, RSA))?
             .check()
     }
 
@@ -280,14 +280,9 @@ impl PrivateKey {
         operation: Operation,
         name: &'static str,
     ) -> Result<&qat::PrivateDevice, Error> {
-        self.qat.as_ref().ok_or_else(|| {
-            Error::no_device(
-                operation,
-                name,
-                "the device's parser did not take this key".into(),
-                qat_error::ErrorKind::Unsupported,
-            )
-        })
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(operation, name))
     }
 
     /// Signs on the device, then checks the signature on the CPU: a faulty CRT result would
@@ -513,7 +508,7 @@ impl PublicKey {
     fn check_device(&self) -> Result<(), Error> {
         self.qat
             .as_ref()
-            .ok_or_else(|| crate::crypto::key_not_for_device(RSA))?
+            .ok_or_else(|| crate::crypto::key_not_for_device(Operation::Backend, RSA))?
             .check()
     }
 
@@ -536,14 +531,9 @@ impl PublicKey {
         operation: Operation,
         name: &'static str,
     ) -> Result<&qat::PublicDevice, Error> {
-        self.qat.as_ref().ok_or_else(|| {
-            Error::no_device(
-                operation,
-                name,
-                "the device's parser did not take this key".into(),
-                qat_error::ErrorKind::Unsupported,
-            )
-        })
+        self.qat
+            .as_ref()
+            .ok_or_else(|| crate::crypto::key_not_for_device(operation, name))
     }
 
     #[cfg(feature = "qatlib")]
