@@ -58,6 +58,17 @@
 #define QATKIT_CIPHER_BLOCK_LEN 16
 
 /*
+ The longest shared secret (P-384's): a buffer of this size always holds one.
+ */
+#define QATKIT_ECDH_MAX_SECRET_LEN 48
+
+/*
+ The longest DER signature of any algorithm here (P-384's): a buffer of this size always
+ holds a signature.
+ */
+#define QATKIT_ECDSA_MAX_SIGNATURE_LEN 104
+
+/*
  The longest digest (SHA-512's) and the longest MAC tag (HMAC-SHA-512's): a buffer of this
  size always holds the result.
  */
@@ -67,6 +78,18 @@
  The shortest tag `qatkit_mac_verify` takes (a tag cut to its first bytes, 128 bits).
  */
 #define QATKIT_MAC_MIN_TAG_LEN 16
+
+/*
+ The longest uncompressed SEC 1 point (P-384's, 97 bytes): a buffer of this size always
+ holds `qatkit_ecdsa_verifying_key_point` and `qatkit_ecdh_key_public_key`.
+ */
+#define QATKIT_EC_MAX_POINT_LEN 97
+
+/*
+ The longest modulus, in bytes (8192 bits, the largest public key taken): a buffer of this
+ size always holds a signature, a ciphertext or a plaintext.
+ */
+#define QATKIT_RSA_MAX_MODULUS_LEN 1024
 
 /*
  An AEAD key with the backend that serves it. Thread-safe: any number of threads may seal and
@@ -100,6 +123,27 @@ typedef struct qatkit_decoder qatkit_decoder;
 typedef struct qatkit_discovery qatkit_discovery;
 
 /*
+ A private key for agreement with the backend that serves it. Thread-safe: any number of
+ threads may agree with one key at once (`qatkit_ecdh_key_set_in_flight` excepted). Freeing
+ it clears the key material.
+ */
+typedef struct qatkit_ecdh_key qatkit_ecdh_key;
+
+/*
+ An ECDSA private key (P-256 or P-384) with the backend that serves it. Thread-safe: any
+ number of threads may sign with one key at once (`qatkit_ecdsa_signing_key_set_in_flight`
+ excepted). Freeing it clears the key material.
+ */
+typedef struct qatkit_ecdsa_signing_key qatkit_ecdsa_signing_key;
+
+/*
+ An ECDSA public key (P-256 or P-384) with the backend that serves it. Thread-safe: any
+ number of threads may verify with one key at once
+ (`qatkit_ecdsa_verifying_key_set_in_flight` excepted).
+ */
+typedef struct qatkit_ecdsa_verifying_key qatkit_ecdsa_verifying_key;
+
+/*
  A streaming compressor. Not thread-safe: one thread at a time.
  */
 typedef struct qatkit_encoder qatkit_encoder;
@@ -121,6 +165,20 @@ typedef struct qatkit_host qatkit_host;
  key at once. Freeing it zeroes the key material.
  */
 typedef struct qatkit_mac_key qatkit_mac_key;
+
+/*
+ An RSA private key (2048, 3072 or 4096 bits) with the backend that serves it. Thread-safe:
+ any number of threads may sign and decrypt with one key at once
+ (`qatkit_rsa_private_key_set_in_flight` excepted). Freeing it clears the key material.
+ */
+typedef struct qatkit_rsa_private_key qatkit_rsa_private_key;
+
+/*
+ An RSA public key (2048 to 8192 bits) with the backend that serves it. Thread-safe: any
+ number of threads may verify and encrypt with one key at once
+ (`qatkit_rsa_public_key_set_in_flight` excepted).
+ */
+typedef struct qatkit_rsa_public_key qatkit_rsa_public_key;
 
 /*
  What a fallible call returns: `QATKIT_OK`, or why not. Values of their own (7000s), not errno.
@@ -272,6 +330,50 @@ typedef struct {
    */
   const char *alias_prefix;
 } qatkit_xml_options;
+
+/*
+ A key-agreement algorithm.
+ */
+typedef uint32_t qatkit_ecdh_alg;
+
+/*
+ How a key's bytes are encoded. Each constructor says which it takes; another is
+ `QATKIT_INVALID_INPUT`.
+ */
+typedef uint32_t qatkit_key_format;
+
+/*
+ An ECDSA algorithm: a curve with its digest. A key's curve says which it is.
+ */
+typedef uint32_t qatkit_ecdsa_alg;
+
+/*
+ One request of a verification batch: a message and the signature to check, and what became
+ of it.
+ */
+typedef struct {
+  /*
+   The message (NULL only when `message_len` is 0).
+   */
+  const uint8_t *message;
+  /*
+   Message length.
+   */
+  size_t message_len;
+  /*
+   The signature (NULL only when `signature_len` is 0).
+   */
+  const uint8_t *signature;
+  /*
+   Signature length.
+   */
+  size_t signature_len;
+  /*
+   Written by qatkit: `QATKIT_OK` when the signature verifies, `QATKIT_CORRUPT_DATA` when
+   not, or why it could not be checked.
+   */
+  qatkit_result status;
+} qatkit_verify_request;
 
 /*
  A hash algorithm.
@@ -454,6 +556,16 @@ typedef struct {
 typedef uint32_t qatkit_mac_alg;
 
 /*
+ An RSA signature scheme: the padding and the digest.
+ */
+typedef uint32_t qatkit_rsa_scheme;
+
+/*
+ RSAES-OAEP with a digest for the label and MGF1.
+ */
+typedef uint32_t qatkit_rsa_oaep;
+
+/*
  AES-128 in Galois/Counter Mode: 16-byte key; tags of 16 (the default), 15–12 or 8 bytes.
  */
 #define QATKIT_AEAD_AES_128_GCM 1
@@ -536,6 +648,33 @@ typedef uint32_t qatkit_mac_alg;
  Fill one PF before the next.
  */
 #define QATKIT_POLICY_PACKED 1
+
+/*
+ ECDH on NIST P-256 (secp256r1): 32-byte secrets, 65-byte public keys.
+ */
+#define QATKIT_ECDH_P256 1
+
+/*
+ ECDH on NIST P-384 (secp384r1): 48-byte secrets, 97-byte public keys.
+ */
+#define QATKIT_ECDH_P384 2
+
+/*
+ X25519 (RFC 7748): 32-byte secrets and public keys.
+ */
+#define QATKIT_ECDH_X25519 3
+
+/*
+ NIST P-256 (secp256r1) with SHA-256 (TLS's `ecdsa_secp256r1_sha256`): signatures of at most
+ 72 bytes.
+ */
+#define QATKIT_ECDSA_P256_SHA256 1
+
+/*
+ NIST P-384 (secp384r1) with SHA-384 (TLS's `ecdsa_secp384r1_sha384`): signatures of at most
+ 104 bytes.
+ */
+#define QATKIT_ECDSA_P384_SHA384 2
 
 /*
  Success.
@@ -702,6 +841,79 @@ typedef uint32_t qatkit_mac_alg;
  HMAC with SHA-512: 64-byte tags.
  */
 #define QATKIT_MAC_HMAC_SHA512 3
+
+/*
+ A PKCS#8 `PrivateKeyInfo` (DER): what TLS stacks and `openssl genpkey` hold.
+ */
+#define QATKIT_KEY_PKCS8 1
+
+/*
+ A PKCS#1 `RSAPrivateKey` or `RSAPublicKey` (DER), as `openssl genrsa -traditional` writes.
+ */
+#define QATKIT_KEY_PKCS1 2
+
+/*
+ A SEC 1 `ECPrivateKey` (DER, RFC 5915) naming its curve, as `openssl ecparam -genkey`
+ writes it.
+ */
+#define QATKIT_KEY_SEC1 3
+
+/*
+ An X.509 `SubjectPublicKeyInfo` (DER): what certificates hold.
+ */
+#define QATKIT_KEY_SPKI 4
+
+/*
+ A SEC 1 elliptic-curve point, uncompressed (`04 || x || y`: 65 bytes for P-256, 97 for
+ P-384) or compressed (33 or 49 bytes); its length says the curve.
+ */
+#define QATKIT_KEY_SEC1_POINT 5
+
+/*
+ RSASSA-PKCS1-v1_5 with SHA-256.
+ */
+#define QATKIT_RSA_PKCS1_SHA256 1
+
+/*
+ RSASSA-PKCS1-v1_5 with SHA-384.
+ */
+#define QATKIT_RSA_PKCS1_SHA384 2
+
+/*
+ RSASSA-PKCS1-v1_5 with SHA-512.
+ */
+#define QATKIT_RSA_PKCS1_SHA512 3
+
+/*
+ RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (TLS 1.3's `rsa_pss_rsae_sha256`).
+ Signatures are randomised: two of one message differ, and both verify.
+ */
+#define QATKIT_RSA_PSS_SHA256 4
+
+/*
+ RSASSA-PSS with SHA-384, MGF1-SHA-384 and a 48-byte salt.
+ */
+#define QATKIT_RSA_PSS_SHA384 5
+
+/*
+ RSASSA-PSS with SHA-512, MGF1-SHA-512 and a 64-byte salt.
+ */
+#define QATKIT_RSA_PSS_SHA512 6
+
+/*
+ OAEP with SHA-256 and MGF1-SHA-256.
+ */
+#define QATKIT_RSA_OAEP_SHA256 1
+
+/*
+ OAEP with SHA-384 and MGF1-SHA-384.
+ */
+#define QATKIT_RSA_OAEP_SHA384 2
+
+/*
+ OAEP with SHA-512 and MGF1-SHA-512.
+ */
+#define QATKIT_RSA_OAEP_SHA512 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -1122,6 +1334,336 @@ qatkit_result qatkit_host_kubevirt_json(const qatkit_host *host,
                                         char **json_out);
 
 /*
+ Makes a new random key for `alg` (an ephemeral key for one handshake), served by `backend`,
+ one request in flight; backends as for `qatkit_rsa_private_key_new`. Free it with
+ `qatkit_ecdh_key_free`.
+
+ # Safety
+ `key_out` is NULL or points to writable memory for a pointer.
+ */
+qatkit_result qatkit_ecdh_key_generate(qatkit_ecdh_alg alg,
+                                       qatkit_backend backend,
+                                       qatkit_ecdh_key **key_out);
+
+/*
+ Makes a key from `der_len` bytes of `der` in `format`: `QATKIT_KEY_PKCS8` (P-256, P-384 or
+ X25519) or `QATKIT_KEY_SEC1` (P-256 or P-384); the key says which algorithm. DER that is not
+ such a key is `QATKIT_INVALID_INPUT` (`qatkit_last_error` says why); as
+ `qatkit_ecdh_key_generate` otherwise. qatkit keeps its own copy: the caller may clear `der`
+ once this returns.
+
+ # Safety
+ `der` holds `der_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_ecdh_key_new(qatkit_key_format format,
+                                  const uint8_t *der,
+                                  size_t der_len,
+                                  qatkit_backend backend,
+                                  qatkit_ecdh_key **key_out);
+
+/*
+ Makes a key for `alg` from its `key_len` raw bytes: the big-endian scalar (32 bytes for
+ P-256, 48 for P-384; between 1 and the group order less 1) or X25519's 32-byte string.
+ Another length or an out-of-range scalar is `QATKIT_INVALID_INPUT`; as
+ `qatkit_ecdh_key_generate` otherwise. qatkit keeps its own copy.
+
+ # Safety
+ `key` holds `key_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_ecdh_key_new_raw(qatkit_ecdh_alg alg,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      qatkit_backend backend,
+                                      qatkit_ecdh_key **key_out);
+
+/*
+ Frees a key and clears its key material (NULL is fine).
+
+ # Safety
+ `key` is NULL or a handle from `qatkit_ecdh_key_generate`, `qatkit_ecdh_key_new` or
+ `qatkit_ecdh_key_new_raw` not freed before; it is not used again.
+ */
+void qatkit_ecdh_key_free(qatkit_ecdh_key *key);
+
+/*
+ Sets how many requests of a batch run at once (at least 1; 0 is `QATKIT_INVALID_INPUT`).
+ Not thread-safe: set it before the key is shared.
+
+ # Safety
+ `key` is NULL or a live handle, not used by another thread during the call.
+ */
+qatkit_result qatkit_ecdh_key_set_in_flight(qatkit_ecdh_key *key, size_t in_flight);
+
+/*
+ The key's algorithm; 0 when `key` is NULL.
+
+ # Safety
+ `key` is NULL or a live handle.
+ */
+qatkit_ecdh_alg qatkit_ecdh_key_alg(const qatkit_ecdh_key *key);
+
+/*
+ Writes the public key to send the peer into `public_key`: the uncompressed SEC 1 point
+ (`04 || x || y`, 65 or 97 bytes), or X25519's 32 bytes; its length goes to
+ `public_key_len_out`. A `public_key_cap` shorter than that is `QATKIT_BUFFER_TOO_SMALL` with
+ the length needed in `public_key_len_out`; `QATKIT_EC_MAX_POINT_LEN` bytes are always
+ enough.
+
+ # Safety
+ `key` is NULL or a live handle; `public_key` holds `public_key_cap` writable bytes (NULL
+ when `public_key_cap` is 0); `public_key_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdh_key_public_key(const qatkit_ecdh_key *key,
+                                         uint8_t *public_key,
+                                         size_t public_key_cap,
+                                         size_t *public_key_len_out);
+
+/*
+ How many requests the CPU and a QAT device served with this key since it was made.
+
+ # Safety
+ `key` is NULL or a live handle; `served_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdh_key_served(const qatkit_ecdh_key *key, qatkit_served *served_out);
+
+/*
+ Writes the secret shared with the peer whose public key is `peer` into `secret`, raw
+ (derive keys from it with a KDF), and its length to `secret_len_out`. `peer` is, for P-256
+ and P-384, a SEC 1 point (uncompressed or compressed) or an X.509 `SubjectPublicKeyInfo`
+ (DER); for X25519 its 32 bytes. A peer key that is not a point of the curve, or an X25519
+ exchange ending in the all-zero secret, is `QATKIT_INVALID_INPUT`. A `secret_cap` shorter
+ than the secret (32 bytes, 48 for P-384) is `QATKIT_BUFFER_TOO_SMALL` with the length
+ needed in `secret_len_out`, and nothing is computed; `QATKIT_ECDH_MAX_SECRET_LEN` bytes are
+ always enough.
+
+ # Safety
+ `key` is NULL or a live handle; `peer` holds `peer_len` readable bytes and `secret`
+ `secret_cap` writable ones (either NULL when its length is 0), not overlapping;
+ `secret_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdh_agree(const qatkit_ecdh_key *key,
+                                const uint8_t *peer,
+                                size_t peer_len,
+                                uint8_t *secret,
+                                size_t secret_cap,
+                                size_t *secret_len_out);
+
+/*
+ Agrees with each of `count` peers, up to the key's in-flight count at once: `input` is the
+ peer's public key, `output` receives the shared secret. Each request gets its own `status`
+ and `output_len`: a request whose `output_cap` is under the secret's length gets
+ `QATKIT_BUFFER_TOO_SMALL` with that length, without being computed. The call returns
+ `QATKIT_OK` unless its arguments are bad (a NULL pointer, an output overlapping another
+ buffer of the batch): then no request is touched.
+
+ # Safety
+ `key` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
+ whose buffers are as `qatkit_request` describes, not used elsewhere during the call.
+ */
+qatkit_result qatkit_ecdh_agree_batch(const qatkit_ecdh_key *key,
+                                      qatkit_request *requests,
+                                      size_t count);
+
+/*
+ Makes a signing key from `der_len` bytes of `der` in `format` (`QATKIT_KEY_PKCS8` or
+ `QATKIT_KEY_SEC1`) on P-256 or P-384, served by `backend`, one request in flight. DER that
+ is not such a key is `QATKIT_INVALID_INPUT` (`qatkit_last_error` says why);
+ backends as for `qatkit_rsa_private_key_new`. qatkit keeps its own copy: the caller may clear
+ `der` once this returns. Free the key with `qatkit_ecdsa_signing_key_free`.
+
+ # Safety
+ `der` holds `der_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_ecdsa_signing_key_new(qatkit_key_format format,
+                                           const uint8_t *der,
+                                           size_t der_len,
+                                           qatkit_backend backend,
+                                           qatkit_ecdsa_signing_key **key_out);
+
+/*
+ Frees a signing key and clears its key material (NULL is fine).
+
+ # Safety
+ `key` is NULL or a handle from `qatkit_ecdsa_signing_key_new` not freed before; it is not
+ used again.
+ */
+void qatkit_ecdsa_signing_key_free(qatkit_ecdsa_signing_key *key);
+
+/*
+ Sets how many requests of a batch run at once (at least 1; 0 is `QATKIT_INVALID_INPUT`).
+ Not thread-safe: set it before the key is shared.
+
+ # Safety
+ `key` is NULL or a live handle, not used by another thread during the call.
+ */
+qatkit_result qatkit_ecdsa_signing_key_set_in_flight(qatkit_ecdsa_signing_key *key,
+                                                     size_t in_flight);
+
+/*
+ The key's algorithm (from its curve); 0 when `key` is NULL.
+
+ # Safety
+ `key` is NULL or a live handle.
+ */
+qatkit_ecdsa_alg qatkit_ecdsa_signing_key_alg(const qatkit_ecdsa_signing_key *key);
+
+/*
+ Makes a handle for the key's public half, served by the signing key's backend, one request
+ in flight; it lives on its own (free it with `qatkit_ecdsa_verifying_key_free`, before or
+ after the signing key).
+
+ # Safety
+ `key` is NULL or a live handle; `verifying_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_ecdsa_signing_key_verifying_key(const qatkit_ecdsa_signing_key *key,
+                                                     qatkit_ecdsa_verifying_key **verifying_out);
+
+/*
+ How many requests the CPU and a QAT device served with this key since it was made.
+
+ # Safety
+ `key` is NULL or a live handle; `served_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdsa_signing_key_served(const qatkit_ecdsa_signing_key *key,
+                                              qatkit_served *served_out);
+
+/*
+ Makes a verifying key from `key_len` bytes of `key` in `format` (`QATKIT_KEY_SPKI`, or
+ `QATKIT_KEY_SEC1_POINT`) on P-256 or P-384, served by `backend`, one request in flight; as
+ `qatkit_ecdsa_signing_key_new` otherwise. A point not on the curve is refused. Free it with
+ `qatkit_ecdsa_verifying_key_free`.
+
+ # Safety
+ `key` holds `key_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_ecdsa_verifying_key_new(qatkit_key_format format,
+                                             const uint8_t *key,
+                                             size_t key_len,
+                                             qatkit_backend backend,
+                                             qatkit_ecdsa_verifying_key **key_out);
+
+/*
+ Frees a verifying key (NULL is fine).
+
+ # Safety
+ `key` is NULL or a handle from `qatkit_ecdsa_verifying_key_new` or
+ `qatkit_ecdsa_signing_key_verifying_key` not freed before; it is not used again.
+ */
+void qatkit_ecdsa_verifying_key_free(qatkit_ecdsa_verifying_key *key);
+
+/*
+ Sets how many requests of a batch run at once (at least 1; 0 is `QATKIT_INVALID_INPUT`).
+ Not thread-safe: set it before the key is shared.
+
+ # Safety
+ `key` is NULL or a live handle, not used by another thread during the call.
+ */
+qatkit_result qatkit_ecdsa_verifying_key_set_in_flight(qatkit_ecdsa_verifying_key *key,
+                                                       size_t in_flight);
+
+/*
+ The key's algorithm (from its curve); 0 when `key` is NULL.
+
+ # Safety
+ `key` is NULL or a live handle.
+ */
+qatkit_ecdsa_alg qatkit_ecdsa_verifying_key_alg(const qatkit_ecdsa_verifying_key *key);
+
+/*
+ Writes the key as an uncompressed SEC 1 point (`04 || x || y`) into `point`, and its length
+ (65 or 97) to `point_len_out`. A `point_cap` shorter than that is `QATKIT_BUFFER_TOO_SMALL`
+ with the length needed in `point_len_out`; `QATKIT_EC_MAX_POINT_LEN` bytes are always
+ enough.
+
+ # Safety
+ `key` is NULL or a live handle; `point` holds `point_cap` writable bytes (NULL when
+ `point_cap` is 0); `point_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdsa_verifying_key_point(const qatkit_ecdsa_verifying_key *key,
+                                               uint8_t *point,
+                                               size_t point_cap,
+                                               size_t *point_len_out);
+
+/*
+ How many requests the CPU and a QAT device served with this key since it was made.
+
+ # Safety
+ `key` is NULL or a live handle; `served_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdsa_verifying_key_served(const qatkit_ecdsa_verifying_key *key,
+                                                qatkit_served *served_out);
+
+/*
+ Signs `message_len` bytes at `message` (hashed with the algorithm's digest) into
+ `signature`, in DER, and writes the signature's length to `signature_len_out` (it varies
+ from one signature to the next: signatures are randomised). A `signature_cap` shorter than
+ the algorithm's longest signature (72 bytes for P-256, 104 for P-384) is
+ `QATKIT_BUFFER_TOO_SMALL` with that length in `signature_len_out`, and nothing is signed;
+ `QATKIT_ECDSA_MAX_SIGNATURE_LEN` bytes are always enough.
+
+ # Safety
+ `key` is NULL or a live handle; `message` holds `message_len` readable bytes and `signature`
+ `signature_cap` writable ones (either NULL when its length is 0), not overlapping;
+ `signature_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_ecdsa_sign(const qatkit_ecdsa_signing_key *key,
+                                const uint8_t *message,
+                                size_t message_len,
+                                uint8_t *signature,
+                                size_t signature_cap,
+                                size_t *signature_len_out);
+
+/*
+ Checks that `signature` (DER) is the key's signature of `message_len` bytes at `message`:
+ `QATKIT_OK` when it is, `QATKIT_CORRUPT_DATA` when not (made with another key or over
+ another message, altered, or not DER).
+
+ # Safety
+ `key` is NULL or a live handle; `message` holds `message_len` readable bytes and `signature`
+ `signature_len` (either NULL when its length is 0).
+ */
+qatkit_result qatkit_ecdsa_verify(const qatkit_ecdsa_verifying_key *key,
+                                  const uint8_t *message,
+                                  size_t message_len,
+                                  const uint8_t *signature,
+                                  size_t signature_len);
+
+/*
+ Signs each of `count` requests, up to the key's in-flight count at once: `input` is the
+ message, `output` receives the DER signature. Each request gets its own `status` and
+ `output_len`: a request whose `output_cap` is under the algorithm's longest signature gets
+ `QATKIT_BUFFER_TOO_SMALL` with that length, without being signed. The call returns
+ `QATKIT_OK` unless its arguments are bad (a NULL pointer, an output overlapping another
+ buffer of the batch): then no request is touched.
+
+ # Safety
+ `key` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
+ whose buffers are as `qatkit_request` describes, not used elsewhere during the call.
+ */
+qatkit_result qatkit_ecdsa_sign_batch(const qatkit_ecdsa_signing_key *key,
+                                      qatkit_request *requests,
+                                      size_t count);
+
+/*
+ Checks each of `count` requests' signature of its message, up to the key's in-flight count
+ at once; each request's `status` is `QATKIT_OK` or `QATKIT_CORRUPT_DATA` as
+ `qatkit_ecdsa_verify` returns them. The call returns `QATKIT_OK` unless its arguments are
+ bad (a NULL pointer, a buffer overlapping the requests): then no request is touched.
+
+ # Safety
+ `key` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
+ whose buffers are as `qatkit_verify_request` describes, not used elsewhere during the call.
+ */
+qatkit_result qatkit_ecdsa_verify_batch(const qatkit_ecdsa_verifying_key *key,
+                                        qatkit_verify_request *requests,
+                                        size_t count);
+
+/*
  Makes a hasher for `alg` served by `backend`; `QATKIT_BACKEND_QAT` without a device is an
  error here. Free it with `qatkit_hasher_free`.
 
@@ -1436,6 +1978,276 @@ qatkit_result qatkit_mac_verify(const qatkit_mac_key *key,
  `key` is NULL or a live handle; `served_out` is NULL or writable.
  */
 qatkit_result qatkit_mac_key_served(const qatkit_mac_key *key, qatkit_served *served_out);
+
+/*
+ Makes a private key from `der_len` bytes of `der` in `format` (`QATKIT_KEY_PKCS8` or
+ `QATKIT_KEY_PKCS1`), served by `backend`, one request in flight. DER that is not such a key,
+ or a key of another size, is `QATKIT_INVALID_INPUT` (`qatkit_last_error` says why);
+ `QATKIT_BACKEND_QAT` without a device offering public-key crypto (or in a build without
+ qatlib) is an error here, not at the first request; `QATKIT_BACKEND_AUTO` takes the device
+ when there is one and serves a request it fails on the CPU. qatkit keeps its own copy: the
+ caller may clear `der` once this returns. Free the key with `qatkit_rsa_private_key_free`.
+
+ # Safety
+ `der` holds `der_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_rsa_private_key_new(qatkit_key_format format,
+                                         const uint8_t *der,
+                                         size_t der_len,
+                                         qatkit_backend backend,
+                                         qatkit_rsa_private_key **key_out);
+
+/*
+ Frees a private key and clears its key material (NULL is fine).
+
+ # Safety
+ `key` is NULL or a handle from `qatkit_rsa_private_key_new` not freed before; it is not used
+ again.
+ */
+void qatkit_rsa_private_key_free(qatkit_rsa_private_key *key);
+
+/*
+ Sets how many requests of a batch run at once (at least 1; 0 is `QATKIT_INVALID_INPUT`).
+ Not thread-safe: set it before the key is shared.
+
+ # Safety
+ `key` is NULL or a live handle, not used by another thread during the call.
+ */
+qatkit_result qatkit_rsa_private_key_set_in_flight(qatkit_rsa_private_key *key, size_t in_flight);
+
+/*
+ The modulus length in bytes: the length of every signature and ciphertext of the key, and a
+ size that always holds a plaintext it decrypts; 0 when `key` is NULL.
+
+ # Safety
+ `key` is NULL or a live handle.
+ */
+size_t qatkit_rsa_private_key_modulus_len(const qatkit_rsa_private_key *key);
+
+/*
+ Makes a handle for the key's public half, served by the private key's backend, one request
+ in flight; it lives on its own (free it with `qatkit_rsa_public_key_free`, before or after
+ the private key).
+
+ # Safety
+ `key` is NULL or a live handle; `public_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_rsa_private_key_public_key(const qatkit_rsa_private_key *key,
+                                                qatkit_rsa_public_key **public_out);
+
+/*
+ How many requests the CPU and a QAT device served with this key since it was made.
+
+ # Safety
+ `key` is NULL or a live handle; `served_out` is NULL or writable.
+ */
+qatkit_result qatkit_rsa_private_key_served(const qatkit_rsa_private_key *key,
+                                            qatkit_served *served_out);
+
+/*
+ Makes a public key from `der_len` bytes of `der` in `format` (`QATKIT_KEY_SPKI` or
+ `QATKIT_KEY_PKCS1`), served by `backend`, one request in flight; as
+ `qatkit_rsa_private_key_new` otherwise. Free it with `qatkit_rsa_public_key_free`.
+
+ # Safety
+ `der` holds `der_len` readable bytes; `key_out` is NULL or points to writable memory for a
+ pointer.
+ */
+qatkit_result qatkit_rsa_public_key_new(qatkit_key_format format,
+                                        const uint8_t *der,
+                                        size_t der_len,
+                                        qatkit_backend backend,
+                                        qatkit_rsa_public_key **key_out);
+
+/*
+ Frees a public key (NULL is fine).
+
+ # Safety
+ `key` is NULL or a handle from `qatkit_rsa_public_key_new` or
+ `qatkit_rsa_private_key_public_key` not freed before; it is not used again.
+ */
+void qatkit_rsa_public_key_free(qatkit_rsa_public_key *key);
+
+/*
+ Sets how many requests of a batch run at once (at least 1; 0 is `QATKIT_INVALID_INPUT`).
+ Not thread-safe: set it before the key is shared.
+
+ # Safety
+ `key` is NULL or a live handle, not used by another thread during the call.
+ */
+qatkit_result qatkit_rsa_public_key_set_in_flight(qatkit_rsa_public_key *key, size_t in_flight);
+
+/*
+ The modulus length in bytes: the length of the key's signatures and ciphertexts; 0 when
+ `key` is NULL.
+
+ # Safety
+ `key` is NULL or a live handle.
+ */
+size_t qatkit_rsa_public_key_modulus_len(const qatkit_rsa_public_key *key);
+
+/*
+ Writes the key as an X.509 `SubjectPublicKeyInfo` (DER) into `spki`, and its length to
+ `spki_len_out`. A `spki_cap` shorter than that is `QATKIT_BUFFER_TOO_SMALL` with the length
+ needed in `spki_len_out`.
+
+ # Safety
+ `key` is NULL or a live handle; `spki` holds `spki_cap` writable bytes (NULL when
+ `spki_cap` is 0); `spki_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_rsa_public_key_spki(const qatkit_rsa_public_key *key,
+                                         uint8_t *spki,
+                                         size_t spki_cap,
+                                         size_t *spki_len_out);
+
+/*
+ How many requests the CPU and a QAT device served with this key since it was made.
+
+ # Safety
+ `key` is NULL or a live handle; `served_out` is NULL or writable.
+ */
+qatkit_result qatkit_rsa_public_key_served(const qatkit_rsa_public_key *key,
+                                           qatkit_served *served_out);
+
+/*
+ Signs `message_len` bytes at `message` (hashed with the scheme's digest) into `signature`,
+ and writes the signature's length, the modulus length, to `signature_len_out`. A
+ `signature_cap` shorter than the modulus is `QATKIT_BUFFER_TOO_SMALL` with the length needed
+ in `signature_len_out`, and nothing is signed; `qatkit_rsa_private_key_modulus_len` (or
+ `QATKIT_RSA_MAX_MODULUS_LEN`) bytes are always enough.
+
+ # Safety
+ `key` is NULL or a live handle; `message` holds `message_len` readable bytes and `signature`
+ `signature_cap` writable ones (either NULL when its length is 0), not overlapping;
+ `signature_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_rsa_sign(const qatkit_rsa_private_key *key,
+                              qatkit_rsa_scheme scheme,
+                              const uint8_t *message,
+                              size_t message_len,
+                              uint8_t *signature,
+                              size_t signature_cap,
+                              size_t *signature_len_out);
+
+/*
+ Checks that `signature` is the key's signature of `message_len` bytes at `message` under
+ `scheme`: `QATKIT_OK` when it is, `QATKIT_CORRUPT_DATA` when not (made with another key,
+ over another message or with another scheme, or altered, or of the wrong length).
+
+ # Safety
+ `key` is NULL or a live handle; `message` holds `message_len` readable bytes and `signature`
+ `signature_len` (either NULL when its length is 0).
+ */
+qatkit_result qatkit_rsa_verify(const qatkit_rsa_public_key *key,
+                                qatkit_rsa_scheme scheme,
+                                const uint8_t *message,
+                                size_t message_len,
+                                const uint8_t *signature,
+                                size_t signature_len);
+
+/*
+ Encrypts `plaintext_len` bytes at `plaintext` with OAEP and `label` (usually empty: NULL
+ and 0) into `ciphertext`, and writes the ciphertext's length, the modulus length, to
+ `ciphertext_len_out`. A plaintext longer than the modulus less twice the digest length
+ less 2 is `QATKIT_INVALID_INPUT`; a `ciphertext_cap` shorter than the modulus is
+ `QATKIT_BUFFER_TOO_SMALL` with the length needed in `ciphertext_len_out`, and nothing is
+ encrypted.
+
+ # Safety
+ `key` is NULL or a live handle; `plaintext` holds `plaintext_len` readable bytes, `label`
+ `label_len`, and `ciphertext` `ciphertext_cap` writable ones (each NULL when its length is
+ 0), `ciphertext` overlapping neither of the others; `ciphertext_len_out` is NULL or
+ writable.
+ */
+qatkit_result qatkit_rsa_encrypt(const qatkit_rsa_public_key *key,
+                                 qatkit_rsa_oaep oaep,
+                                 const uint8_t *plaintext,
+                                 size_t plaintext_len,
+                                 const uint8_t *label,
+                                 size_t label_len,
+                                 uint8_t *ciphertext,
+                                 size_t ciphertext_cap,
+                                 size_t *ciphertext_len_out);
+
+/*
+ Decrypts the OAEP `ciphertext` (exactly the modulus length) made with `label` into
+ `plaintext`, and writes the plaintext's length to `plaintext_len_out`. A ciphertext that
+ does not decrypt (made for another key or label, or altered) is `QATKIT_CORRUPT_DATA`,
+ whatever the cause; one of another length `QATKIT_INVALID_INPUT`. A `plaintext_cap` shorter
+ than the plaintext is `QATKIT_BUFFER_TOO_SMALL` with the length needed in
+ `plaintext_len_out` and nothing written (the plaintext is cleared);
+ `qatkit_rsa_private_key_modulus_len` bytes are always enough.
+
+ # Safety
+ `key` is NULL or a live handle; `ciphertext` holds `ciphertext_len` readable bytes, `label`
+ `label_len`, and `plaintext` `plaintext_cap` writable ones (each NULL when its length is 0),
+ `plaintext` overlapping neither of the others; `plaintext_len_out` is NULL or writable.
+ */
+qatkit_result qatkit_rsa_decrypt(const qatkit_rsa_private_key *key,
+                                 qatkit_rsa_oaep oaep,
+                                 const uint8_t *ciphertext,
+                                 size_t ciphertext_len,
+                                 const uint8_t *label,
+                                 size_t label_len,
+                                 uint8_t *plaintext,
+                                 size_t plaintext_cap,
+                                 size_t *plaintext_len_out);
+
+/*
+ Signs each of `count` requests, up to the key's in-flight count at once: `input` is the
+ message, `output` receives the signature. Each request gets its own `status` and
+ `output_len`: a request whose `output_cap` is under the modulus length gets
+ `QATKIT_BUFFER_TOO_SMALL` with that length, without being signed. The call returns
+ `QATKIT_OK` unless its arguments are bad (an unknown scheme, a NULL pointer, an output
+ overlapping another buffer of the batch): then no request is touched.
+
+ # Safety
+ `key` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
+ whose buffers are as `qatkit_request` describes, not used elsewhere during the call.
+ */
+qatkit_result qatkit_rsa_sign_batch(const qatkit_rsa_private_key *key,
+                                    qatkit_rsa_scheme scheme,
+                                    qatkit_request *requests,
+                                    size_t count);
+
+/*
+ Checks each of `count` requests' signature of its message, up to the key's in-flight count
+ at once; each request's `status` is `QATKIT_OK` or `QATKIT_CORRUPT_DATA` as
+ `qatkit_rsa_verify` returns them. The call returns `QATKIT_OK` unless its arguments are bad
+ (an unknown scheme, a NULL pointer, a buffer overlapping the requests): then no request is
+ touched.
+
+ # Safety
+ `key` is NULL or a live handle; `requests` holds `count` requests (NULL when `count` is 0)
+ whose buffers are as `qatkit_verify_request` describes, not used elsewhere during the call.
+ */
+qatkit_result qatkit_rsa_verify_batch(const qatkit_rsa_public_key *key,
+                                      qatkit_rsa_scheme scheme,
+                                      qatkit_verify_request *requests,
+                                      size_t count);
+
+/*
+ Decrypts each of `count` requests, all made with one `label`, up to the key's in-flight
+ count at once: `input` is the ciphertext, `output` receives the plaintext. Each request
+ gets its own `status` and `output_len` as `qatkit_rsa_decrypt` would give them (a plaintext
+ longer than `output_cap`: `QATKIT_BUFFER_TOO_SMALL` with its length, the plaintext
+ cleared). The call returns `QATKIT_OK` unless its arguments are bad: then no request is
+ touched.
+
+ # Safety
+ `key` is NULL or a live handle; `label` holds `label_len` readable bytes (NULL when
+ `label_len` is 0), written by no request; `requests` holds `count` requests (NULL when
+ `count` is 0) whose buffers are as `qatkit_request` describes, not used elsewhere during
+ the call.
+ */
+qatkit_result qatkit_rsa_decrypt_batch(const qatkit_rsa_private_key *key,
+                                       qatkit_rsa_oaep oaep,
+                                       const uint8_t *label,
+                                       size_t label_len,
+                                       qatkit_request *requests,
+                                       size_t count);
 
 /*
  Makes a streaming compressor with `codec`'s settings, which it keeps: the codec may change

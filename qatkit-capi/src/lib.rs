@@ -13,10 +13,14 @@ mod aead;
 mod cipher;
 mod compress;
 mod domain;
+mod ecdh;
+mod ecdsa;
 mod ffi;
 mod hash;
 mod host;
 mod mac;
+mod pkey;
+mod rsa;
 mod stream;
 
 use std::ffi::c_char;
@@ -25,6 +29,8 @@ pub use aead::*;
 pub use cipher::*;
 pub use compress::*;
 pub use domain::*;
+pub use ecdh::*;
+pub use ecdsa::*;
 pub use ffi::{
     QATKIT_BUFFER_TOO_SMALL, QATKIT_BUSY, QATKIT_CORRUPT_DATA, QATKIT_DEVICE_FAILURE,
     QATKIT_INVALID_INPUT, QATKIT_IO, QATKIT_LIMIT_EXCEEDED, QATKIT_NOT_FOUND, QATKIT_NOT_VIABLE,
@@ -34,6 +40,8 @@ pub use ffi::{
 pub use hash::*;
 pub use host::*;
 pub use mac::*;
+pub use pkey::*;
+pub use rsa::*;
 pub use stream::*;
 
 /// The library's version, `major.minor.patch`, as a static NUL-terminated string (never
