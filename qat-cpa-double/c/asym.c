@@ -169,7 +169,8 @@ CpaStatus cpaCyRsaEncrypt(const CpaInstanceHandle instanceHandle,
         {pOutputData->pData, len},
     };
     /* The input must be below the modulus (both are big-endian and as long). */
-    if (dma[2].p && dma[0].p && memcmp(dma[2].p, dma[0].p, len) >= 0)
+    if (dbl_pinned(dma[2].p, len) && dbl_pinned(dma[0].p, len) &&
+        memcmp(dma[2].p, dma[0].p, len) >= 0)
         return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct rsa_state *s = calloc(1, sizeof(*s));
     if (!s)
@@ -546,7 +547,7 @@ CpaStatus cpaCyEcMontEdwdsPointMultiply(const CpaInstanceHandle instanceHandle,
         0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xed};
-    if (pOpData->x.pData && memcmp(pOpData->x.pData, p25519, 32) >= 0)
+    if (dbl_pinned(pOpData->x.pData, 32) && memcmp(pOpData->x.pData, p25519, 32) >= 0)
         return dbl_refuse(CPA_STATUS_INVALID_PARAM);
     struct multiply_state *s = calloc(1, sizeof(*s));
     if (!s)

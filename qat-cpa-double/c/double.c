@@ -1036,6 +1036,14 @@ CpaStatus cpaCySymPerformOp(const CpaInstanceHandle instanceHandle, void *pCallb
     return CPA_STATUS_SUCCESS;
 }
 
+int dbl_pinned(const void *p, size_t len)
+{
+    lock();
+    int ok = p && block_of(p, len) != NULL;
+    unlock();
+    return ok;
+}
+
 CpaStatus dbl_refuse(CpaStatus st)
 {
     lock();
@@ -1263,16 +1271,19 @@ CpaStatus icp_sal_CyPollInstance(CpaInstanceHandle instanceHandle, Cpa32U respon
         if (!r)
             break;
         if (!r->session) {
-            /* a public-key request: its run function computes and calls back */
+            /* a public-key request: its run function computes and calls back; it stays in
+             * flight until then (the instance cannot stop while its buffers are read) */
             lock();
-            if (inst->in_flight)
-                inst->in_flight--;
             g_stats.completed++;
             g_stats.callbacks++;
             unlock();
             t_in_poll++;
             r->run(r->state, r->fault);
             t_in_poll--;
+            lock();
+            if (inst->in_flight)
+                inst->in_flight--;
+            unlock();
             request_free(r);
             done++;
             continue;

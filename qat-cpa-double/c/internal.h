@@ -24,6 +24,9 @@ typedef void (*dbl_run_fn)(void *state, int fault);
 CpaStatus dbl_submit_asym(CpaInstanceHandle instanceHandle, const struct dbl_dma *dma,
                           size_t ndma, dbl_run_fn run, void *state);
 
+/* Whether [p, p+len) lies in one live pinned block: what a check may read at submit. */
+int dbl_pinned(const void *p, size_t len);
+
 /* Counts a public-key submission refused before it reached dbl_submit_asym; returns `st`. */
 CpaStatus dbl_refuse(CpaStatus st);
 

@@ -187,9 +187,11 @@ pub(crate) fn uncompressed_point(curve: Curve, key: &[u8]) -> Option<Vec<u8>> {
                 return None;
             }
             let ec = sys::EVP_PKEY_get0_EC_KEY(pkey.0);
+            if ec.is_null() {
+                return None;
+            }
             let group = sys::EC_KEY_get0_group(ec);
-            if ec.is_null() || group.is_null() || sys::EC_GROUP_get_curve_name(group) != curve.nid()
-            {
+            if group.is_null() || sys::EC_GROUP_get_curve_name(group) != curve.nid() {
                 return None;
             }
             let point = sys::EC_KEY_get0_public_key(ec);

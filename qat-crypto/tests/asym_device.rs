@@ -275,7 +275,41 @@ fn a_wrong_rsa_signature_from_the_device_never_leaves() {
                 served,
                 "{backend}"
             );
+            // The same for a decryption: checked with the public key before OAEP is decoded
+            // (a wrong result would otherwise read as a bad ciphertext, which stands).
+            let ciphertext = key
+                .public_key()
+                .encrypt(rsa::Oaep::Sha256, b"p", b"")
+                .unwrap();
+            double::inject(Fault::WrongResult, 0, 1);
+            let result = key.decrypt(rsa::Oaep::Sha256, &ciphertext, b"");
+            match backend {
+                Backend::Qat => {
+                    let e = result.unwrap_err();
+                    assert_eq!(e.kind(), ErrorKind::DeviceFailure, "{e}");
+                }
+                _ => assert_eq!(&result.unwrap()[..], b"p"),
+            }
         }
+    });
+}
+
+#[test]
+fn a_key_size_the_device_lacks_stays_on_the_cpu() {
+    on_the_double(|| {
+        let spki = data("rsa2560.spki.der");
+        let e = rsa::PublicKey::from_spki_der(&spki)
+            .unwrap()
+            .with_backend(Backend::Qat)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.to_string().contains("not 2560-bit"), "{e}");
+        let key = rsa::PublicKey::from_spki_der(&spki).unwrap();
+        let e = key
+            .verify(rsa::Scheme::PssSha256, b"m", &[1; 320])
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::CorruptData, "{e}");
+        assert_eq!((key.served().qat_device, double::stats().submitted), (0, 0));
     });
 }
 

@@ -1,6 +1,8 @@
 //! Key agreement: ECDH on P-256 and P-384, and X25519 (RFC 7748), on the CPU through AWS-LC
-//! (backend `cpu`). Backend `auto` (the default) serves every request on the CPU until the
-//! device backend for public-key operations lands; `served` counts them.
+//! (backend `cpu`) or a QAT device through qatlib (backend `qat`, feature `qatlib`: the device
+//! multiplies the peer's point, qatkit checks it and decodes). Backend `auto` (the default)
+//! takes the device when an instance with public-key crypto is up, and serves a request the
+//! device fails on the CPU; `served` counts both.
 //!
 //! The shared secret is the x-coordinate of the shared point (ECDH; SEC 1, 3.3.1) or the
 //! 32-byte X25519 output, raw: derive keys from it with a KDF. A peer key that is not a point

@@ -82,6 +82,8 @@ impl Device {
                 .x25519(&x25519_k(&self.scalar), &x25519_u(peer), &mut out)
                 .map_err(device)?;
             out.reverse();
+            // X25519 takes every u: a multiplication with no result (or an all-zero one) is a
+            // low-order peer, the request's answer.
             if !multiplied || out.iter().all(|&b| b == 0) {
                 return Err(bad_peer(
                     "is of low order (the shared secret would be all zeros)",
@@ -104,8 +106,16 @@ impl Device {
                 (&mut x, &mut y),
             )
             .map_err(device)?;
+        // The point was checked on the curve (cofactor 1) and the scalar is below the order:
+        // infinity can only be the device's fault, which `auto` serves again on the CPU.
         if !multiplied {
-            return Err(bad_peer("gives the point at infinity"));
+            return Err(Error::Failed {
+                operation: Operation::Agree,
+                algorithm: name,
+                served_by: crate::ServedBy::QatDevice,
+                reason: "the device's point multiplication reported no result".into(),
+                kind: qat_error::ErrorKind::DeviceFailure,
+            });
         }
         Ok(x)
     }

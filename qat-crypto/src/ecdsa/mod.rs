@@ -1,7 +1,9 @@
 //! ECDSA on P-256 with SHA-256 and P-384 with SHA-384 (TLS's `ecdsa_secp256r1_sha256` and
 //! `ecdsa_secp384r1_sha384`), signatures in ASN.1 DER as TLS and X.509 carry them, on the CPU
-//! through AWS-LC (backend `cpu`). Backend `auto` (the default) serves every request on the
-//! CPU until the device backend for public-key operations lands; `served` counts them.
+//! through AWS-LC (backend `cpu`) or a QAT device through qatlib (backend `qat`, feature
+//! `qatlib`: the device computes and checks (r, s), qatkit hashes, draws the nonce and encodes).
+//! Backend `auto` (the default) takes the device when an instance with public-key crypto is
+//! up, and serves a request the device fails on the CPU; `served` counts both.
 //!
 //! Signatures are randomised: two signatures of one message differ, and both verify.
 //!

@@ -207,15 +207,20 @@ impl VerifyingDevice {
             operation: Operation::Verify,
             algorithm: name,
         };
+        let numbers = algorithm.curve().numbers();
+        // r and s in [1, n-1], checked here rather than left to the device's firmware.
+        let in_range = |v: &[u8]| v.iter().any(|&b| b != 0) && v < numbers.order();
         let Some((r, s)) = decode_signature(signature, algorithm.field_len()) else {
             return Err(bad);
         };
+        if !in_range(&r) || !in_range(&s) {
+            return Err(bad);
+        }
         let service = self
             .probe
             .service()
             .map_err(|e| Error::device(Operation::Verify, name, e))?;
         let m = algorithm.hash(message);
-        let numbers = algorithm.curve().numbers();
         let verified = service
             .ecdsa_verify(&numbers.prime_curve(), m.as_ref(), &r, &s, &self.x, &self.y)
             .map_err(|e| Error::device(Operation::Verify, name, e))?;

@@ -1,7 +1,10 @@
 //! RSA: PKCS#1 v1.5 and PSS signatures with SHA-256/384/512 and OAEP encryption, with keys of
 //! 2048, 3072 or 4096 bits (public keys up to 8192 bits are taken for verification), on the
-//! CPU through AWS-LC (backend `cpu`). Backend `auto` (the default) serves every request on the
-//! CPU until the device backend for public-key operations lands; `served` counts them.
+//! CPU through AWS-LC (backend `cpu`) or a QAT device through qatlib (backend `qat`, feature
+//! `qatlib`: the device does the modular exponentiation, qatkit the hashing and padding, and
+//! every signature the device makes is checked on the CPU before it is returned). Backend
+//! `auto` (the default) takes the device when an instance with public-key crypto is up, and
+//! serves a request the device fails on the CPU; `served` counts both.
 //!
 //! PSS signatures use a salt as long as the digest and MGF1 with the same digest (what TLS 1.3
 //! and X.509 use: `rsa_pss_rsae_sha256` ...), and are randomised, so two signatures of one

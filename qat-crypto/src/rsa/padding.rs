@@ -66,6 +66,27 @@ impl Rsa {
     pub(super) fn as_ptr(&self) -> *const sys::RSA {
         self.0
     }
+
+    /// The raw public operation on the CPU, `input^e mod n` (`input` the modulus length):
+    /// what checks a result the device computed with the private key.
+    pub(super) fn public_op(&self, input: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0u8; input.len()];
+        let mut len = 0usize;
+        // SAFETY: the key is live (AWS-LC's public operation may be run from several threads
+        // on one key); both buffers are valid for the lengths given.
+        let ok = unsafe {
+            sys::RSA_encrypt(
+                self.0,
+                &mut len,
+                out.as_mut_ptr(),
+                out.len(),
+                input.as_ptr(),
+                input.len(),
+                sys::RSA_NO_PADDING,
+            )
+        } == 1;
+        (ok && len == out.len()).then_some(out)
+    }
 }
 
 /// EMSA-PKCS1-v1_5 (RFC 8017, 9.2): `00 01 FF.. 00 || DigestInfo || H`, `em.len()` bytes.
@@ -204,7 +225,7 @@ pub(super) fn decode_oaep(digest: Digest, em: &[u8], label: &[u8]) -> Option<Zer
     let hash_ok =
         unsafe { sys::CRYPTO_memcmp(db.as_ptr().cast(), label_hash.as_ref().as_ptr().cast(), h) }
             == 0;
-    let mut good = eq_mask(y[0], 0) & if hash_ok { 0xff } else { 0 };
+    let mut good = eq_mask(y[0], 0) & 0u8.wrapping_sub(u8::from(std::hint::black_box(hash_ok)));
     // Find the 01 after the zero padding: looking stays 0xff until it is found; a non-zero
     // byte before it makes the encoding bad.
     let mut looking = 0xffu8;

@@ -73,6 +73,23 @@ fn public_numbers(rsa: &Rsa) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((n.to_vec(), e.to_vec()))
 }
 
+/// Whether the device takes a modulus of `len` bytes.
+fn takes_modulus(len: usize) -> bool {
+    crate::qat::qatlib::RSA_MODULUS_LENS.contains(&len)
+}
+
+fn modulus_refused(len: usize) -> Error {
+    Error::no_device(
+        Operation::Backend,
+        "RSA",
+        format!(
+            "the device takes 1024, 1536, 2048, 3072, 4096 and 8192-bit keys, not {}-bit",
+            len * 8
+        ),
+        ErrorKind::Unsupported,
+    )
+}
+
 /// Whether the big-endian `value` is below the big-endian `modulus` of the same length.
 fn below(value: &[u8], modulus: &[u8]) -> bool {
     value.len() == modulus.len() && value < modulus
@@ -138,11 +155,14 @@ impl PrivateDevice {
 
     /// Whether a device is up and takes this key.
     pub(super) fn takes(&self) -> bool {
-        self.crt.is_some() && self.probe.up()
+        self.crt.is_some() && takes_modulus(self.n.len()) && self.probe.up()
     }
 
     /// Why `qat` cannot serve this key, if it cannot.
     pub(super) fn check(&self) -> Result<(), Error> {
+        if !takes_modulus(self.n.len()) {
+            return Err(modulus_refused(self.n.len()));
+        }
         if self.crt.is_none() {
             return Err(Error::no_device(
                 Operation::Backend,
@@ -211,6 +231,17 @@ impl PrivateDevice {
         }
         let mut em = Zeroizing::new(vec![0u8; ciphertext.len()]);
         self.private_op(Operation::Decrypt, name, ciphertext, &mut em)?;
+        // A wrong result from the device would read as a bad ciphertext (an answer `auto`
+        // does not retry): checked on the CPU with the public exponent first.
+        if self.rsa.public_op(&em).as_deref() != Some(ciphertext) {
+            return Err(Error::Failed {
+                operation: Operation::Decrypt,
+                algorithm: name,
+                served_by: crate::ServedBy::QatDevice,
+                reason: "the device's result did not check with the public key".into(),
+                kind: ErrorKind::DeviceFailure,
+            });
+        }
         padding::decode_oaep(oaep.digest(), &em, label).ok_or(refused)
     }
 }
@@ -239,10 +270,13 @@ impl PublicDevice {
     }
 
     pub(super) fn takes(&self) -> bool {
-        self.probe.up()
+        takes_modulus(self.n.len()) && self.probe.up()
     }
 
     pub(super) fn check(&self) -> Result<(), Error> {
+        if !takes_modulus(self.n.len()) {
+            return Err(modulus_refused(self.n.len()));
+        }
         self.probe.check("RSA")
     }
 

@@ -40,7 +40,7 @@ pub(crate) struct RsaCrt<'a> {
 }
 
 /// The operand sizes the device's RSA takes: the modulus in bytes (1024 to 8192 bits).
-const RSA_SIZES: [usize; 6] = [128, 192, 256, 384, 512, 1024];
+pub(crate) const RSA_MODULUS_LENS: [usize; 6] = [128, 192, 256, 384, 512, 1024];
 
 /// One request's operands in one pinned buffer, each 64-byte aligned; the buffer goes back to
 /// the instance's pool, zeroed, on drop.
@@ -204,7 +204,7 @@ impl Service {
         out: &mut [u8],
     ) -> Result<(), QatlibError> {
         let len = input.len();
-        if !RSA_SIZES.contains(&len) {
+        if !RSA_MODULUS_LENS.contains(&len) {
             return Err(QatlibError::rule(format!("a {}-bit RSA modulus", len * 8)));
         }
         let half = len / 2;
@@ -269,7 +269,7 @@ impl Service {
         out: &mut [u8],
     ) -> Result<(), QatlibError> {
         let len = n.len();
-        if !RSA_SIZES.contains(&len) {
+        if !RSA_MODULUS_LENS.contains(&len) {
             return Err(QatlibError::rule(format!("a {}-bit RSA modulus", len * 8)));
         }
         if input.len() != len || out.len() != len || e.is_empty() || e.len() > len {

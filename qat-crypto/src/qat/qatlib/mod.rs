@@ -28,7 +28,7 @@ use std::time::Duration;
 use qat_error::ErrorKind;
 use qat_sys::qatlib as cpa;
 
-pub(crate) use asym::{PrimeCurve, RsaCrt};
+pub(crate) use asym::{PrimeCurve, RSA_MODULUS_LENS, RsaCrt};
 pub(crate) use cpa::CpaStatus;
 pub(crate) use instance::{Offers, Service};
 pub(crate) use session::SymSession;
