@@ -9,8 +9,8 @@
 //!   `qat-crypto`; features `isal`, `qatzip` and `zlib-ng` choose its libraries);
 //! - [`crypto`]: AEAD (AES-GCM, ChaCha20-Poly1305), ciphers (AES-CBC, AES-XTS), hashes
 //!   (SHA-2, SHA3-256) and HMAC through a QAT VF with qatlib (feature `qatlib`), or AWS-LC on
-//!   the CPU; and public-key operations (RSA signatures and OAEP, ECDSA, ECDH and X25519) on
-//!   the CPU through AWS-LC.
+//!   the CPU; and public-key operations (RSA signatures and OAEP, ECDSA, ECDH and X25519), the
+//!   arithmetic on a QAT VF through qatlib or all of it on the CPU through AWS-LC.
 //!
 //! Every error of every module answers `kind()` with one [`ErrorKind`], the classification to map to
 //! exit codes, status codes or retries.
@@ -55,8 +55,8 @@ pub mod host {
     pub use qat_vf::sim;
 }
 
-/// Crypto: AEAD, ciphers, hashes and MACs, on QAT through qatlib (feature `qatlib`) or the
-/// CPU through AWS-LC; RSA, ECDSA, ECDH and X25519 through AWS-LC. Every key takes a [`Backend`](crypto::Backend): `auto` (the default),
+/// Crypto: AEAD, ciphers, hashes, MACs, RSA, ECDSA, ECDH and X25519, on QAT through qatlib
+/// (feature `qatlib`) or the CPU through AWS-LC. Every key takes a [`Backend`](crypto::Backend): `auto` (the default),
 /// `cpu` or `qat`.
 pub mod crypto {
     pub use qat_crypto::crypto::{DEFAULT_AUTO_MIN_REQUEST, Error, Operation, Settings};
