@@ -1,14 +1,15 @@
 //! qatlib's crypto, made safe: the started library and its instances ([`Service`]), symmetric
 //! sessions ([`SymSession`]), the public-key primitives (`asym`), pinned memory and the polling
-//! threads. No routing rules: whether a
-//! request should go to the device is decided above; this layer only refuses what the device
-//! cannot take ([`QatlibError::Rule`]) before submitting it.
+//! threads. No routing rules: whether a request should go to the device is decided above; this
+//! layer only refuses what the device cannot take ([`QatlibError::Rule`]) before submitting it.
 //!
 //! The flow is qatlib's traditional (asynchronous) API: `icp_sal_userStart`, every crypto
-//! instance with symmetric crypto started with `qaeVirtToPhysNUMA` as its address translation, one
-//! polling thread per instance; one session per key, its context in pinned memory; each request
-//! staged in a pinned buffer from a per-instance pool, submitted with `cpaCySymPerformOp` (retried
-//! with backoff while the ring is full) and waited for until the polling thread runs its callback.
+//! instance started with `qaeVirtToPhysNUMA` as its address translation and one polling thread,
+//! each chosen by the services it offers (`sym` for sessions, `asym` for public-key requests);
+//! one session per symmetric key, its context in pinned memory; each request staged in a pinned
+//! buffer from a per-instance pool, submitted (`cpaCySymPerformOp`, `cpaCyRsaDecrypt`, ...;
+//! retried with backoff while the ring is full) and waited for until the polling thread runs its
+//! callback.
 //!
 //! Lifetimes: a [`SymSession`] holds an `Arc<Service>`, so sessions are removed before the
 //! instances stop; the last `Arc` stops the pollers, the instances and qatlib, in that order,
