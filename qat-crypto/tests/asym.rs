@@ -3,9 +3,6 @@
 //! command line both ways, ECDH and X25519 agreement with every peer encoding, batches, and
 //! the served counts.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use qat_crypto::crypto::Error;
 use qat_crypto::{Backend, ErrorKind, ecdh, ecdsa, rsa};
 
@@ -28,10 +25,7 @@ fn backends() -> Vec<Backend> {
     all
 }
 
-fn data(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use common::{TempFile, test_data as data};
 
 fn rsa_key(bits: usize, backend: Backend) -> rsa::PrivateKey {
     rsa::PrivateKey::from_pkcs8_der(&data(&format!("rsa{bits}.pk8")))
@@ -49,32 +43,6 @@ fn ecdsa_key(algorithm: ecdsa::Algorithm, backend: Backend) -> ecdsa::SigningKey
         .unwrap()
         .with_backend(backend)
         .unwrap()
-}
-
-/// A file in the temporary directory, removed on drop: what `openssl pkeyutl` reads.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(data: &[u8]) -> TempFile {
-        static FILES: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "qatkit-asym-{}-{}",
-            std::process::id(),
-            FILES.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, data).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn sha256(message: &[u8]) -> Vec<u8> {
@@ -325,23 +293,11 @@ fn signatures_interoperate_with_openssl_pkeyutl() {
     let ec = ["-pkeyopt", "digest:sha256"];
     let rsa = rsa_key(2048, Backend::Cpu);
     let p256 = ecdsa_key(ecdsa::Algorithm::P256Sha256, Backend::Cpu);
-    let rsa_public = TempFile::new(&rsa.public_key().to_spki_der());
-    let ec_public = TempFile::new(&data("p256.spki.der"));
     let rsa_signature = rsa.sign(rsa::Scheme::PssSha256, message).unwrap();
+    let rsa_public = rsa.public_key().to_spki_der();
+    common::openssl_verifies(&rsa_public, message, &rsa_signature, &pss);
     let ec_signature = p256.sign(message).unwrap();
-    for (public, signature, options) in [
-        (&rsa_public, rsa_signature, &pss[..]),
-        (&ec_public, ec_signature, &ec[..]),
-    ] {
-        let signature = TempFile::new(&signature);
-        let mut args = vec!["pkeyutl", "-verify", "-pubin", "-keyform", "DER"];
-        args.extend(["-inkey", public.path(), "-in", digest.path()]);
-        args.extend(["-sigfile", signature.path()]);
-        args.extend(options);
-        if let Some(out) = common::tool("openssl", &args, b"") {
-            assert!(String::from_utf8_lossy(&out).contains("Signature Verified Successfully"));
-        }
-    }
+    common::openssl_verifies(&data("p256.spki.der"), message, &ec_signature, &ec);
     // And the other way: OpenSSL signs, qatkit verifies.
     for (private, options) in [("rsa2048.pk8", &pss[..]), ("p256.pk8", &ec[..])] {
         let key = TempFile::new(&data(private));

@@ -12,10 +12,7 @@ use qat_crypto::{Backend, ErrorKind, ecdh, ecdsa, rsa};
 
 mod common;
 
-fn data(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use common::{openssl_verifies, test_data as data};
 
 fn rsa2048(backend: Backend) -> rsa::PrivateKey {
     rsa::PrivateKey::from_pkcs8_der(&data("rsa2048.pk8"))
@@ -41,55 +38,6 @@ fn on_the_double(f: impl FnOnce()) {
     assert_eq!(after.in_flight, 0, "{after:?}");
     assert_eq!(after.violations, 0, "{after:?}");
     assert_eq!(after.submitted, after.completed, "{after:?}");
-}
-
-/// Writes `data` to a fresh temporary file, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str, data: &[u8]) -> TempFile {
-        let path =
-            std::env::temp_dir().join(format!("qatkit-asym-device-{}-{name}", std::process::id()));
-        std::fs::write(&path, data).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// `openssl pkeyutl -verify` of `signature` over SHA-256(`message`) with the SPKI `public`.
-fn openssl_verifies(public: &[u8], message: &[u8], signature: &[u8], options: &[&str]) {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
-    let (key, digest, sig) = (
-        TempFile::new("key", public),
-        TempFile::new("digest", digest.as_ref()),
-        TempFile::new("sig", signature),
-    );
-    let mut args = vec!["pkeyutl", "-verify", "-pubin", "-keyform", "DER"];
-    args.extend([
-        "-inkey",
-        key.path(),
-        "-in",
-        digest.path(),
-        "-sigfile",
-        sig.path(),
-    ]);
-    args.extend(options);
-    if let Some(out) = common::tool("openssl", &args, b"") {
-        assert!(
-            String::from_utf8_lossy(&out).contains("Signature Verified Successfully"),
-            "{}",
-            String::from_utf8_lossy(&out)
-        );
-    }
 }
 
 #[test]

@@ -8,10 +8,8 @@
 use qat_cpa_double as double;
 use qat_crypto::{Backend, ErrorKind, ecdh, ecdsa, rsa};
 
-fn data(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::test_data as data;
 
 #[test]
 fn qat_is_refused_and_auto_serves_on_the_cpu() {

@@ -1,6 +1,7 @@
-//! What the compression suites share (`compress.rs`, `zstd.rs`, `lz4_frames.rs`,
-//! `gzip_members.rs`, `parallel.rs`, each with `mod common;`): backends and codecs, test data,
-//! reading a stream back, a reader that fails, and the standard tools (gzip, lz4, zstd, python3)
+//! What the suites share, each with `mod common;`: for compression (`compress.rs`, `zstd.rs`,
+//! `lz4_frames.rs`, `gzip_members.rs`, `parallel.rs`) backends and codecs, test data, reading a
+//! stream back and a reader that fails; for public-key crypto (`asym*.rs`) the test keys and
+//! `openssl pkeyutl`'s check; for all, the standard tools (gzip, lz4, zstd, python3, openssl)
 //! run for interop.
 
 // Each suite is a crate of its own and uses only some of these.
@@ -305,4 +306,65 @@ pub(crate) fn tool_on_file(program: &str, args: &[&str], data: &[u8]) -> Option<
     std::fs::remove_file(&path).unwrap();
     let (out, _) = result?;
     Some(succeeded(program, &args, out))
+}
+
+/// A file of `tests/data` (the public-key suites' keys).
+pub(crate) fn test_data(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A file in the temporary directory holding given bytes, removed on drop: what `openssl
+/// pkeyutl` reads.
+pub(crate) struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    pub(crate) fn new(data: &[u8]) -> TempFile {
+        static FILES: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "qatkit-asym-{}-{}",
+            std::process::id(),
+            FILES.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, data).unwrap();
+        TempFile(path)
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Checks that `openssl pkeyutl -verify` takes `signature` over SHA-256(`message`) with the
+/// SPKI `public` and `options` (`-pkeyopt`s), where openssl is installed (as for [`tool`]).
+pub(crate) fn openssl_verifies(public: &[u8], message: &[u8], signature: &[u8], options: &[&str]) {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+    let (key, digest, sig) = (
+        TempFile::new(public),
+        TempFile::new(digest.as_ref()),
+        TempFile::new(signature),
+    );
+    let mut args = vec!["pkeyutl", "-verify", "-pubin", "-keyform", "DER"];
+    args.extend([
+        "-inkey",
+        key.path(),
+        "-in",
+        digest.path(),
+        "-sigfile",
+        sig.path(),
+    ]);
+    args.extend(options);
+    if let Some(out) = tool("openssl", &args, b"") {
+        assert!(
+            String::from_utf8_lossy(&out).contains("Signature Verified Successfully"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
 }
