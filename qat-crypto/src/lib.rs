@@ -8,6 +8,7 @@
 //! backend and its device backend.
 
 mod backend;
+mod der;
 #[cfg(feature = "qatlib")]
 mod device;
 mod ec_key;

@@ -38,21 +38,10 @@ fn parse_evp(
     der: &[u8],
     parse_evp: unsafe extern "C" fn(*mut sys::CBS) -> *mut sys::EVP_PKEY,
 ) -> Option<Rsa> {
-    // SAFETY: as in `parse`.
-    let mut cbs: sys::CBS = unsafe { std::mem::zeroed() };
-    // SAFETY: as in `parse`.
-    unsafe { sys::CBS_init(&mut cbs, der.as_ptr(), der.len()) };
-    // SAFETY: `cbs` is initialised; the result is null or a key we own and free below.
-    let pkey = unsafe { parse_evp(&mut cbs) };
-    if pkey.is_null() {
-        return None;
-    }
+    let pkey = crate::der::parse_whole(der, parse_evp)?;
     // SAFETY: `pkey` is live; get1 takes a reference of its own on the RSA key, so freeing
-    // the EVP_PKEY leaves it alive.
-    let rsa = Rsa::new(unsafe { sys::EVP_PKEY_get1_RSA(pkey) });
-    // SAFETY: freed once, here.
-    unsafe { sys::EVP_PKEY_free(pkey) };
-    rsa
+    // the EVP_PKEY (when `pkey` drops) leaves it alive.
+    Rsa::new(unsafe { sys::EVP_PKEY_get1_RSA(pkey.0) })
 }
 
 /// The modulus and public exponent of a key, big-endian (the modulus `len` bytes).
